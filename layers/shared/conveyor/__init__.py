@@ -1,0 +1,1 @@
+"""Conveyor's domain package, shipped to every function as the shared Lambda layer."""

@@ -1,0 +1,21 @@
+"""Adapters: each fills one gap between moto and AWS, with a test that shows the gap and the fix.
+
+An adapter is a function ``(cloud) -> context manager`` that installs its patch while the
+local cloud runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+Adapter = Callable[["LocalCloud"], AbstractContextManager[Any]]
+
+from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
+from localcloud.adapters.s3_secure_transport import s3_secure_transport  # noqa: E402
+
+ALL: list[Adapter] = [layer_version_ref, s3_secure_transport]

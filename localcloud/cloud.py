@@ -1,0 +1,242 @@
+"""LocalCloud: deploy template.yaml into moto and run it, in-process, on one machine."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import zipfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from unittest import mock
+
+import boto3
+from moto import mock_aws
+from moto.awslambda.models import LambdaFunction
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+from localcloud import adapters, resources
+from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
+from localcloud.runtime import LambdaRuntime
+from localcloud.template import CODE_BUCKET, LocalTemplate, translate
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+DEFAULT_STACK_NAME = "conveyor-local"
+DEFAULT_PARAMETERS = {"ProjectName": "conveyor", "Stage": "dev"}
+
+
+class LocalCloudError(Exception):
+    """The local cloud cannot deploy or run what it was given."""
+
+
+class LocalCloud:
+    """The stack of template.yaml, deployed into an in-process emulation of AWS.
+
+    Use it as a context manager::
+
+        with LocalCloud.from_template("template.yaml") as cloud:
+            cloud.client("lambda").invoke(FunctionName=cloud.outputs["HealthFunctionName"])
+            cloud.run_until_idle()
+    """
+
+    def __init__(
+        self,
+        template: LocalTemplate,
+        *,
+        parameters: dict[str, str] | None = None,
+        stack_name: str = DEFAULT_STACK_NAME,
+        time_scale: float = DEFAULT_SCALE,
+    ) -> None:
+        self.template = template
+        self.parameters = {**DEFAULT_PARAMETERS, **(parameters or {})}
+        self.stack_name = stack_name
+        self.region = REGION
+        self.clock = Clock(time_scale)
+        self.runtime = LambdaRuntime(dict(template.code), base_environment={})
+        self.outputs: dict[str, str] = {}
+        self.physical_ids: dict[str, str] = {}
+        self.tickers: list[Callable[[], None]] = []
+        """Called on every :meth:`advance`, after the clock moved (registered by adapters)."""
+        self._exit_stack = ExitStack()
+
+    @classmethod
+    def from_template(
+        cls,
+        path: str | Path = "template.yaml",
+        *,
+        parameters: dict[str, str] | None = None,
+        stack_name: str = DEFAULT_STACK_NAME,
+        time_scale: float = DEFAULT_SCALE,
+    ) -> Self:
+        """Translate the SAM template at ``path``; entering the context deploys it."""
+        merged = {**DEFAULT_PARAMETERS, **(parameters or {})}
+        return cls(
+            translate(Path(path), merged),
+            parameters=merged,
+            stack_name=stack_name,
+            time_scale=time_scale,
+        )
+
+    def __enter__(self) -> Self:
+        try:
+            self._start()
+            self.deploy()
+        except BaseException:
+            self._exit_stack.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._exit_stack.close()
+
+    def _start(self) -> None:
+        stack = self._exit_stack
+        # Restored on exit. Real credentials or endpoints must never leak into the emulation.
+        stack.enter_context(mock.patch.dict(os.environ))
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+            os.environ.pop(name, None)
+        os.environ.update(
+            {
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_ACCESS_KEY_ID": "localcloud",
+                "AWS_SECRET_ACCESS_KEY": "localcloud",
+                "MOTO_ACCOUNT_ID": ACCOUNT_ID,
+            }
+        )
+        stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        self.runtime._base_environment.update(os.environ)
+        runtime = self.runtime
+        clock = self.clock
+
+        def invoke_in_process(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+            return runtime.invoke(function, event)
+
+        def scaled_wait(wait: WaitFunction, env: Any, wait_seconds: int) -> None:
+            if wait_seconds > 0:
+                env.program_state_event.wait(clock.wall_seconds(wait_seconds))
+
+        stack.enter_context(mock.patch.object(LambdaFunction, "_invoke_lambda", invoke_in_process))
+        stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", scaled_wait))
+        for module in scaled_modules():
+            stack.enter_context(mock.patch.object(module, "time", ScaledTime(clock)))
+        for adapter in adapters.ALL:
+            stack.enter_context(adapter(self))
+        stack.enter_context(resources.registered(self))
+
+    def deploy(self) -> None:
+        """Upload the staged code and create the stack from the translated template."""
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=CODE_BUCKET)
+        for key, source in self.template.code.items():
+            s3.put_object(Bucket=CODE_BUCKET, Key=key, Body=_zip_folder(source))
+        unsupported = resources.unsupported_types(self.template.body)
+        if unsupported:
+            raise LocalCloudError(
+                "the local cloud can neither deploy nor provision these resource types: "
+                + ", ".join(unsupported)
+            )
+        cloudformation = self.client("cloudformation")
+        cloudformation.create_stack(
+            StackName=self.stack_name,
+            TemplateBody=json.dumps(self.template.body),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        description = cloudformation.describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        if description["StackStatus"] != "CREATE_COMPLETE":
+            raise LocalCloudError(
+                f"stack {self.stack_name}: {description['StackStatus']}: "
+                f"{description.get('StackStatusReason', 'no reason given')}"
+            )
+        self.outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+        self.physical_ids = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+            for r in cloudformation.describe_stack_resources(StackName=self.stack_name)["StackResources"]
+            if "LogicalResourceId" in r  # moto also lists entries it did not create, without ids
+        }
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` in the local cloud."""
+        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+
+    def deploy_function(
+        self,
+        name: str,
+        source: Path,
+        *,
+        handler: str = "app.handler",
+        environment: dict[str, str] | None = None,
+    ) -> str:
+        """Create a function outside the template (test fixtures), running ``source`` in-process."""
+        key = f"extra/{name}.zip"
+        self.runtime.add_code(key, source)
+        self.client("s3").put_object(Bucket=CODE_BUCKET, Key=key, Body=_zip_folder(source))
+        role = self.client("iam").create_role(
+            RoleName=f"{name}-role",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        arn: str = self.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role,
+            Handler=handler,
+            Code={"S3Bucket": CODE_BUCKET, "S3Key": key},
+            Environment={"Variables": environment or {}},
+        )["FunctionArn"]
+        return arn
+
+    def run_until_idle(self, timeout: float = 30.0) -> None:
+        """Block until no state machine execution is running (or raise after ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        sfn = self.client("stepfunctions")
+        while True:
+            running = [
+                execution["executionArn"]
+                for machine in sfn.list_state_machines()["stateMachines"]
+                for execution in sfn.list_executions(
+                    stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+                )["executions"]
+            ]
+            if not running:
+                return
+            if time.monotonic() > deadline:
+                raise LocalCloudError(f"still running after {timeout} s: {', '.join(running)}")
+            time.sleep(0.01)
+
+    def advance(self, *, minutes: float = 0, seconds: float = 0) -> None:
+        """Move stack time forward and run what falls due (schedules, alarm evaluation)."""
+        self.clock.advance(timedelta(minutes=minutes, seconds=seconds))
+        for tick in self.tickers:
+            tick()
+        self.run_until_idle()
+
+
+def _zip_folder(source: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(source).as_posix())
+    return buffer.getvalue()

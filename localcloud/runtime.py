@@ -1,0 +1,148 @@
+"""Run Lambda functions in-process, from their own folders, with their own environment.
+
+Every invoke path in moto (the Lambda API, Step Functions, EventBridge, SNS, S3) ends in
+``LambdaFunction._invoke_lambda``; the local cloud replaces it with :meth:`LambdaRuntime.invoke`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import threading
+import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+
+class FunctionCodeNotFound(Exception):
+    """A function's code location is not one the local cloud staged."""
+
+
+@dataclass
+class LambdaContext:
+    """The context object Lambda passes to a handler (the fields Powertools reads)."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@dataclass
+class Invocation:
+    """One finished invocation, kept so tests and the demo can inspect what ran."""
+
+    function_name: str
+    event: Any
+    result: Any
+    error_type: str | None
+
+
+class LambdaRuntime:
+    """Loads handlers from source folders and invokes them under the function's environment."""
+
+    def __init__(self, code: dict[str, Path], base_environment: dict[str, str]) -> None:
+        self._code = code
+        self._base_environment = base_environment
+        self._modules: dict[tuple[str, str], ModuleType] = {}
+        # One invocation at a time: os.environ is process-wide. Re-entrant, because a handler
+        # may invoke another function synchronously through the Lambda API.
+        self._lock = threading.RLock()
+        self.invocations: list[Invocation] = []
+
+    def add_code(self, s3_key: str, source: Path) -> None:
+        """Register a code location (used for functions created outside the template)."""
+        self._code[s3_key] = source
+
+    def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+        """Run ``function`` (a moto ``LambdaFunction``) on ``event``: (payload, errored, logs)."""
+        if isinstance(event, str | bytes):
+            event = json.loads(event or "{}")
+        with self._lock, self._environment(function):
+            try:
+                handler = self._handler(function)
+                result = handler(event, self._context(function))
+            except Exception as error:
+                self.invocations.append(
+                    Invocation(function.function_name, event, None, type(error).__name__)
+                )
+                payload = {
+                    "errorType": type(error).__name__,
+                    "errorMessage": str(error),
+                    "stackTrace": traceback.format_tb(error.__traceback__),
+                }
+                return json.dumps(payload), True, traceback.format_exc()
+        self.invocations.append(Invocation(function.function_name, event, result, None))
+        return json.dumps(result), False, ""
+
+    def _handler(self, function: Any) -> Any:
+        s3_key = function.code.get("S3Key", "")
+        if s3_key not in self._code:
+            raise FunctionCodeNotFound(
+                f"function {function.function_name}: code s3://.../{s3_key} was not staged by the local cloud"
+            )
+        module_name, _, attribute = function.handler.rpartition(".")
+        cache_key = (function.function_name, s3_key)
+        if cache_key not in self._modules:
+            self._modules[cache_key] = self._load(self._code[s3_key], module_name, function.function_name)
+        return getattr(self._modules[cache_key], attribute)
+
+    @staticmethod
+    def _load(root: Path, module_name: str, function_name: str) -> ModuleType:
+        """Import the handler module as a cold start would: fresh, from the function's folder."""
+        path = root.joinpath(*module_name.split(".")).with_suffix(".py")
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        unique_name = f"localcloud_function_{function_name.replace('-', '_')}_{module_name}"
+        spec = importlib.util.spec_from_file_location(unique_name, path)
+        if spec is None or spec.loader is None:
+            raise FunctionCodeNotFound(f"function {function_name}: handler module {path} not found")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    @contextmanager
+    def _environment(self, function: Any) -> Iterator[None]:
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self._base_environment)
+        os.environ.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+                "AWS_REGION": function.region,
+                "AWS_DEFAULT_REGION": function.region,
+                "_HANDLER": function.handler,
+                # The local cloud has no X-Ray daemon to send segments to.
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
+        os.environ.update({name: str(value) for name, value in function.environment_vars.items()})
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    @staticmethod
+    def _context(function: Any) -> LambdaContext:
+        return LambdaContext(
+            function_name=function.function_name,
+            function_version=str(function.version),
+            invoked_function_arn=function.function_arn,
+            memory_limit_in_mb=int(function.memory_size),
+        )

@@ -1,0 +1,35 @@
+"""Shared test helpers: the repository's paths, sample events, and a deployed local cloud."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcloud import LocalCloud
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+FUNCTIONS = ROOT / "functions"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# Logic modules are imported by name, as each function's handler does in Lambda.
+for function_folder in sorted(FUNCTIONS.iterdir()):
+    if function_folder.is_dir() and str(function_folder) not in sys.path:
+        sys.path.append(str(function_folder))
+
+
+def load_event(name: str) -> Any:
+    """A sample event from events/ (the same files `sam local invoke -e` uses)."""
+    return json.loads((ROOT / "events" / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def cloud() -> Iterator[LocalCloud]:
+    """The stack of template.yaml, freshly deployed into the local cloud."""
+    with LocalCloud.from_template(TEMPLATE) as deployed:
+        yield deployed

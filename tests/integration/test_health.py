@@ -1,0 +1,33 @@
+"""The health function, invoked through the local cloud's Lambda API, writes its item."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from localcloud import LocalCloud
+from tests.conftest import load_event
+
+pytestmark = pytest.mark.localcloud
+
+
+def test_health_function_reports_the_version_and_writes_its_item(cloud: LocalCloud) -> None:
+    # Given the deployed stack
+    # When an operator invokes the health function
+    response = cloud.client("lambda").invoke(
+        FunctionName=cloud.outputs["HealthFunctionName"],
+        Payload=json.dumps(load_event("health.json")).encode(),
+    )
+    report = json.loads(response["Payload"].read())
+    # Then it returns the deployed version
+    assert "FunctionError" not in response
+    assert report["version"] == cloud.outputs["Version"]
+    # And its item is in the state table
+    items = cloud.client("dynamodb").query(
+        TableName=cloud.outputs["StateTableName"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "health#dev"}},
+    )["Items"]
+    assert len(items) == 1
+    assert items[0]["version"] == {"S": report["version"]}
