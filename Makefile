@@ -1,5 +1,6 @@
 # Every target sets up what it needs: `make test` and `make demo` work on a fresh clone.
 PYTHON ?= python3.13
+export SAM_CLI_TELEMETRY := 0
 VENV := .venv
 BIN := $(VENV)/bin
 SAM := .tools/sam/bin/sam
@@ -47,9 +48,10 @@ $(TRANSLATED): template.yaml $(BIN)/.installed
 	$(BIN)/conveyor-local translate --output $@
 
 scan: install $(TRANSLATED)
-	$(CHECKOV) --quiet --compact --framework cloudformation --file template.yaml
-	$(CHECKOV) --quiet --compact --framework cloudformation --file $(TRANSLATED)
-	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- $(TRANSLATED)
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation --file template.yaml
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation --file $(TRANSLATED)
+	@# W1020: samtranslator itself writes LayerName as a Fn::Sub whose parameters it already resolved.
+	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --ignore-checks W1020 -- $(TRANSLATED)
 
 test: lint
 	$(BIN)/pytest

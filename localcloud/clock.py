@@ -13,6 +13,11 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback,
+)
+
 # One hour of stack time in 0.36 s of wall time by default: a 10-minute Wait takes 60 ms.
 DEFAULT_SCALE = 1e-4
 
@@ -63,9 +68,4 @@ class ScaledTime:
 
 def scaled_modules() -> list[ModuleType]:
     """Modules of moto's ASL interpreter that sleep for real: Retry back-off and ``.sync`` polling."""
-    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_callback,
-    )
-
     return [retrier_decl, state_task_service_callback]

@@ -168,7 +168,7 @@ class LocalCloud:
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` in the local cloud."""
-        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        return boto3.client(service, region_name=self.region)
 
     def deploy_function(
         self,

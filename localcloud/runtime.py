@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 
-class FunctionCodeNotFound(Exception):
+class FunctionCodeNotFoundError(Exception):
     """A function's code location is not one the local cloud staged."""
 
 
@@ -76,9 +76,7 @@ class LambdaRuntime:
                 handler = self._handler(function)
                 result = handler(event, self._context(function))
             except Exception as error:
-                self.invocations.append(
-                    Invocation(function.function_name, event, None, type(error).__name__)
-                )
+                self.invocations.append(Invocation(function.function_name, event, None, type(error).__name__))
                 payload = {
                     "errorType": type(error).__name__,
                     "errorMessage": str(error),
@@ -91,7 +89,7 @@ class LambdaRuntime:
     def _handler(self, function: Any) -> Any:
         s3_key = function.code.get("S3Key", "")
         if s3_key not in self._code:
-            raise FunctionCodeNotFound(
+            raise FunctionCodeNotFoundError(
                 f"function {function.function_name}: code s3://.../{s3_key} was not staged by the local cloud"
             )
         module_name, _, attribute = function.handler.rpartition(".")
@@ -109,7 +107,7 @@ class LambdaRuntime:
         unique_name = f"localcloud_function_{function_name.replace('-', '_')}_{module_name}"
         spec = importlib.util.spec_from_file_location(unique_name, path)
         if spec is None or spec.loader is None:
-            raise FunctionCodeNotFound(f"function {function_name}: handler module {path} not found")
+            raise FunctionCodeNotFoundError(f"function {function_name}: handler module {path} not found")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module

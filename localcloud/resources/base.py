@@ -32,4 +32,4 @@ class Provisioned:
     @staticmethod
     def client(service: str, region_name: str) -> Any:
         """A client of the emulated service, for provisioning through its public API."""
-        return boto3.client(service, region_name=region_name)  # type: ignore[call-overload]
+        return boto3.client(service, region_name=region_name)

@@ -9,7 +9,6 @@ the deployed resource matches template.yaml.
 
 from __future__ import annotations
 
-
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -26,7 +25,7 @@ Completion = Callable[[Any, dict[str, Any], str], None]
 
 
 def _client(service: str, region: str) -> Any:
-    return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+    return boto3.client(service, region_name=region)
 
 
 def complete_bucket(bucket: Any, properties: dict[str, Any], region: str) -> None:
@@ -58,13 +57,19 @@ def complete_bucket(bucket: Any, properties: dict[str, Any], region: str) -> Non
     if "LifecycleConfiguration" in properties:
         s3.put_bucket_lifecycle_configuration(
             Bucket=name,
-            LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in properties["LifecycleConfiguration"]["Rules"]]},
+            LifecycleConfiguration={
+                "Rules": [_lifecycle_rule(r) for r in properties["LifecycleConfiguration"]["Rules"]]
+            },
         )
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """A CloudFormation lifecycle rule in the S3 API's shape."""
-    api: dict[str, Any] = {"ID": rule.get("Id", ""), "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    api: dict[str, Any] = {
+        "ID": rule.get("Id", ""),
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
     if "ExpirationInDays" in rule:
         api["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
     if "NoncurrentVersionExpiration" in rule:
@@ -90,7 +95,10 @@ def complete_table(table: Any, properties: dict[str, Any], region: str) -> None:
     if ttl:
         dynamodb.update_time_to_live(
             TableName=name,
-            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": ttl["Enabled"] in (True, "true")},
+            TimeToLiveSpecification={
+                "AttributeName": ttl["AttributeName"],
+                "Enabled": ttl["Enabled"] in (True, "true"),
+            },
         )
     sse = properties.get("SSESpecification", {})
     if sse.get("SSEEnabled") in (True, "true"):
@@ -137,7 +145,13 @@ COMPLETIONS: dict[type[Any], Completion] = {
 def _completed(model: type[Any], completion: Completion) -> Any:
     original = model.create_from_cloudformation_json
 
-    def create(resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any) -> Any:
+    def create(
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
         resource = original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
         completion(resource, cloudformation_json.get("Properties", {}), region_name)
         return resource
@@ -154,6 +168,3 @@ def installed() -> Iterator[None]:
                 mock.patch.object(model, "create_from_cloudformation_json", _completed(model, completion))
             )
         yield
-
-
-

@@ -18,7 +18,7 @@ class TopicPolicy(Provisioned, CloudFormationModel):
         return "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -43,7 +43,7 @@ class Subscription(Provisioned, CloudFormationModel):
         return "AWS::SNS::Subscription"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -53,7 +53,9 @@ class Subscription(Provisioned, CloudFormationModel):
     ) -> Self:
         properties = cloudformation_json["Properties"]
         attributes = {
-            name: json.dumps(value) if isinstance(value, dict) else str(value).lower()
+            name: json.dumps(value)
+            if isinstance(value, dict)
+            else str(value).lower()
             if isinstance(value, bool)
             else str(value)
             for name, value in properties.items()

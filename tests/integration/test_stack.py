@@ -58,7 +58,11 @@ def test_the_data_bucket_sends_object_created_events_to_eventbridge(cloud: Local
     events.put_rule(
         Name="object-created",
         EventPattern=json.dumps(
-            {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [bucket]}}}
+            {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"bucket": {"name": [bucket]}},
+            }
         ),
     )
     events.put_targets(Rule="object-created", Targets=[{"Id": "queue", "Arn": queue_arn}])

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 
-class NetworkAccessInUnitTest(Exception):
+class NetworkAccessInUnitTestError(Exception):
     """A unit test tried to open a network connection."""
 
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> None:
-        raise NetworkAccessInUnitTest(f"unit tests must not connect: {args}")
+        raise NetworkAccessInUnitTestError(f"unit tests must not connect: {args}")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)

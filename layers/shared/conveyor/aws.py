@@ -15,4 +15,4 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 @cache
 def client(service: str) -> Any:
     """Return the process-wide boto3 client for ``service``."""
-    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, config=_CONFIG)
