@@ -1,5 +1,6 @@
 # Every target sets up what it needs: `make test` and `make demo` work on a fresh clone.
-PYTHON ?= python3.13
+# python3.13 from PATH (pyenv reads .python-version), else any pyenv 3.13 install.
+PYTHON ?= $(shell command -v python3.13 || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
 export SAM_CLI_TELEMETRY := 0
 VENV := .venv
 BIN := $(VENV)/bin

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from localcloud import demo
 from localcloud.template import translate
 
 
@@ -18,8 +19,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     translate_command.add_argument("--template", type=Path, default=Path("template.yaml"))
     translate_command.add_argument("--output", type=Path, required=True)
+    demo_command = commands.add_parser("demo", help="run the whole loop on the local cloud")
+    demo_command.add_argument("--template", type=Path, default=Path("template.yaml"))
+    demo_command.add_argument("--summary", type=Path, default=Path("build/demo/summary.json"))
     args = parser.parse_args(argv)
-    if args.command == "translate":
+    if args.command == "demo":
+        try:
+            demo.run(args.template, args.summary)
+        except demo.DemoFailedError as error:
+            print(f"demo failed: {error}", file=sys.stderr)
+            return 1
+    elif args.command == "translate":
         translated = translate(args.template)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(translated.body, indent=2) + "\n", encoding="utf-8")

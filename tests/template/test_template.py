@@ -1,0 +1,142 @@
+"""Structural rules every version of template.yaml keeps (least privilege, encryption, logging)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator
+from typing import Any
+
+from tests.conftest import FUNCTIONS, ROOT
+
+# X-Ray accepts no resource-level permissions; these are the only actions allowed on "*".
+UNSCOPED_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+POLICY_KEYS = {"PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument"}
+
+
+def statements(node: Any) -> Iterator[dict[str, Any]]:
+    """Every policy statement anywhere below ``node``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in POLICY_KEYS and isinstance(value, dict):
+                yield from value.get("Statement", [])
+            else:
+                yield from statements(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from statements(item)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def test_no_allow_statement_grants_a_wildcard_action(translated: dict[str, Any]) -> None:
+    # Deny statements (TLS-only bucket policies) may name s3:*: they only take permissions away.
+    wildcards = [
+        action
+        for statement in statements(translated)
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+        if action == "*" or action.endswith(":*")
+    ]
+    assert wildcards == []
+
+
+def test_role_policies_scope_resources_except_where_aws_allows_no_scope(translated: dict[str, Any]) -> None:
+    unscoped = [
+        (logical_id, action)
+        for logical_id, role in resources(translated, "AWS::IAM::Role").items()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow" and "*" in as_list(statement["Resource"])
+        for action in as_list(statement["Action"])
+        if action not in UNSCOPED_ACTIONS
+    ]
+    assert unscoped == []
+
+
+def test_roles_carry_no_managed_policies(translated: dict[str, Any]) -> None:
+    # AWS managed policies (AWSLambdaBasicExecutionRole...) grant on "*"; roles list their own statements.
+    assert {
+        logical_id: role["Properties"]["ManagedPolicyArns"]
+        for logical_id, role in resources(translated, "AWS::IAM::Role").items()
+        if role["Properties"].get("ManagedPolicyArns")
+    } == {}
+
+
+def test_each_function_has_its_own_role(translated: dict[str, Any]) -> None:
+    roles = [str(f["Properties"]["Role"]) for f in resources(translated, "AWS::Lambda::Function").values()]
+    assert len(roles) == len(set(roles))
+
+
+def test_each_function_logs_to_its_own_encrypted_log_group_with_retention(sam: dict[str, Any]) -> None:
+    log_groups = resources(sam, "AWS::Logs::LogGroup")
+    for logical_id, function in resources(sam, "AWS::Serverless::Function").items():
+        log_group_ref = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        properties = log_groups[log_group_ref]["Properties"]
+        assert "RetentionInDays" in properties, logical_id
+        assert properties["KmsKeyId"] == {"Fn::GetAtt": ["Key", "Arn"]}, logical_id
+
+
+def test_every_bucket_blocks_public_access_and_versions(sam: dict[str, Any]) -> None:
+    for logical_id, bucket in resources(sam, "AWS::S3::Bucket").items():
+        properties = bucket["Properties"]
+        assert all(properties["PublicAccessBlockConfiguration"].values()), logical_id
+        assert properties["VersioningConfiguration"]["Status"] == "Enabled", logical_id
+
+
+def test_every_data_holding_bucket_uses_the_stack_key_and_has_a_tls_only_policy(sam: dict[str, Any]) -> None:
+    policies = {
+        p["Properties"]["Bucket"]["Ref"]: p["Properties"]["PolicyDocument"]
+        for p in resources(sam, "AWS::S3::BucketPolicy").values()
+    }
+    for logical_id, bucket in resources(sam, "AWS::S3::Bucket").items():
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in policies[logical_id]["Statement"]
+        ), logical_id
+        if logical_id == "LogBucket":  # S3 access-log delivery accepts only SSE-S3 targets
+            continue
+        default = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert default["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["Key", "Arn"]}
+
+
+def test_every_parameter_is_described_and_validated(sam: dict[str, Any]) -> None:
+    validations = {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue"}
+    for name, parameter in sam["Parameters"].items():
+        assert parameter.get("Description"), name
+        assert validations & set(parameter), name
+
+
+def test_the_template_version_matches_the_package_version(sam: dict[str, Any]) -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert sam["Mappings"]["Release"]["Conveyor"]["Version"] == pyproject["project"]["version"]
+
+
+def test_function_folders_have_a_handler_a_sample_event_and_unique_module_names(sam: dict[str, Any]) -> None:
+    # In the local cloud every function runs in one process, so module names must not collide.
+    seen: dict[str, str] = {}
+    code_uris = {
+        f["Properties"]["CodeUri"].rstrip("/") for f in resources(sam, "AWS::Serverless::Function").values()
+    }
+    for folder in sorted(p for p in FUNCTIONS.iterdir() if p.is_dir() and p.name != "__pycache__"):
+        assert f"functions/{folder.name}" in code_uris, f"{folder} is not deployed by template.yaml"
+        assert re.search(r"^def handler\(", (folder / "app.py").read_text(), re.MULTILINE), folder
+        assert (ROOT / "events" / f"{folder.name}.json").is_file(), f"no sample event for {folder.name}"
+        for module in folder.glob("*.py"):
+            if module.name == "app.py":
+                continue
+            assert module.stem not in seen, f"{module} and {seen[module.stem]} share a module name"
+            seen[module.stem] = str(module)
+
+
+def test_state_machines_come_from_files_with_substitutions(sam: dict[str, Any]) -> None:
+    for logical_id, machine in resources(sam, "AWS::Serverless::StateMachine").items():
+        properties = machine["Properties"]
+        assert "Definition" not in properties, f"{logical_id}: no inline definitions"
+        assert properties["DefinitionUri"].startswith("statemachines/"), logical_id
