@@ -1,0 +1,84 @@
+"""SageMaker tasks run in state machines, and createTrainingJob.sync waits for the job's end."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from localcloud import LocalCloud
+from localcloud.adapters.sagemaker_tasks import sagemaker_tasks
+from tests.localcloud.conftest import cloud_without
+
+pytestmark = pytest.mark.localcloud
+
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.3-1"
+
+
+def train(bucket: str, job_name: str = "train-1") -> dict[str, Any]:
+    return {
+        "StartAt": "Train model",
+        "States": {
+            "Train model": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                "Parameters": {
+                    "TrainingJobName": job_name,
+                    "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+                    "RoleArn": "arn:aws:iam::123456789012:role/training",
+                    "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/training/"},
+                    "ResourceConfig": {
+                        "InstanceCount": 1,
+                        "InstanceType": "ml.m5.large",
+                        "VolumeSizeInGB": 10,
+                    },
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                },
+                "ResultSelector": {"status.$": "$.TrainingJobStatus", "name.$": "$.TrainingJobName"},
+                "Catch": [
+                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Training failed"}
+                ],
+                "End": True,
+            },
+            "Training failed": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+def test_gap_moto_has_no_sagemaker_integration() -> None:
+    with cloud_without(sagemaker_tasks) as cloud:
+        result = cloud.run_state_machine("train", train(cloud.outputs["ArtifactBucketName"]))
+        jobs = cloud.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
+    assert result["status"] == "FAILED"
+    assert "Unsupported" in result["cause"]
+    assert jobs == []
+
+
+def test_fix_the_sync_task_creates_the_job_and_returns_its_final_description(cloud: LocalCloud) -> None:
+    result = cloud.run_state_machine("train", train(cloud.outputs["ArtifactBucketName"]))
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"]) == {"status": "Completed", "name": "train-1"}
+    job = cloud.client("sagemaker").describe_training_job(TrainingJobName="train-1")
+    assert job["AlgorithmSpecification"]["TrainingImage"] == XGBOOST_IMAGE
+
+
+def test_fix_an_api_error_is_named_after_sagemaker(cloud: LocalCloud) -> None:
+    # Given an endpoint whose endpoint configuration does not exist
+    definition = {
+        "StartAt": "Create endpoint",
+        "States": {
+            "Create endpoint": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createEndpoint",
+                "Parameters": {"EndpointName": "serving", "EndpointConfigName": "missing"},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Report"}],
+                "End": True,
+            },
+            "Report": {"Type": "Pass", "End": True},
+        },
+    }
+    # When a workflow creates it
+    result = cloud.run_state_machine("endpoint", definition)
+    # Then the task fails with a SageMaker error name that a Catch can match
+    assert json.loads(result["output"])["error"]["Error"] == "SageMaker.ValidationException"
