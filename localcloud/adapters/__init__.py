@@ -19,6 +19,7 @@ from localcloud.adapters.eventbridge_targets import eventbridge_targets  # noqa:
 from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
 from localcloud.adapters.s3_secure_transport import s3_secure_transport  # noqa: E402
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks  # noqa: E402
+from localcloud.adapters.sagemaker_update_endpoint import sagemaker_update_endpoint  # noqa: E402
 from localcloud.adapters.sdk_errors import sdk_errors  # noqa: E402
 from localcloud.adapters.sdk_parameters import sdk_parameters  # noqa: E402
 
@@ -27,6 +28,7 @@ ALL: list[Adapter] = [
     layer_version_ref,
     s3_secure_transport,
     sagemaker_tasks,
+    sagemaker_update_endpoint,
     sdk_errors,
     sdk_parameters,
 ]
