@@ -61,6 +61,7 @@ class LocalCloud:
         self.parameters = {**DEFAULT_PARAMETERS, **(parameters or {})}
         self.stack_name = stack_name
         self.region = REGION
+        self.account_id = ACCOUNT_ID
         self.clock = Clock(time_scale)
         self.runtime = LambdaRuntime(dict(template.code), base_environment={})
         self.outputs: dict[str, str] = {}

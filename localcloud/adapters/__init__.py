@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 Adapter = Callable[["LocalCloud"], AbstractContextManager[Any]]
 
+from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms  # noqa: E402
 from localcloud.adapters.eventbridge_targets import eventbridge_targets  # noqa: E402
 from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
 from localcloud.adapters.s3_secure_transport import s3_secure_transport  # noqa: E402
@@ -24,6 +25,7 @@ from localcloud.adapters.sdk_errors import sdk_errors  # noqa: E402
 from localcloud.adapters.sdk_parameters import sdk_parameters  # noqa: E402
 
 ALL: list[Adapter] = [
+    cloudwatch_alarms,
     eventbridge_targets,
     layer_version_ref,
     s3_secure_transport,

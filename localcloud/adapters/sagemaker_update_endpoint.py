@@ -37,8 +37,7 @@ def update_endpoint(backend: SageMakerModelBackend, endpoint_name: str, endpoint
     endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
     endpoint.endpoint_status = "InService"
     endpoint.last_modified_time = utcnow()
-    arn: str = endpoint.arn
-    return arn
+    return str(endpoint.arn)
 
 
 def update_endpoint_response(response: SageMakerResponse) -> ActionResult:

@@ -15,12 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from moto.cloudformation import parsing
 
-from localcloud.resources import completions, s3, sns, sqs
+from localcloud.resources import cloudwatch, completions, s3, sns, sqs
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
-PROVISIONERS: tuple[type[Any], ...] = (s3.BucketPolicy, sns.TopicPolicy, sns.Subscription, sqs.QueuePolicy)
+PROVISIONERS: tuple[type[Any], ...] = (
+    cloudwatch.Alarm,
+    s3.BucketPolicy,
+    sns.TopicPolicy,
+    sns.Subscription,
+    sqs.QueuePolicy,
+)
 
 
 def _clear_model_caches() -> None:

@@ -1,0 +1,42 @@
+"""AWS::CloudWatch::Alarm, provisioned with PutMetricAlarm."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from moto.core.common_models import CloudFormationModel
+
+from localcloud.resources.base import Provisioned
+
+_NUMBERS = {"EvaluationPeriods", "DatapointsToAlarm", "Period"}
+_FLOATS = {"Threshold"}
+
+
+class Alarm(Provisioned, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Self:
+        properties = dict(cloudformation_json["Properties"])
+        properties.setdefault("AlarmName", resource_name)
+        for name in _NUMBERS & set(properties):
+            properties[name] = int(properties[name])
+        for name in _FLOATS & set(properties):
+            properties[name] = float(properties[name])
+        if "ActionsEnabled" in properties:
+            properties["ActionsEnabled"] = str(properties["ActionsEnabled"]).lower() == "true"
+        cls.client("cloudwatch", region_name).put_metric_alarm(**properties)
+        return cls(properties["AlarmName"])
