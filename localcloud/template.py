@@ -91,7 +91,8 @@ def _stage_code(
     source = (root / uri).resolve()
     if not source.is_dir():
         raise TemplateError(f"{logical_id}.{key}: folder {source} does not exist")
-    s3_key = f"{source.relative_to(root.resolve()).as_posix()}.zip"
+    inside = source.is_relative_to(root.resolve())
+    s3_key = f"{source.relative_to(root.resolve()).as_posix() if inside else logical_id}.zip"
     code[s3_key] = source
     return f"s3://{CODE_BUCKET}/{s3_key}"
 

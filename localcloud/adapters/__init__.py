@@ -17,6 +17,7 @@ Adapter = Callable[["LocalCloud"], AbstractContextManager[Any]]
 
 from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms  # noqa: E402
 from localcloud.adapters.eventbridge_targets import eventbridge_targets  # noqa: E402
+from localcloud.adapters.firehose_processors import firehose_processors  # noqa: E402
 from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
 from localcloud.adapters.s3_secure_transport import s3_secure_transport  # noqa: E402
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks  # noqa: E402
@@ -27,6 +28,7 @@ from localcloud.adapters.sdk_parameters import sdk_parameters  # noqa: E402
 ALL: list[Adapter] = [
     cloudwatch_alarms,
     eventbridge_targets,
+    firehose_processors,
     layer_version_ref,
     s3_secure_transport,
     sagemaker_tasks,

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from moto.cloudformation import parsing
 
-from localcloud.resources import cloudwatch, completions, s3, sns, sqs
+from localcloud.resources import cloudwatch, completions, firehose, s3, sns, sqs
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 PROVISIONERS: tuple[type[Any], ...] = (
     cloudwatch.Alarm,
+    firehose.DeliveryStream,
     s3.BucketPolicy,
     sns.TopicPolicy,
     sns.Subscription,

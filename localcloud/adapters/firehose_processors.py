@@ -1,0 +1,183 @@
+"""Gap: moto's Firehose never invokes a delivery stream's processor Lambda.
+
+Records put to a stream with a Lambda processor land in S3 untransformed. Fix: before writing
+to S3, invoke the processor with Firehose's transformation event, as Firehose does, and apply
+its answer: ``Ok`` records (their returned data) go under ``Prefix``; ``Dropped`` records go
+nowhere; ``ProcessingFailed`` records, and every record of a batch whose invocation failed or
+whose answer lost or repeated a recordId, go under ``ErrorOutputPrefix`` as Firehose's error
+documents (``processing-failed``). Prefix expressions ``!{timestamp:...}``,
+``!{firehose:error-output-type}`` and ``!{firehose:random-string}`` are expanded.
+Each PutRecordBatch is delivered at once, as one object: the local cloud does not buffer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+from moto.firehose.models import FirehoseBackend
+from moto.s3.models import s3_backends
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+_EXPRESSION = re.compile(r"!\{(timestamp|firehose):([^}]*)\}")
+# Java date patterns Firehose accepts in !{timestamp:...}, as strftime directives.
+_JAVA_DATE = [("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S")]
+_DEFAULT_TIME_PREFIX = "%Y/%m/%d/%H/"
+
+
+def expand_prefix(prefix: str, now: datetime, error_output_type: str | None = None) -> str:
+    """A Firehose S3 prefix with its expressions evaluated; the default time path if it has none."""
+    if not _EXPRESSION.search(prefix):
+        return prefix + now.strftime(_DEFAULT_TIME_PREFIX)
+
+    def evaluate(match: re.Match[str]) -> str:
+        namespace, argument = match.groups()
+        if namespace == "timestamp":
+            pattern = argument
+            for java, directive in _JAVA_DATE:
+                pattern = pattern.replace(java, directive)
+            return now.strftime(pattern)
+        if argument == "error-output-type":
+            return error_output_type or ""
+        if argument == "random-string":
+            return uuid.uuid4().hex[:11]
+        raise ValueError(f"unsupported Firehose prefix expression !{{{namespace}:{argument}}}")
+
+    return _EXPRESSION.sub(evaluate, prefix)
+
+
+def processor_arn(destination: dict[str, Any]) -> str | None:
+    """The Lambda ARN of the destination's enabled processor, if any."""
+    processing = destination.get("ProcessingConfiguration") or {}
+    if str(processing.get("Enabled", False)).lower() != "true":
+        return None
+    for processor in processing.get("Processors", []):
+        if processor.get("Type") == "Lambda":
+            for parameter in processor.get("Parameters", []):
+                if parameter["ParameterName"] == "LambdaArn":
+                    return str(parameter["ParameterValue"])
+    return None
+
+
+def _raw(record: dict[str, Any]) -> bytes:
+    data = record["Data"]
+    return data if isinstance(data, bytes) else base64.b64decode(data)
+
+
+def _error_document(raw: bytes, code: str, message: str, lambda_arn: str, now: datetime) -> bytes:
+    millis = int(now.timestamp() * 1000)
+    document = {
+        "attemptsMade": 1,
+        "arrivalTimestamp": millis,
+        "errorCode": code,
+        "errorMessage": message,
+        "attemptEndingTimestamp": millis,
+        "rawData": base64.b64encode(raw).decode(),
+        "lambdaArn": lambda_arn,
+    }
+    return json.dumps(document).encode() + b"\n"
+
+
+def transform(
+    cloud: LocalCloud, stream_arn: str, lambda_arn: str, records: list[bytes], now: datetime
+) -> tuple[list[bytes], list[bytes]]:
+    """Run the processor over ``records``: (delivered data, error documents)."""
+    ids = [f"{index:056d}" for index in range(len(records))]
+    event = {
+        "invocationId": str(uuid.uuid4()),
+        "deliveryStreamArn": stream_arn,
+        "region": cloud.region,
+        "records": [
+            {
+                "recordId": record_id,
+                "approximateArrivalTimestamp": int(now.timestamp() * 1000),
+                "data": base64.b64encode(raw).decode(),
+            }
+            for record_id, raw in zip(ids, records, strict=True)
+        ],
+    }
+    response = cloud.client("lambda").invoke(FunctionName=lambda_arn, Payload=json.dumps(event).encode())
+    answer = json.loads(response["Payload"].read() or b"null")
+    if "FunctionError" in response:
+        message = f"The Lambda function was invoked and failed: {answer.get('errorMessage', answer)}"
+        return [], [_error_document(raw, "Lambda.FunctionError", message, lambda_arn, now) for raw in records]
+    results = (answer or {}).get("records", [])
+    returned_ids = [result.get("recordId") for result in results]
+    if sorted(returned_ids) != sorted(ids):
+        code = (
+            "Lambda.DuplicatedRecordId"
+            if len(returned_ids) != len(set(returned_ids))
+            else "Lambda.MissingRecordId"
+        )
+        message = "The Lambda function's response did not return each input recordId exactly once."
+        return [], [_error_document(raw, code, message, lambda_arn, now) for raw in records]
+    by_id = dict(zip(ids, records, strict=True))
+    delivered, failed = [], []
+    for result in results:
+        if result["result"] == "Ok":
+            delivered.append(base64.b64decode(result["data"]))
+        elif result["result"] == "ProcessingFailed":
+            message = "The data record was marked ProcessingFailed by the Lambda function."
+            failed.append(
+                _error_document(
+                    by_id[result["recordId"]], "Lambda.ProcessingFailed", message, lambda_arn, now
+                )
+            )
+        elif result["result"] != "Dropped":
+            message = f"The Lambda function returned an invalid result {result['result']!r}."
+            failed.append(
+                _error_document(by_id[result["recordId"]], "Lambda.InvalidResult", message, lambda_arn, now)
+            )
+    return delivered, failed
+
+
+def _delivering(
+    cloud: LocalCloud, original: Callable[..., list[dict[str, str]]]
+) -> Callable[..., list[dict[str, str]]]:
+    def put_s3_records(
+        backend: FirehoseBackend,
+        delivery_stream_name: str,
+        version_id: str,
+        s3_destination: dict[str, Any],
+        records: list[dict[str, Any]],
+    ) -> list[dict[str, str]]:
+        lambda_arn = processor_arn(s3_destination)
+        if lambda_arn is None:
+            return original(backend, delivery_stream_name, version_id, s3_destination, records)
+        now = cloud.clock.now().astimezone(UTC)
+        stream = backend.delivery_streams[delivery_stream_name]
+        delivered, failed = transform(
+            cloud, stream.delivery_stream_arn, lambda_arn, [_raw(r) for r in records], now
+        )
+        bucket = s3_destination["BucketARN"].split(":")[-1]
+        s3 = s3_backends[backend.account_id][backend.partition]
+        name = f"{delivery_stream_name}-{version_id}-{now.strftime('%Y-%m-%d-%H-%M-%S')}-{uuid.uuid4()}"
+        if delivered:
+            prefix = expand_prefix(s3_destination.get("Prefix", ""), now)
+            s3.put_object(bucket, prefix + name, b"".join(delivered))
+        if failed:
+            error_prefix = s3_destination.get("ErrorOutputPrefix") or ""
+            prefix = expand_prefix(error_prefix, now, "processing-failed")
+            if not error_prefix:
+                prefix = "processing-failed/" + prefix
+            s3.put_object(bucket, prefix + name, b"".join(failed))
+        return [{"RecordId": str(uuid.uuid4())} for _ in records]
+
+    return put_s3_records
+
+
+@contextmanager
+def firehose_processors(cloud: LocalCloud) -> Iterator[None]:
+    with mock.patch.object(
+        FirehoseBackend, "put_s3_records", _delivering(cloud, FirehoseBackend.put_s3_records)
+    ):
+        yield
