@@ -60,9 +60,7 @@ def function_services(template: dict[str, Any], function: dict[str, Any]) -> lis
         for policy in role.get("Policies", [])
         for statement in policy["PolicyDocument"]["Statement"]
         if statement["Effect"] == "Allow"
-        for action in (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
     ]
     return sorted({action.split(":")[0] for action in actions} - RUNTIME_SERVICES)
 
@@ -73,10 +71,7 @@ def function_environment(template: dict[str, Any], function: dict[str, Any]) -> 
         **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
         **function["Properties"].get("Environment", {}).get("Variables", {}),
     }
-    return {
-        name: value if isinstance(value, str) else f"bench-{name.lower()}"
-        for name, value in variables.items()
-    }
+    return {name: value if isinstance(value, str) else f"bench-{name.lower()}" for name, value in variables.items()}
 
 
 def cold_starts(repeats: int) -> list[Row]:

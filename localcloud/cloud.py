@@ -24,6 +24,7 @@ from localcloud import resources
 from localcloud.adapters import ALL as ALL_ADAPTERS
 from localcloud.adapters import Adapter
 from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
+from localcloud.greengrass import GreengrassV2Backend
 from localcloud.runtime import LambdaRuntime
 from localcloud.template import CODE_BUCKET, LocalTemplate, translate
 
@@ -66,6 +67,8 @@ class LocalCloud:
         self.runtime = LambdaRuntime(dict(template.code), base_environment={})
         self.outputs: dict[str, str] = {}
         self.physical_ids: dict[str, str] = {}
+        self.greengrass: GreengrassV2Backend | None = None
+        """The emulated Greengrass v2 control plane (set by its adapter)."""
         self.tickers: list[Callable[[], None]] = []
         """Called on every :meth:`advance`, after the clock moved (registered by adapters)."""
         self._exit_stack = ExitStack()
@@ -153,8 +156,7 @@ class LocalCloud:
         unsupported = resources.unsupported_types(self.template.body)
         if unsupported:
             raise LocalCloudError(
-                "the local cloud can neither deploy nor provision these resource types: "
-                + ", ".join(unsupported)
+                "the local cloud can neither deploy nor provision these resource types: " + ", ".join(unsupported)
             )
         cloudformation = self.client("cloudformation")
         cloudformation.create_stack(

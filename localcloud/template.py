@@ -82,9 +82,7 @@ def translate(path: Path, parameters: dict[str, str] | None = None) -> LocalTemp
     return LocalTemplate(body=body, code=code)
 
 
-def _stage_code(
-    root: Path, properties: dict[str, Any], key: str, logical_id: str, code: dict[str, Path]
-) -> str:
+def _stage_code(root: Path, properties: dict[str, Any], key: str, logical_id: str, code: dict[str, Path]) -> str:
     uri = properties.get(key)
     if not isinstance(uri, str) or uri.startswith("s3://"):
         raise TemplateError(f"{logical_id}.{key}: expected a local folder, got {uri!r}")

@@ -18,6 +18,7 @@ Adapter = Callable[["LocalCloud"], AbstractContextManager[Any]]
 from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms  # noqa: E402
 from localcloud.adapters.eventbridge_targets import eventbridge_targets  # noqa: E402
 from localcloud.adapters.firehose_processors import firehose_processors  # noqa: E402
+from localcloud.adapters.greengrassv2 import greengrassv2  # noqa: E402
 from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
 from localcloud.adapters.s3_secure_transport import s3_secure_transport  # noqa: E402
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks  # noqa: E402
@@ -29,6 +30,7 @@ ALL: list[Adapter] = [
     cloudwatch_alarms,
     eventbridge_targets,
     firehose_processors,
+    greengrassv2,
     layer_version_ref,
     s3_secure_transport,
     sagemaker_tasks,

@@ -143,17 +143,13 @@ def evaluate_all(cloud: LocalCloud) -> list[str]:
         alarm.update_state(reason, json.dumps({"evaluatedAt": now.isoformat()}), state)
         changed.append(alarm.name)
         cloud.client("events").put_events(Entries=[_state_change_event(alarm, previous, now)])
-        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(
-            state, alarm.insufficient_data_actions
-        )
+        actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(state, alarm.insufficient_data_actions)
         for action in actions or []:
             if action.startswith("arn:aws:sns:") and alarm.actions_enabled:
                 cloud.client("sns").publish(
                     TopicArn=action,
                     Subject=f"{state}: {alarm.name}"[:100],
-                    Message=json.dumps(
-                        {"AlarmName": alarm.name, "NewStateValue": state, "NewStateReason": reason}
-                    ),
+                    Message=json.dumps({"AlarmName": alarm.name, "NewStateValue": state, "NewStateReason": reason}),
                 )
     return changed
 

@@ -59,9 +59,7 @@ def _delivering(cloud: LocalCloud, original: Callable[..., None]) -> Callable[..
                     FunctionName=target["Arn"], InvocationType="Event", Payload=json.dumps(payload).encode()
                 )
             else:
-                cloud.client("stepfunctions").start_execution(
-                    stateMachineArn=target["Arn"], input=json.dumps(payload)
-                )
+                cloud.client("stepfunctions").start_execution(stateMachineArn=target["Arn"], input=json.dumps(payload))
         if others:
             all_targets = rule.targets
             rule.targets = others

@@ -113,11 +113,7 @@ def transform(
     results = (answer or {}).get("records", [])
     returned_ids = [result.get("recordId") for result in results]
     if sorted(returned_ids) != sorted(ids):
-        code = (
-            "Lambda.DuplicatedRecordId"
-            if len(returned_ids) != len(set(returned_ids))
-            else "Lambda.MissingRecordId"
-        )
+        code = "Lambda.DuplicatedRecordId" if len(returned_ids) != len(set(returned_ids)) else "Lambda.MissingRecordId"
         message = "The Lambda function's response did not return each input recordId exactly once."
         return [], [_error_document(raw, code, message, lambda_arn, now) for raw in records]
     by_id = dict(zip(ids, records, strict=True))
@@ -128,15 +124,11 @@ def transform(
         elif result["result"] == "ProcessingFailed":
             message = "The data record was marked ProcessingFailed by the Lambda function."
             failed.append(
-                _error_document(
-                    by_id[result["recordId"]], "Lambda.ProcessingFailed", message, lambda_arn, now
-                )
+                _error_document(by_id[result["recordId"]], "Lambda.ProcessingFailed", message, lambda_arn, now)
             )
         elif result["result"] != "Dropped":
             message = f"The Lambda function returned an invalid result {result['result']!r}."
-            failed.append(
-                _error_document(by_id[result["recordId"]], "Lambda.InvalidResult", message, lambda_arn, now)
-            )
+            failed.append(_error_document(by_id[result["recordId"]], "Lambda.InvalidResult", message, lambda_arn, now))
     return delivered, failed
 
 
@@ -155,9 +147,7 @@ def _delivering(
             return original(backend, delivery_stream_name, version_id, s3_destination, records)
         now = cloud.clock.now().astimezone(UTC)
         stream = backend.delivery_streams[delivery_stream_name]
-        delivered, failed = transform(
-            cloud, stream.delivery_stream_arn, lambda_arn, [_raw(r) for r in records], now
-        )
+        delivered, failed = transform(cloud, stream.delivery_stream_arn, lambda_arn, [_raw(r) for r in records], now)
         bucket = s3_destination["BucketARN"].split(":")[-1]
         s3 = s3_backends[backend.account_id][backend.partition]
         name = f"{delivery_stream_name}-{version_id}-{now.strftime('%Y-%m-%d-%H-%M-%S')}-{uuid.uuid4()}"
@@ -177,7 +167,5 @@ def _delivering(
 
 @contextmanager
 def firehose_processors(cloud: LocalCloud) -> Iterator[None]:
-    with mock.patch.object(
-        FirehoseBackend, "put_s3_records", _delivering(cloud, FirehoseBackend.put_s3_records)
-    ):
+    with mock.patch.object(FirehoseBackend, "put_s3_records", _delivering(cloud, FirehoseBackend.put_s3_records)):
         yield

@@ -126,9 +126,7 @@ class StateTaskServiceSageMaker(state_task_service_callback.StateTaskServiceCall
         state_credentials: Any,
     ) -> Callable[[], Any] | None:
         if self._get_boto_service_action() != "create_training_job":
-            return super()._build_sync_resolver(
-                env, resource_runtime_part, normalised_parameters, state_credentials
-            )
+            return super()._build_sync_resolver(env, resource_runtime_part, normalised_parameters, state_credentials)
         client = boto_client_for(
             service="sagemaker", region=resource_runtime_part.region, state_credentials=state_credentials
         )

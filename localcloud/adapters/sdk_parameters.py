@@ -8,6 +8,7 @@ the same conversion, both ways, from botocore's model of the operation.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import cache
@@ -16,7 +17,7 @@ from unittest import mock
 
 import botocore.session
 from botocore import xform_name
-from botocore.model import OperationModel
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
 )
@@ -40,6 +41,39 @@ def operation_model(service: str, action: str) -> OperationModel:
     raise KeyError(f"{service} has no operation {action}")
 
 
+def to_boto(value: Any, shape: Shape | None) -> Any:
+    """A state's parameter value with keys in the API's own case, by the shape it fills."""
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        members = {name.lower(): name for name in shape.members}
+        converted = {}
+        for key, item in value.items():
+            name = members.get(key.lower(), key)
+            converted[name] = to_boto(item, shape.members.get(name))
+        return converted
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [to_boto(item, shape.member) for item in value]
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {key: to_boto(item, shape.value) for key, item in value.items()}
+    if shape is not None and shape.type_name == "string" and isinstance(value, dict | list):
+        return json.dumps(value)
+    if shape is not None and shape.type_name == "blob" and isinstance(value, str):
+        return value.encode()
+    return value
+
+
+def to_sfn(value: Any, shape: Shape | None) -> Any:
+    """An API result with member names in PascalCase, as Step Functions returns them."""
+    if shape is None:
+        return value
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        return {key[:1].upper() + key[1:]: to_sfn(item, shape.members.get(key)) for key, item in value.items()}
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [to_sfn(item, shape.member) for item in value]
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {key: to_sfn(item, shape.value) for key, item in value.items()}
+    return value
+
+
 def _converting_parameters(original: Callable[..., None]) -> Callable[..., None]:
     def normalise(
         task: Any,
@@ -51,8 +85,9 @@ def _converting_parameters(original: Callable[..., None]) -> Callable[..., None]
         operation = operation_model(
             task._get_boto_service_name(boto_service_name), task._get_boto_service_action(service_action_name)
         )
-        if operation.input_shape is not None:
-            task._to_boto_request(parameters, operation.input_shape)
+        converted = to_boto(parameters, operation.input_shape)
+        parameters.clear()
+        parameters.update(converted)
 
     return normalise
 
@@ -68,8 +103,10 @@ def _converting_response(original: Callable[..., None]) -> Callable[..., None]:
         operation = operation_model(
             task._get_boto_service_name(boto_service_name), task._get_boto_service_action(service_action_name)
         )
-        if operation.output_shape is not None:
-            task._from_boto_response(response, operation.output_shape)
+        if isinstance(response, dict):
+            converted = to_sfn(response, operation.output_shape)
+            response.clear()
+            response.update(converted)
 
     return normalise
 

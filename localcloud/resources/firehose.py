@@ -66,7 +66,7 @@ class DeliveryStream(Provisioned, CloudFormationModel):
         properties = cloudformation_json["Properties"]
         name = properties.get("DeliveryStreamName", resource_name)
         arguments = {key: _api_shape(properties[key]) for key in _PASSED if key in properties}
-        arn: str = cls.client("firehose", region_name).create_delivery_stream(
-            DeliveryStreamName=name, **arguments
-        )["DeliveryStreamARN"]
+        arn: str = cls.client("firehose", region_name).create_delivery_stream(DeliveryStreamName=name, **arguments)[
+            "DeliveryStreamARN"
+        ]
         return cls(name, arn)

@@ -26,7 +26,5 @@ class BucketPolicy(Provisioned, CloudFormationModel):
     ) -> Self:
         properties = cloudformation_json["Properties"]
         bucket = properties["Bucket"]
-        cls.client("s3", region_name).put_bucket_policy(
-            Bucket=bucket, Policy=json.dumps(properties["PolicyDocument"])
-        )
+        cls.client("s3", region_name).put_bucket_policy(Bucket=bucket, Policy=json.dumps(properties["PolicyDocument"]))
         return cls(bucket)

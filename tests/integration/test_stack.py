@@ -52,9 +52,7 @@ def test_the_data_bucket_sends_object_created_events_to_eventbridge(cloud: Local
     bucket = cloud.outputs["DataBucketName"]
     sqs, events = cloud.client("sqs"), cloud.client("events")
     queue_url = sqs.create_queue(QueueName="object-created")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(
         Name="object-created",
         EventPattern=json.dumps(
@@ -94,17 +92,13 @@ def test_the_state_table_is_keyed_by_pk_and_sk_on_demand_with_kms(cloud: LocalCl
 
 
 def test_the_notification_topic_is_encrypted_and_tls_only(cloud: LocalCloud) -> None:
-    attributes = cloud.client("sns").get_topic_attributes(TopicArn=cloud.outputs["NotificationTopicArn"])[
-        "Attributes"
-    ]
+    attributes = cloud.client("sns").get_topic_attributes(TopicArn=cloud.outputs["NotificationTopicArn"])["Attributes"]
     assert attributes["KmsMasterKeyId"] == cloud.outputs["KeyArn"]
     assert "aws:SecureTransport" in attributes["Policy"]
 
 
 def test_functions_get_the_environment_the_template_gives_them(cloud: LocalCloud) -> None:
-    configuration = cloud.client("lambda").get_function_configuration(
-        FunctionName=cloud.outputs["HealthFunctionName"]
-    )
+    configuration = cloud.client("lambda").get_function_configuration(FunctionName=cloud.outputs["HealthFunctionName"])
     variables = configuration["Environment"]["Variables"]
     assert variables["STATE_TABLE_NAME"] == cloud.outputs["StateTableName"]
     assert variables["CONVEYOR_VERSION"] == cloud.outputs["Version"]
@@ -116,9 +110,9 @@ def test_an_email_parameter_subscribes_that_address_to_the_topic() -> None:
     # Given a stack deployed with NotificationEmail set
     with LocalCloud.from_template(TEMPLATE, parameters={"NotificationEmail": "ops@example.com"}) as cloud:
         # Then the topic has that e-mail subscription
-        subscriptions = cloud.client("sns").list_subscriptions_by_topic(
-            TopicArn=cloud.outputs["NotificationTopicArn"]
-        )["Subscriptions"]
+        subscriptions = cloud.client("sns").list_subscriptions_by_topic(TopicArn=cloud.outputs["NotificationTopicArn"])[
+            "Subscriptions"
+        ]
     assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "ops@example.com")]
 
 

@@ -51,9 +51,7 @@ def queue_for_state_changes(cloud: LocalCloud) -> str:
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(
         Name="alarm-changes",
-        EventPattern=json.dumps(
-            {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}
-        ),
+        EventPattern=json.dumps({"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}),
     )
     events.put_targets(Rule="alarm-changes", Targets=[{"Id": "queue", "Arn": arn}])
     return url
@@ -100,9 +98,7 @@ def test_alarm_actions_notify_the_topic(alarm_cloud: LocalCloud) -> None:
     sqs = alarm_cloud.client("sqs")
     url = sqs.create_queue(QueueName="alarm-actions")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    alarm_cloud.client("sns").subscribe(
-        TopicArn=alarm_cloud.outputs["TopicArn"], Protocol="sqs", Endpoint=arn
-    )
+    alarm_cloud.client("sns").subscribe(TopicArn=alarm_cloud.outputs["TopicArn"], Protocol="sqs", Endpoint=arn)
     put_errors(alarm_cloud, 1)
     alarm_cloud.advance(seconds=30)
     [message] = sqs.receive_message(QueueUrl=url)["Messages"]

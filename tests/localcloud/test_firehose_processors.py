@@ -38,9 +38,7 @@ def objects(cloud: LocalCloud, prefix: str) -> list[bytes]:
 
 
 def test_gap_moto_writes_records_without_running_the_processor() -> None:
-    with LocalCloud.from_template(
-        TEMPLATE, adapters=[a for a in ALL if a is not firehose_processors]
-    ) as cloud:
+    with LocalCloud.from_template(TEMPLATE, adapters=[a for a in ALL if a is not firehose_processors]) as cloud:
         put(cloud, b'{"value": "a"}')
         assert cloud.runtime.invocations == []
         assert objects(cloud, "incoming/stream/") == [b'{"value": "a"}']
@@ -73,7 +71,7 @@ def test_fix_a_failing_processor_sends_every_record_to_the_error_prefix(stream_c
 
 def test_prefix_expressions_are_expanded() -> None:
     now = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
-    assert expand_prefix(
-        "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/", now, "processing-failed"
-    ) == ("errors/processing-failed/2026/03/04/")
+    assert expand_prefix("errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/", now, "processing-failed") == (
+        "errors/processing-failed/2026/03/04/"
+    )
     assert expand_prefix("plain/", now) == "plain/2026/03/04/05/"

@@ -36,9 +36,7 @@ def train(bucket: str, job_name: str = "train-1") -> dict[str, Any]:
                     "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
                 },
                 "ResultSelector": {"status.$": "$.TrainingJobStatus", "name.$": "$.TrainingJobName"},
-                "Catch": [
-                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Training failed"}
-                ],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Training failed"}],
                 "End": True,
             },
             "Training failed": {"Type": "Pass", "End": True},

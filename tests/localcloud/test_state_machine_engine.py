@@ -22,9 +22,9 @@ ITEMS = [
 def test_choice_wait_map_retry_and_catch_run_in_stack_time(cloud: LocalCloud) -> None:
     # Given a workflow that checks health, waits ten minutes, then maps over flaky items
     flaky_arn = cloud.deploy_function("flaky", FIXTURES / "functions" / "flaky")
-    health_arn = cloud.client("lambda").get_function(FunctionName=cloud.outputs["HealthFunctionName"])[
-        "Configuration"
-    ]["FunctionArn"]
+    health_arn = cloud.client("lambda").get_function(FunctionName=cloud.outputs["HealthFunctionName"])["Configuration"][
+        "FunctionArn"
+    ]
     definition = (
         (FIXTURES / "statemachines" / "engine_check.asl.json")
         .read_text()
@@ -37,9 +37,9 @@ def test_choice_wait_map_retry_and_catch_run_in_stack_time(cloud: LocalCloud) ->
     )["stateMachineArn"]
     # When it runs
     started = time.monotonic()
-    execution = sfn.start_execution(
-        stateMachineArn=machine, name="engine-check-1", input=json.dumps({"items": ITEMS})
-    )["executionArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, name="engine-check-1", input=json.dumps({"items": ITEMS}))[
+        "executionArn"
+    ]
     cloud.run_until_idle()
     elapsed = time.monotonic() - started
     # Then it succeeds: the flaky item after two retries, the broken one caught and set aside
@@ -72,9 +72,9 @@ def test_a_handler_exception_is_caught_by_its_class_name(cloud: LocalCloud) -> N
         name="engine-check", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn"
     )["stateMachineArn"]
     # When it runs
-    execution = sfn.start_execution(
-        stateMachineArn=machine, name="engine-check-2", input=json.dumps({"items": []})
-    )["executionArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, name="engine-check-2", input=json.dumps({"items": []}))[
+        "executionArn"
+    ]
     cloud.run_until_idle()
     # Then the task failed with the exception's class name and Catch led to the Fail state
     history = sfn.get_execution_history(executionArn=execution)["events"]

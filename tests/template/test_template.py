@@ -121,9 +121,7 @@ def test_the_template_version_matches_the_package_version(sam: dict[str, Any]) -
 def test_function_folders_have_a_handler_a_sample_event_and_unique_module_names(sam: dict[str, Any]) -> None:
     # In the local cloud every function runs in one process, so module names must not collide.
     seen: dict[str, str] = {}
-    code_uris = {
-        f["Properties"]["CodeUri"].rstrip("/") for f in resources(sam, "AWS::Serverless::Function").values()
-    }
+    code_uris = {f["Properties"]["CodeUri"].rstrip("/") for f in resources(sam, "AWS::Serverless::Function").values()}
     for folder in sorted(p for p in FUNCTIONS.iterdir() if p.is_dir() and p.name != "__pycache__"):
         assert f"functions/{folder.name}" in code_uris, f"{folder} is not deployed by template.yaml"
         assert re.search(r"^def handler\(", (folder / "app.py").read_text(), re.MULTILINE), folder

@@ -33,7 +33,5 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{str(issue['loc'][0]).upper()}: {issue['msg']}" for issue in error.errors()
-            )
+            problems = "; ".join(f"{str(issue['loc'][0]).upper()}: {issue['msg']}" for issue in error.errors())
             raise ConfigurationError(f"invalid environment for {cls.__name__}: {problems}") from error

@@ -9,9 +9,7 @@ from health import HealthSettings, check_health
 
 from conveyor import aws
 
-SETTINGS = HealthSettings(
-    project_name="conveyor", stage="dev", conveyor_version="0.1.0", state_table_name="StateTable"
-)
+SETTINGS = HealthSettings(project_name="conveyor", stage="dev", conveyor_version="0.1.0", state_table_name="StateTable")
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 

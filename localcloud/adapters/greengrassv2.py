@@ -1,0 +1,270 @@
+"""Gap: moto has no AWS IoT Greengrass v2 (every v2 call answers 404 "Not yet implemented").
+
+Fix: requests to Greengrass v2's endpoint are routed, by botocore's model of the service, to the
+emulated control plane in ``localcloud.greengrass``. Each request is validated against the
+operation's input shape, as the service does, and answered in the service's wire format.
+Implemented: CreateComponentVersion, GetComponent, DescribeComponent, ListComponentVersions,
+CreateDeployment, GetDeployment, ListDeployments, ListCoreDevices, GetCoreDevice. Any other
+operation answers 501 with its name.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import botocore.session
+from botocore.model import OperationModel, Shape
+from botocore.validate import ParamValidator
+from moto.core.botocore_stubber import BotocoreStubber
+
+from localcloud.greengrass import (
+    ComponentVersion,
+    Deployment,
+    GreengrassError,
+    GreengrassV2Backend,
+    recipe_text,
+)
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+_MODEL = botocore.session.get_session().get_service_model("greengrassv2")
+Response = tuple[int, dict[str, str], bytes]
+
+
+def _route(operation: OperationModel) -> re.Pattern[str]:
+    template = operation.http["requestUri"].split("?")[0]
+    pattern = re.sub(r"\{(\w+)\+?\}", r"(?P<\1>[^/]+)", template)
+    return re.compile(f"^{pattern}$")
+
+
+ROUTES = [(_MODEL.operation_model(name), _route(_MODEL.operation_model(name))) for name in _MODEL.operation_names]
+
+
+def _component(c: ComponentVersion) -> dict[str, Any]:
+    return {
+        "arn": c.arn,
+        "componentName": c.name,
+        "componentVersion": c.version,
+        "creationTimestamp": c.created,
+    }
+
+
+def _deployment(d: Deployment) -> dict[str, Any]:
+    return {
+        "targetArn": d.target_arn,
+        "revisionId": d.revision_id,
+        "deploymentId": d.deployment_id,
+        "deploymentName": d.deployment_name,
+        "creationTimestamp": d.created,
+        "deploymentStatus": d.status,
+        "isLatestForTarget": d.is_latest_for_target,
+        "parentTargetArn": d.parent_target_arn,
+    }
+
+
+def _core_device(backend: GreengrassV2Backend, name: str) -> dict[str, Any]:
+    device = backend.core_device(name)
+    return {
+        "coreDeviceThingName": device.thing_name,
+        "coreVersion": device.core_version,
+        "platform": device.platform,
+        "architecture": device.architecture,
+        "runtime": "aws_nucleus_classic",
+        "status": device.status,
+        "lastStatusUpdateTimestamp": device.last_status_update,
+    }
+
+
+def create_component_version(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    component = backend.create_component_version(p["inlineRecipe"], p.get("tags"))
+    return {**_component(component), "status": component.status()}
+
+
+def get_component(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    component = backend.component(p["arn"])
+    output_format = p.get("recipeOutputFormat", "JSON")
+    return {
+        "recipeOutputFormat": output_format,
+        "recipe": recipe_text(component, output_format),
+        "tags": component.tags,
+    }
+
+
+def describe_component(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    component = backend.component(p["arn"])
+    return {
+        **_component(component),
+        "publisher": component.recipe.get("ComponentPublisher", ""),
+        "description": component.recipe.get("ComponentDescription", ""),
+        "status": component.status(),
+        "platforms": component.platforms,
+        "tags": component.tags,
+    }
+
+
+def list_component_versions(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    versions = backend.component_versions(p["arn"])
+    return {
+        "componentVersions": [{"componentName": c.name, "componentVersion": c.version, "arn": c.arn} for c in versions]
+    }
+
+
+def create_deployment(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    deployment = backend.create_deployment(
+        target_arn=p["targetArn"],
+        components=p.get("components", {}),
+        deployment_name=p.get("deploymentName"),
+        iot_job_configuration=p.get("iotJobConfiguration"),
+        deployment_policies=p.get("deploymentPolicies"),
+        parent_target_arn=p.get("parentTargetArn"),
+        tags=p.get("tags"),
+    )
+    return {
+        "deploymentId": deployment.deployment_id,
+        "iotJobId": deployment.iot_job_id,
+        "iotJobArn": deployment.iot_job_arn,
+    }
+
+
+def get_deployment(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    deployment = backend.deployment(p["deploymentId"])
+    return {
+        **_deployment(deployment),
+        "iotJobId": deployment.iot_job_id,
+        "iotJobArn": deployment.iot_job_arn,
+        "components": deployment.components,
+        "deploymentPolicies": deployment.deployment_policies,
+        "iotJobConfiguration": deployment.iot_job_configuration,
+        "tags": deployment.tags,
+    }
+
+
+def list_deployments(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    found = backend.list_deployments(p.get("targetArn"), p.get("historyFilter", "LATEST_ONLY"))
+    return {"deployments": [_deployment(d) for d in found]}
+
+
+def list_core_devices(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    devices = backend.list_core_devices(p.get("thingGroupArn"), p.get("status"))
+    summaries = [_core_device(backend, d.thing_name) for d in devices]
+    return {"coreDevices": [{k: v for k, v in s.items() if k != "coreVersion"} for s in summaries]}
+
+
+def get_core_device(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    return {**_core_device(backend, p["coreDeviceThingName"]), "tags": {}}
+
+
+HANDLERS: dict[str, Callable[[GreengrassV2Backend, dict[str, Any]], dict[str, Any]]] = {
+    "CreateComponentVersion": create_component_version,
+    "GetComponent": get_component,
+    "DescribeComponent": describe_component,
+    "ListComponentVersions": list_component_versions,
+    "CreateDeployment": create_deployment,
+    "GetDeployment": get_deployment,
+    "ListDeployments": list_deployments,
+    "ListCoreDevices": list_core_devices,
+    "GetCoreDevice": get_core_device,
+}
+
+
+def _decode(value: Any, shape: Shape) -> Any:
+    if shape.type_name == "blob" and isinstance(value, str):
+        return base64.b64decode(value)
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {k: _decode(v, shape.members[k]) if k in shape.members else v for k, v in value.items()}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_decode(v, shape.member) for v in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {k: _decode(v, shape.value) for k, v in value.items()}
+    if shape.type_name in ("integer", "long") and isinstance(value, str):
+        return int(value)
+    return value
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | set):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _error(code: str, status: int, message: str) -> Response:
+    headers = {"x-amzn-ErrorType": code, "Content-Type": "application/json"}
+    return status, headers, json.dumps({"message": message}).encode()
+
+
+def handle(backend: GreengrassV2Backend, method: str, url: str, body: bytes | str | None) -> Response:
+    """Answer one HTTP request to Greengrass v2."""
+    parts = urlsplit(url)
+    for operation, route in ROUTES:
+        match = route.match(parts.path)
+        if operation.http["method"] != method or match is None:
+            continue
+        shape = operation.input_shape
+        params: dict[str, Any] = json.loads(body or b"{}") if method != "GET" else {}
+        query = dict(parse_qsl(parts.query))
+        if shape is not None:
+            for name, member in shape.members.items():
+                location, wire = member.serialization.get("location"), member.serialization.get("name", name)
+                if location == "uri":
+                    params[name] = unquote(match.group(wire))
+                elif location == "querystring" and wire in query:
+                    params[name] = query[wire]
+            params = _decode(params, shape)
+            report = ParamValidator().validate(params, shape)
+            if report.has_errors():
+                return _error("ValidationException", 400, report.generate_report())
+        handler = HANDLERS.get(operation.name)
+        if handler is None:
+            return _error("NotImplementedError", 501, f"the local cloud's Greengrass v2 has no {operation.name}")
+        try:
+            result = handler(backend, params)
+        except GreengrassError as error:
+            return _error(error.code, error.status, error.message)
+        status = int(operation.http.get("responseCode", 200))
+        return status, {"Content-Type": "application/json"}, json.dumps(_encode(result)).encode()
+    return _error("ResourceNotFoundException", 404, f"no Greengrass v2 operation at {method} {parts.path}")
+
+
+def _artifact_exists(cloud: LocalCloud) -> Callable[[str], bool]:
+    def exists(uri: str) -> bool:
+        if not uri.startswith("s3://"):
+            return False
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            cloud.client("s3").head_object(Bucket=bucket, Key=key)
+        except Exception:
+            return False
+        return True
+
+    return exists
+
+
+@contextmanager
+def greengrassv2(cloud: LocalCloud) -> Iterator[None]:
+    backend = GreengrassV2Backend(cloud.account_id, cloud.region, cloud.clock.now, _artifact_exists(cloud))
+    original = BotocoreStubber.process_request
+
+    def process_request(stubber: BotocoreStubber, request: Any) -> Any:
+        parts = urlsplit(request.url)
+        if parts.netloc.startswith("greengrass.") and parts.path.startswith("/greengrass/v2/"):
+            return handle(backend, request.method, request.url, request.body)
+        return original(stubber, request)
+
+    cloud.greengrass = backend
+    with mock.patch.object(BotocoreStubber, "process_request", process_request):
+        yield
