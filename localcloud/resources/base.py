@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import boto3
 
@@ -28,6 +28,23 @@ class Provisioned:
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
         return False
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Self:
+        """Moto's entry point, with Refs, GetAtts and conditions already resolved."""
+        return cls.provision(resource_name, cloudformation_json.get("Properties", {}), region_name)
+
+    @classmethod
+    def provision(cls, resource_name: str, properties: dict[str, Any], region_name: str) -> Self:
+        """Create the resource through its service's API; return it."""
+        raise NotImplementedError(f"{cls.__name__} does not provision anything")
 
     @staticmethod
     def client(service: str, region_name: str) -> Any:

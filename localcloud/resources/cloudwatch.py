@@ -22,16 +22,8 @@ class Alarm(Provisioned, CloudFormationModel):
         return "AlarmName"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Self:
-        properties = dict(cloudformation_json["Properties"])
-        properties.setdefault("AlarmName", resource_name)
+    def provision(cls, resource_name: str, properties: dict[str, Any], region_name: str) -> Self:
+        properties = {"AlarmName": resource_name, **properties}
         for name in _NUMBERS & set(properties):
             properties[name] = int(properties[name])
         for name in _FLOATS & set(properties):

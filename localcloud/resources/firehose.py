@@ -55,15 +55,7 @@ class DeliveryStream(Provisioned, CloudFormationModel):
         raise UnformattedGetAttTemplateException()
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Self:
-        properties = cloudformation_json["Properties"]
+    def provision(cls, resource_name: str, properties: dict[str, Any], region_name: str) -> Self:
         name = properties.get("DeliveryStreamName", resource_name)
         arguments = {key: _api_shape(properties[key]) for key in _PASSED if key in properties}
         arn: str = cls.client("firehose", region_name).create_delivery_stream(DeliveryStreamName=name, **arguments)[

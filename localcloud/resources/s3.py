@@ -16,15 +16,7 @@ class BucketPolicy(Provisioned, CloudFormationModel):
         return "AWS::S3::BucketPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Self:
-        properties = cloudformation_json["Properties"]
+    def provision(cls, resource_name: str, properties: dict[str, Any], region_name: str) -> Self:
         bucket = properties["Bucket"]
         cls.client("s3", region_name).put_bucket_policy(Bucket=bucket, Policy=json.dumps(properties["PolicyDocument"]))
         return cls(bucket)

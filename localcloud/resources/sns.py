@@ -18,15 +18,7 @@ class TopicPolicy(Provisioned, CloudFormationModel):
         return "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Self:
-        properties = cloudformation_json["Properties"]
+    def provision(cls, resource_name: str, properties: dict[str, Any], region_name: str) -> Self:
         sns = cls.client("sns", region_name)
         for topic_arn in properties["Topics"]:
             sns.set_topic_attributes(
@@ -43,15 +35,7 @@ class Subscription(Provisioned, CloudFormationModel):
         return "AWS::SNS::Subscription"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Self:
-        properties = cloudformation_json["Properties"]
+    def provision(cls, resource_name: str, properties: dict[str, Any], region_name: str) -> Self:
         attributes = {
             name: json.dumps(value)
             if isinstance(value, dict)

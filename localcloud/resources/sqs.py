@@ -16,15 +16,7 @@ class QueuePolicy(Provisioned, CloudFormationModel):
         return "AWS::SQS::QueuePolicy"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Self:
-        properties = cloudformation_json["Properties"]
+    def provision(cls, resource_name: str, properties: dict[str, Any], region_name: str) -> Self:
         sqs = cls.client("sqs", region_name)
         for queue_url in properties["Queues"]:
             sqs.set_queue_attributes(

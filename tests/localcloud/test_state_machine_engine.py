@@ -19,22 +19,26 @@ ITEMS = [
 ]
 
 
-def test_choice_wait_map_retry_and_catch_run_in_stack_time(cloud: LocalCloud) -> None:
-    # Given a workflow that checks health, waits ten minutes, then maps over flaky items
-    flaky_arn = cloud.deploy_function("flaky", FIXTURES / "functions" / "flaky")
-    health_arn = cloud.client("lambda").get_function(FunctionName=cloud.outputs["HealthFunctionName"])["Configuration"][
-        "FunctionArn"
-    ]
+def engine_check(cloud: LocalCloud, health_arn: str, flaky_arn: str) -> str:
+    """Create the engine-check workflow with its two functions; return its ARN."""
     definition = (
         (FIXTURES / "statemachines" / "engine_check.asl.json")
         .read_text()
         .replace("${HealthFunctionArn}", health_arn)
         .replace("${FlakyFunctionArn}", flaky_arn)
     )
-    sfn = cloud.client("stepfunctions")
-    machine = sfn.create_state_machine(
+    machine: str = cloud.client("stepfunctions").create_state_machine(
         name="engine-check", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn"
     )["stateMachineArn"]
+    return machine
+
+
+def test_choice_wait_map_retry_and_catch_run_in_stack_time(cloud: LocalCloud) -> None:
+    # Given a workflow that checks health, waits ten minutes, then maps over flaky items
+    flaky_arn = cloud.deploy_function("flaky", FIXTURES / "functions" / "flaky")
+    health = cloud.client("lambda").get_function(FunctionName=cloud.outputs["HealthFunctionName"])
+    machine = engine_check(cloud, health["Configuration"]["FunctionArn"], flaky_arn)
+    sfn = cloud.client("stepfunctions")
     # When it runs
     started = time.monotonic()
     execution = sfn.start_execution(stateMachineArn=machine, name="engine-check-1", input=json.dumps({"items": ITEMS}))[
@@ -61,16 +65,8 @@ def test_choice_wait_map_retry_and_catch_run_in_stack_time(cloud: LocalCloud) ->
 def test_a_handler_exception_is_caught_by_its_class_name(cloud: LocalCloud) -> None:
     # Given the same workflow with its health step pointed at a function that raises KeyError
     flaky_arn = cloud.deploy_function("flaky", FIXTURES / "functions" / "flaky")
-    definition = (
-        (FIXTURES / "statemachines" / "engine_check.asl.json")
-        .read_text()
-        .replace("${HealthFunctionArn}", flaky_arn)
-        .replace("${FlakyFunctionArn}", flaky_arn)
-    )
+    machine = engine_check(cloud, health_arn=flaky_arn, flaky_arn=flaky_arn)
     sfn = cloud.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name="engine-check", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn"
-    )["stateMachineArn"]
     # When it runs
     execution = sfn.start_execution(stateMachineArn=machine, name="engine-check-2", input=json.dumps({"items": []}))[
         "executionArn"
