@@ -15,15 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from moto.cloudformation import parsing
 
-from localcloud.resources import cloudwatch, completions, firehose, s3, sns, sqs
+from localcloud.resources import awslambda, cloudwatch, completions, firehose, logs, s3, scheduler, sns, sqs
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 PROVISIONERS: tuple[type[Any], ...] = (
+    awslambda.EventInvokeConfig,
     cloudwatch.Alarm,
     firehose.DeliveryStream,
+    logs.LogStream,
     s3.BucketPolicy,
+    scheduler.Schedule,
     sns.TopicPolicy,
     sns.Subscription,
     sqs.QueuePolicy,

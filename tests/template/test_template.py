@@ -9,8 +9,22 @@ from typing import Any
 
 from tests.conftest import FUNCTIONS, ROOT
 
-# X-Ray accepts no resource-level permissions; these are the only actions allowed on "*".
-UNSCOPED_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# Actions with no resource-level permissions (X-Ray; CloudWatch Logs' vended log delivery, which
+# Step Functions logging needs): the only ones allowed on "*".
+UNSCOPED_ACTIONS = {
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+}
 POLICY_KEYS = {"PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument"}
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from pydantic import BaseModel
 
 from conveyor import aws
-
-_serializer = TypeSerializer()
+from conveyor.dynamo import to_item
 
 
 class Record(BaseModel):
@@ -21,8 +19,7 @@ class Record(BaseModel):
 
     def to_item(self) -> dict[str, Any]:
         """The record in DynamoDB's attribute-value form, without empty attributes."""
-        plain = self.model_dump(mode="json", exclude_none=True)
-        return {name: _serializer.serialize(value) for name, value in plain.items()}
+        return to_item(self.model_dump(mode="json", exclude_none=True))
 
 
 class StateTable:

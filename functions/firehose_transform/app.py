@@ -1,0 +1,31 @@
+"""Lambda handler of the Firehose transform."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import KinesisFirehoseEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from conveyor.schema import load_schema
+from transform import TransformSettings, transform_batch
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+settings = TransformSettings.from_env()
+schema = load_schema(settings.feature_schema)
+
+
+@logger.inject_lambda_context(correlation_id_path="invocationId", clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+@event_source(data_class=KinesisFirehoseEvent)
+def handler(event: KinesisFirehoseEvent, context: LambdaContext) -> dict[str, Any]:
+    batch = transform_batch(schema, ((record.record_id, record.data) for record in event.records))
+    for outcome in batch.outcomes:
+        if outcome.reason is not None:
+            logger.warning("record set aside", record_id=outcome.record_id, reason=outcome.reason.model_dump())
+    for result, count in batch.counts().items():
+        metrics.add_metric(name=f"Records{result}", unit=MetricUnit.Count, value=count)
+    return batch.response()

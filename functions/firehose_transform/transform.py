@@ -1,0 +1,85 @@
+"""Firehose transform: each record becomes one CSV row, is dropped, or fails with its reason.
+
+Records are JSON objects with the label and every feature of the feature schema by name. Empty
+records and heartbeats (``{"heartbeat": ...}`` alone, or ``"type": "heartbeat"``) are
+``Dropped``. Invalid records are ``ProcessingFailed``; Firehose then writes them under the
+stream's error prefix. Every input recordId appears exactly once in the answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from conveyor.schema import FeatureSchema, Rejection, csv_row
+from conveyor.settings import Settings
+
+Result = Literal["Ok", "Dropped", "ProcessingFailed"]
+
+
+class TransformSettings(Settings):
+    feature_schema: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happens to one record, with the reason when it failed."""
+
+    record_id: str
+    result: Result
+    data: str
+    reason: Rejection | None = None
+
+
+@dataclass
+class Batch:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def counts(self) -> Counter[str]:
+        return Counter(outcome.result for outcome in self.outcomes)
+
+    def response(self) -> dict[str, Any]:
+        """The answer Firehose expects."""
+        return {"records": [{"recordId": o.record_id, "result": o.result, "data": o.data} for o in self.outcomes]}
+
+
+def is_heartbeat(document: Any) -> bool:
+    return isinstance(document, dict) and (set(document) == {"heartbeat"} or document.get("type") == "heartbeat")
+
+
+def transform_record(schema: FeatureSchema, record_id: str, data: str) -> Outcome:
+    """Decide one record: ``data`` is the base64 text Firehose sent."""
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return _failed(record_id, data, Rejection(rule="encoding", message="record data is not base64"))
+    if not raw.strip():
+        return Outcome(record_id, "Dropped", data)
+    try:
+        document = json.loads(raw)
+    except UnicodeDecodeError:
+        return _failed(record_id, data, Rejection(rule="encoding", message="record is not UTF-8"))
+    except json.JSONDecodeError as error:
+        return _failed(record_id, data, Rejection(rule="json", message=f"record is not JSON: {error.msg}"))
+    if is_heartbeat(document):
+        return Outcome(record_id, "Dropped", data)
+    values = schema.parse_record(document)
+    if isinstance(values, Rejection):
+        return _failed(record_id, data, values)
+    return Outcome(record_id, "Ok", base64.b64encode(csv_row(values).encode()).decode())
+
+
+def _failed(record_id: str, data: str, reason: Rejection) -> Outcome:
+    # The reason travels in the returned data as well as in the function's log.
+    carried = json.dumps({"reason": reason.model_dump(exclude_none=True), "data": data})
+    return Outcome(record_id, "ProcessingFailed", base64.b64encode(carried.encode()).decode(), reason)
+
+
+def transform_batch(schema: FeatureSchema, records: Iterable[tuple[str, str]]) -> Batch:
+    """Decide every ``(recordId, data)`` of a Firehose invocation."""
+    return Batch([transform_record(schema, record_id, data) for record_id, data in records])

@@ -1,0 +1,207 @@
+"""Upload ingestion: validate a file under incoming/, add its good rows to the dataset, set the rest aside.
+
+A file's fate, by ``RowErrorPolicy``:
+
+- every row valid: its rows become an immutable part ``datasets/parts/<id>.csv`` (no header,
+  label first) and count towards the next retraining run;
+- a file-level problem (encoding, header, empty, too large, too many rows), or any bad row under
+  ``reject-file``: the file moves to ``quarantine/`` with ``<key>.error.json`` beside it;
+- bad rows under ``keep-good-rows``: good rows become a part, bad rows go to
+  ``quarantine/<key>.rejected.csv`` with the same ``.error.json``.
+
+Files under ``incoming/stream/`` come from Firehose and have no header. Each input object is
+handled once, whatever number of times its event arrives.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from conveyor import aws
+from conveyor.ledger import Ledger, Part
+from conveyor.schema import FeatureSchema, Rejection, csv_row
+from conveyor.settings import Settings
+
+INCOMING = "incoming/"
+STREAM = "incoming/stream/"
+QUARANTINE = "quarantine/"
+PARTS = "datasets/parts/"
+MAX_REPORTED_ERRORS = 1000
+
+
+class IngestSettings(Settings):
+    data_bucket_name: str
+    feature_schema: str
+    retraining_state_machine_arn: str
+    min_new_rows: int
+    max_file_bytes: int
+    max_file_rows: int
+    row_error_policy: Literal["reject-file", "keep-good-rows"]
+
+
+@dataclass
+class FileCheck:
+    """The verdict on one file: its good rows (as CSV lines) and what was wrong."""
+
+    rows_in: int = 0
+    good: list[str] = field(default_factory=list)
+    bad_lines: list[str] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    fatal: Rejection | None = None
+
+
+class IngestReport(BaseModel):
+    """What happened to one input object."""
+
+    key: str
+    outcome: Literal["accepted", "partially-accepted", "quarantined", "duplicate"]
+    rows_in: int
+    rows_accepted: int
+    rows_set_aside: int
+    part_key: str | None = None
+    quarantine_key: str | None = None
+    error_key: str | None = None
+
+
+def check_file(schema: FeatureSchema, body: bytes, *, has_header: bool, max_rows: int) -> FileCheck:
+    """Validate a CSV file against the schema, row by row, with 1-based line numbers."""
+    check = FileCheck()
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = body[: error.start].count(b"\n") + 1
+        bad = body[error.start : error.end + 8]
+        check.fatal = Rejection(rule="encoding", message="file is not UTF-8", line=line, value=repr(bad))
+        return check
+    if not text.strip():
+        check.fatal = Rejection(rule="empty-file", message="file is empty")
+        return check
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for cells in reader:
+            line = reader.line_num
+            if not cells or all(not cell.strip() for cell in cells):
+                continue
+            if has_header and line == 1:
+                header = [cell.strip() for cell in cells]
+                if header != schema.columns:
+                    check.fatal = Rejection(
+                        rule="header",
+                        message=f"header must be {','.join(schema.columns)}",
+                        line=1,
+                        value=",".join(header)[:200],
+                    )
+                    return check
+                continue
+            check.rows_in += 1
+            if check.rows_in > max_rows:
+                check.fatal = Rejection(rule="too-many-rows", message=f"file has more than {max_rows} rows", line=line)
+                return check
+            values = schema.parse_row(cells, line)
+            if isinstance(values, Rejection):
+                check.rejections.append(values)
+                check.bad_lines.append(",".join(cells))
+            else:
+                check.good.append(csv_row(values))
+    except csv.Error as error:
+        check.fatal = Rejection(rule="csv", message=f"file is not valid CSV: {error}", line=reader.line_num)
+        return check
+    if check.rows_in == 0:
+        check.fatal = Rejection(rule="empty-file", message="file has no data rows", line=1 if has_header else None)
+    return check
+
+
+def part_id(key: str, version: str) -> str:
+    return hashlib.sha256(f"{key}#{version}".encode()).hexdigest()[:24]
+
+
+def ingest_object(
+    settings: IngestSettings, schema: FeatureSchema, ledger: Ledger, *, key: str, version: str, size: int, now: datetime
+) -> IngestReport:
+    """Handle one object under incoming/ exactly once."""
+    bucket = settings.data_bucket_name
+    object_id = ledger.object_id(bucket, key, version)
+    if ledger.seen(object_id):
+        return IngestReport(key=key, outcome="duplicate", rows_in=0, rows_accepted=0, rows_set_aside=0)
+    if size > settings.max_file_bytes:
+        check = FileCheck(fatal=Rejection(rule="too-large", message=f"file exceeds {settings.max_file_bytes} bytes"))
+    else:
+        body = aws.client("s3").get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+        check = check_file(schema, body, has_header=not key.startswith(STREAM), max_rows=settings.max_file_rows)
+    keep_good = check.fatal is None and (not check.rejections or settings.row_error_policy == "keep-good-rows")
+    report = IngestReport(
+        key=key,
+        outcome="accepted" if keep_good and not check.rejections else "quarantined",
+        rows_in=check.rows_in,
+        rows_accepted=len(check.good) if keep_good else 0,
+        rows_set_aside=check.rows_in - (len(check.good) if keep_good else 0),
+    )
+    if keep_good and check.rejections:
+        report.outcome = "partially-accepted"
+    if not (check.fatal is None and not check.rejections):
+        _quarantine(settings, key, version, check, report, now, whole_file=not keep_good)
+    if keep_good:
+        part = Part(
+            part_id=part_id(key, version),
+            key=f"{PARTS}{part_id(key, version)}.csv",
+            rows=len(check.good),
+            source_key=key,
+            source_version=version,
+            created_at=now,
+        )
+        aws.client("s3").put_object(Bucket=bucket, Key=part.key, Body="".join(check.good).encode())
+        report.part_key = part.key
+        if not ledger.record_part(part, object_id):
+            report.outcome = "duplicate"
+    elif not ledger.record_quarantine(object_id, report.quarantine_key or ""):
+        report.outcome = "duplicate"
+    aws.client("s3").delete_object(Bucket=bucket, Key=key)
+    return report
+
+
+def _quarantine(
+    settings: IngestSettings,
+    key: str,
+    version: str,
+    check: FileCheck,
+    report: IngestReport,
+    now: datetime,
+    *,
+    whole_file: bool,
+) -> None:
+    s3 = aws.client("s3")
+    bucket = settings.data_bucket_name
+    target = QUARANTINE + key.removeprefix(INCOMING)
+    if whole_file:
+        s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": key, "VersionId": version})
+        report.quarantine_key = target
+    else:
+        report.quarantine_key = f"{target}.rejected.csv"
+        s3.put_object(Bucket=bucket, Key=report.quarantine_key, Body=("\n".join(check.bad_lines) + "\n").encode())
+    errors = [check.fatal] if check.fatal else check.rejections
+    document = {
+        "bucket": bucket,
+        "key": key,
+        "version_id": version,
+        "quarantined_at": now.isoformat(),
+        "row_error_policy": settings.row_error_policy,
+        "outcome": report.outcome,
+        "rows": {"in": report.rows_in, "accepted": report.rows_accepted, "set_aside": report.rows_set_aside},
+        "errors": [e.model_dump(exclude_none=True) for e in errors[:MAX_REPORTED_ERRORS]],
+        "errors_truncated": len(errors) > MAX_REPORTED_ERRORS,
+    }
+    report.error_key = f"{target}.error.json"
+    s3.put_object(
+        Bucket=bucket,
+        Key=report.error_key,
+        Body=json.dumps(document, indent=2).encode(),
+        ContentType="application/json",
+    )

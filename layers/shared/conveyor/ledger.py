@@ -1,0 +1,203 @@
+"""The dataset ledger in the state table: parts, processed objects, pending rows and runs.
+
+Items (partition key ``pk``, sort key ``sk``):
+
+- ``dataset`` / ``counter``: ``pending_rows`` since the last claimed run, ``total_rows``, ``parts``, ``runs``;
+- ``dataset`` / ``part#<id>``: one immutable part of the dataset under ``datasets/parts/``;
+- ``object`` / ``<bucket>/<key>#<version>``: an input object already handled (accepted or quarantined);
+- ``run`` / ``run-000001``: a retraining run, ``CLAIMED`` then ``STARTED``.
+
+Every change is a conditional write, so concurrent uploads never lose a count and a replayed
+event never records a part, or claims a run, twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from conveyor import aws
+from conveyor.dynamo import from_item, to_item
+
+COUNTER_KEY = {"pk": "dataset", "sk": "counter"}
+CLAIM_ATTEMPTS = 10
+
+
+class Part(BaseModel):
+    part_id: str
+    key: str
+    rows: int
+    source_key: str
+    source_version: str
+    created_at: datetime
+
+
+class Counter(BaseModel):
+    pending_rows: int = 0
+    total_rows: int = 0
+    parts: int = 0
+    runs: int = 0
+
+
+class Run(BaseModel):
+    run_id: str
+    number: int
+    status: Literal["CLAIMED", "STARTED"]
+    trigger: Literal["threshold", "schedule"]
+    rows: int
+    claimed_at: datetime
+    execution_arn: str | None = None
+
+
+class ClaimContendedError(Exception):
+    """The counter kept changing under a run claim; the event will be retried."""
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    reasons = error.response.get("CancellationReasons", [])
+    return code == "TransactionCanceledException" and any(
+        reason.get("Code") == "ConditionalCheckFailed" for reason in reasons
+    )
+
+
+class Ledger:
+    """The ledger of one state table."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @property
+    def _dynamodb(self) -> Any:
+        return aws.client("dynamodb")
+
+    @staticmethod
+    def object_id(bucket: str, key: str, version: str) -> str:
+        return f"{bucket}/{key}#{version}"
+
+    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def seen(self, object_id: str) -> bool:
+        """Whether the input object was handled already."""
+        key = to_item({"pk": "object", "sk": object_id})
+        return "Item" in self._dynamodb.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+
+    def record_part(self, part: Part, object_id: str) -> bool:
+        """Add ``part`` and its rows to the pending count, once. False if it was recorded before."""
+        marker = {"pk": "object", "sk": object_id, "outcome": "accepted", "part_id": part.part_id}
+        part_item = {"pk": "dataset", "sk": f"part#{part.part_id}", **part.model_dump(mode="json")}
+        counter_update = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": to_item(COUNTER_KEY),
+                "UpdateExpression": "ADD pending_rows :rows, total_rows :rows, parts :one",
+                "ExpressionAttributeValues": to_item({":rows": part.rows, ":one": 1}),
+            }
+        }
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[self._put_new(part_item), self._put_new(marker), counter_update]
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def record_quarantine(self, object_id: str, quarantine_key: str) -> bool:
+        """Remember that the object was set aside, once. False if it was handled before."""
+        marker = {"pk": "object", "sk": object_id, "outcome": "quarantined", "quarantine_key": quarantine_key}
+        try:
+            self._dynamodb.transact_write_items(TransactItems=[self._put_new(marker)])
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def counter(self) -> Counter:
+        item = self._dynamodb.get_item(TableName=self.table_name, Key=to_item(COUNTER_KEY), ConsistentRead=True)
+        return Counter.model_validate(from_item(item.get("Item", {})))
+
+    def parts(self, created_until: datetime | None = None) -> list[Part]:
+        """Every part of the dataset (created no later than ``created_until``), oldest first."""
+        found = []
+        for page in self._dynamodb.get_paginator("query").paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :part)",
+            ExpressionAttributeValues=to_item({":pk": "dataset", ":part": "part#"}),
+            ConsistentRead=True,
+        ):
+            found += [Part.model_validate(from_item(item)) for item in page["Items"]]
+        if created_until is not None:
+            found = [part for part in found if part.created_at <= created_until]
+        return sorted(found, key=lambda part: (part.created_at, part.part_id))
+
+    def claim_run(self, min_rows: int, trigger: Literal["threshold", "schedule"], now: datetime) -> Run | None:
+        """Claim the pending rows for a new run if there are at least ``min_rows``; None if not."""
+        for _ in range(CLAIM_ATTEMPTS):
+            counter = self.counter()
+            if counter.pending_rows < max(min_rows, 1):
+                return None
+            number = counter.runs + 1
+            run = Run(
+                run_id=f"run-{number:06d}",
+                number=number,
+                status="CLAIMED",
+                trigger=trigger,
+                rows=counter.pending_rows,
+                claimed_at=now,
+            )
+            claim = {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": to_item(COUNTER_KEY),
+                    "UpdateExpression": "SET runs = :number, pending_rows = pending_rows - :rows",
+                    "ConditionExpression": "(attribute_not_exists(runs) OR runs = :runs) AND pending_rows >= :rows",
+                    "ExpressionAttributeValues": to_item(
+                        {":number": number, ":rows": counter.pending_rows, ":runs": counter.runs}
+                    ),
+                }
+            }
+            run_item = {"pk": "run", "sk": run.run_id, **run.model_dump(mode="json")}
+            try:
+                self._dynamodb.transact_write_items(TransactItems=[claim, self._put_new(run_item)])
+            except ClientError as error:
+                if _is_condition_failure(error):
+                    continue
+                raise
+            return run
+        raise ClaimContendedError(f"the dataset counter changed {CLAIM_ATTEMPTS} times during a run claim")
+
+    def unstarted_runs(self) -> list[Run]:
+        """Runs claimed but not yet started (a crash between the two leaves one behind)."""
+        response = self._dynamodb.query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            FilterExpression="#status = :claimed",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item({":pk": "run", ":claimed": "CLAIMED"}),
+            ConsistentRead=True,
+        )
+        return [Run.model_validate(from_item(item)) for item in response["Items"]]
+
+    def mark_started(self, run: Run, execution_arn: str) -> None:
+        self._dynamodb.update_item(
+            TableName=self.table_name,
+            Key=to_item({"pk": "run", "sk": run.run_id}),
+            UpdateExpression="SET #status = :started, execution_arn = :arn",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item({":started": "STARTED", ":arn": execution_arn}),
+        )

@@ -1,0 +1,92 @@
+"""Start retraining runs: claim pending rows in the ledger, snapshot the dataset, start the workflow.
+
+The execution name is the run's id, so a replayed event, or a retry after a crash, can never
+start a second execution of the same run. The workflow's input is documented in
+statemachines/retraining.asl.json.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from conveyor import aws
+from conveyor.freeze import is_frozen
+from conveyor.ledger import Ledger, Run
+
+SNAPSHOT_PREFIX = "datasets/snapshots/"
+
+
+class DatasetSnapshot(BaseModel):
+    bucket: str
+    manifest_key: str
+    rows: int
+    parts: int
+
+
+class RetrainingInput(BaseModel):
+    """What the retraining workflow receives."""
+
+    run_id: str
+    trigger: Literal["threshold", "schedule"]
+    claimed_at: datetime
+    new_rows: int
+    dataset: DatasetSnapshot
+
+
+def start_due_runs(
+    ledger: Ledger,
+    *,
+    bucket: str,
+    state_machine_arn: str,
+    min_rows: int,
+    trigger: Literal["threshold", "schedule"],
+    now: datetime,
+) -> list[str]:
+    """Claim a run if enough rows are pending, then start every claimed run; the started run ids."""
+    if is_frozen(ledger.table_name):
+        return []
+    ledger.claim_run(min_rows, trigger, now)
+    started = []
+    for run in ledger.unstarted_runs():
+        execution_arn = _start(ledger, run, bucket, state_machine_arn)
+        ledger.mark_started(run, execution_arn)
+        started.append(run.run_id)
+    return started
+
+
+def _start(ledger: Ledger, run: Run, bucket: str, state_machine_arn: str) -> str:
+    parts = ledger.parts(created_until=run.claimed_at)
+    manifest_key = f"{SNAPSHOT_PREFIX}{run.run_id}.json"
+    manifest = {
+        "run_id": run.run_id,
+        "parts": [{"key": part.key, "rows": part.rows} for part in parts],
+    }
+    aws.client("s3").put_object(
+        Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode(), ContentType="application/json"
+    )
+    execution_input = RetrainingInput(
+        run_id=run.run_id,
+        trigger=run.trigger,
+        claimed_at=run.claimed_at,
+        new_rows=run.rows,
+        dataset=DatasetSnapshot(
+            bucket=bucket, manifest_key=manifest_key, rows=sum(p.rows for p in parts), parts=len(parts)
+        ),
+    )
+    sfn = aws.client("stepfunctions")
+    try:
+        response = sfn.start_execution(
+            stateMachineArn=state_machine_arn, name=run.run_id, input=execution_input.model_dump_json()
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
+            raise
+        account_arn = state_machine_arn.replace(":stateMachine:", ":execution:")
+        return f"{account_arn}:{run.run_id}"
+    arn: str = response["executionArn"]
+    return arn
