@@ -69,6 +69,8 @@ class LocalCloud:
         self.physical_ids: dict[str, str] = {}
         self.greengrass: GreengrassV2Backend | None = None
         """The emulated Greengrass v2 control plane (set by its adapter)."""
+        self.before_advance: list[Callable[[], None]] = []
+        """Called on every :meth:`advance`, before the clock moves (registered by adapters)."""
         self.tickers: list[Callable[[], None]] = []
         """Called on every :meth:`advance`, after the clock moved (registered by adapters)."""
         self._exit_stack = ExitStack()
@@ -255,6 +257,8 @@ class LocalCloud:
 
     def advance(self, *, minutes: float = 0, seconds: float = 0) -> None:
         """Move stack time forward and run what falls due (schedules, alarm evaluation)."""
+        for prepare in self.before_advance:
+            prepare()
         self.clock.advance(timedelta(minutes=minutes, seconds=seconds))
         for tick in self.tickers:
             tick()

@@ -6,9 +6,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import KinesisFirehoseEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from transform import TransformSettings, transform_batch
 
 from conveyor.schema import load_schema
-from transform import TransformSettings, transform_batch
 
 logger = Logger()
 tracer = Tracer()

@@ -52,23 +52,28 @@ def is_heartbeat(document: Any) -> bool:
     return isinstance(document, dict) and (set(document) == {"heartbeat"} or document.get("type") == "heartbeat")
 
 
-def transform_record(schema: FeatureSchema, record_id: str, data: str) -> Outcome:
-    """Decide one record: ``data`` is the base64 text Firehose sent."""
+def decode(data: str) -> Any:
+    """The JSON document of a record; None for an empty record; a Rejection if it is unreadable."""
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        return _failed(record_id, data, Rejection(rule="encoding", message="record data is not base64"))
+        return Rejection(rule="encoding", message="record data is not base64")
     if not raw.strip():
-        return Outcome(record_id, "Dropped", data)
+        return None
     try:
-        document = json.loads(raw)
+        return json.loads(raw)
     except UnicodeDecodeError:
-        return _failed(record_id, data, Rejection(rule="encoding", message="record is not UTF-8"))
+        return Rejection(rule="encoding", message="record is not UTF-8")
     except json.JSONDecodeError as error:
-        return _failed(record_id, data, Rejection(rule="json", message=f"record is not JSON: {error.msg}"))
-    if is_heartbeat(document):
+        return Rejection(rule="json", message=f"record is not JSON: {error.msg}")
+
+
+def transform_record(schema: FeatureSchema, record_id: str, data: str) -> Outcome:
+    """Decide one record: ``data`` is the base64 text Firehose sent."""
+    document = decode(data)
+    if document is None or is_heartbeat(document):
         return Outcome(record_id, "Dropped", data)
-    values = schema.parse_record(document)
+    values = document if isinstance(document, Rejection) else schema.parse_record(document)
     if isinstance(values, Rejection):
         return _failed(record_id, data, values)
     return Outcome(record_id, "Ok", base64.b64encode(csv_row(values).encode()).decode())

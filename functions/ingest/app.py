@@ -8,11 +8,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from ingestion import IngestSettings, ingest_object
 
 from conveyor.ledger import Ledger
 from conveyor.retraining import start_due_runs
 from conveyor.schema import load_schema
-from ingestion import IngestSettings, ingest_object
 
 logger = Logger()
 tracer = Tracer()

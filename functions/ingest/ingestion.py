@@ -21,7 +21,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -86,37 +86,40 @@ def check_file(schema: FeatureSchema, body: bytes, *, has_header: bool, max_rows
         return check
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        for cells in reader:
-            line = reader.line_num
-            if not cells or all(not cell.strip() for cell in cells):
-                continue
-            if has_header and line == 1:
-                header = [cell.strip() for cell in cells]
-                if header != schema.columns:
-                    check.fatal = Rejection(
-                        rule="header",
-                        message=f"header must be {','.join(schema.columns)}",
-                        line=1,
-                        value=",".join(header)[:200],
-                    )
-                    return check
-                continue
-            check.rows_in += 1
-            if check.rows_in > max_rows:
-                check.fatal = Rejection(rule="too-many-rows", message=f"file has more than {max_rows} rows", line=line)
-                return check
-            values = schema.parse_row(cells, line)
-            if isinstance(values, Rejection):
-                check.rejections.append(values)
-                check.bad_lines.append(",".join(cells))
-            else:
-                check.good.append(csv_row(values))
+        _check_rows(schema, reader, check, has_header=has_header, max_rows=max_rows)
     except csv.Error as error:
         check.fatal = Rejection(rule="csv", message=f"file is not valid CSV: {error}", line=reader.line_num)
-        return check
-    if check.rows_in == 0:
+    if check.fatal is None and check.rows_in == 0:
         check.fatal = Rejection(rule="empty-file", message="file has no data rows", line=1 if has_header else None)
     return check
+
+
+def _check_rows(schema: FeatureSchema, reader: Any, check: FileCheck, *, has_header: bool, max_rows: int) -> None:
+    for cells in reader:
+        line = reader.line_num
+        if not cells or all(not cell.strip() for cell in cells):
+            continue
+        if has_header and line == 1:
+            header = [cell.strip() for cell in cells]
+            if header != schema.columns:
+                check.fatal = Rejection(
+                    rule="header",
+                    message=f"header must be {','.join(schema.columns)}",
+                    line=1,
+                    value=",".join(header)[:200],
+                )
+                return
+            continue
+        check.rows_in += 1
+        if check.rows_in > max_rows:
+            check.fatal = Rejection(rule="too-many-rows", message=f"file has more than {max_rows} rows", line=line)
+            return
+        values = schema.parse_row(cells, line)
+        if isinstance(values, Rejection):
+            check.rejections.append(values)
+            check.bad_lines.append(",".join(cells))
+        else:
+            check.good.append(csv_row(values))
 
 
 def part_id(key: str, version: str) -> str:
@@ -147,7 +150,7 @@ def ingest_object(
     if keep_good and check.rejections:
         report.outcome = "partially-accepted"
     if not (check.fatal is None and not check.rejections):
-        _quarantine(settings, key, version, check, report, now, whole_file=not keep_good)
+        _quarantine(settings, key=key, version=version, check=check, report=report, now=now, whole_file=not keep_good)
     if keep_good:
         part = Part(
             part_id=part_id(key, version),
@@ -169,12 +172,12 @@ def ingest_object(
 
 def _quarantine(
     settings: IngestSettings,
+    *,
     key: str,
     version: str,
     check: FileCheck,
     report: IngestReport,
     now: datetime,
-    *,
     whole_file: bool,
 ) -> None:
     s3 = aws.client("s3")

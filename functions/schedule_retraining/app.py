@@ -6,9 +6,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from scheduling import ScheduleSettings, run_schedule
 
 from conveyor.ledger import Ledger
-from scheduling import ScheduleSettings, run_schedule
 
 logger = Logger()
 tracer = Tracer()

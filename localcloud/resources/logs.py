@@ -17,7 +17,5 @@ class LogStream(Provisioned, CloudFormationModel):
     @classmethod
     def provision(cls, resource_name: str, properties: dict[str, Any], region_name: str) -> Self:
         name = properties.get("LogStreamName", resource_name)
-        cls.client("logs", region_name).create_log_stream(
-            logGroupName=properties["LogGroupName"], logStreamName=name
-        )
+        cls.client("logs", region_name).create_log_stream(logGroupName=properties["LogGroupName"], logStreamName=name)
         return cls(name)

@@ -115,24 +115,43 @@ class FeatureSchema(BaseModel):
 
 
 def _parse_feature(feature: FeatureSpec, cell: str, line: int | None) -> Value | Rejection:
-    def reject(rule: str, message: str) -> Rejection:
+    problem = _feature_problem(feature, cell)
+    if isinstance(problem, tuple):
+        rule, message = problem
         return Rejection(rule=rule, message=message, line=line, column=feature.name, value=cell[:200])
+    return int(problem) if feature.type == "integer" else problem
 
-    if not cell:
-        return reject("missing-value", f"{feature.name} is empty")
+
+def _feature_problem(feature: FeatureSpec, cell: str) -> float | tuple[str, str]:
+    """The cell's number, or the (rule, message) it breaks."""
     try:
-        number = float(cell)
+        number = float(cell) if cell else None
     except ValueError:
-        return reject("type", f"{feature.name} must be a number")
-    if not math.isfinite(number):
-        return reject("not-finite", f"{feature.name} must be finite")
-    if feature.type == "integer" and not number.is_integer():
-        return reject("type", f"{feature.name} must be a whole number")
-    if feature.min is not None and number < feature.min:
-        return reject("min", f"{feature.name} must be at least {feature.min:g}")
-    if feature.max is not None and number > feature.max:
-        return reject("max", f"{feature.name} must be at most {feature.max:g}")
-    return int(number) if feature.type == "integer" else number
+        return "type", f"{feature.name} must be a number"
+    checks = [
+        (number is None, "missing-value", f"{feature.name} is empty"),
+        (number is not None and not math.isfinite(number), "not-finite", f"{feature.name} must be finite"),
+        (
+            feature.type == "integer" and number is not None and math.isfinite(number) and not number.is_integer(),
+            "type",
+            f"{feature.name} must be a whole number",
+        ),
+        (
+            feature.min is not None and number is not None and number < feature.min,
+            "min",
+            f"{feature.name} must be at least {feature.min:g}",
+        ),
+        (
+            feature.max is not None and number is not None and number > feature.max,
+            "max",
+            f"{feature.name} must be at most {feature.max:g}",
+        ),
+    ]
+    for failed, rule, message in checks:
+        if failed:
+            return rule, message
+    assert number is not None
+    return number
 
 
 def csv_row(values: list[Value]) -> str:

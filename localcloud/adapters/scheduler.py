@@ -1,0 +1,80 @@
+"""Gap: moto's EventBridge Scheduler stores schedules but never fires them.
+
+Fix: on every ``cloud.advance(...)``, each enabled ``rate(...)`` schedule fires once for every
+period that has passed in stack time since it was created or last fired, invoking its target
+as Scheduler does: a Lambda function asynchronously, or a state machine with a new execution,
+with the target's ``Input``. ``cron(...)`` and ``at(...)`` expressions are refused, loudly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from moto.scheduler.models import scheduler_backends
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+class UnsupportedScheduleError(Exception):
+    """The local cloud fires only rate(...) schedules."""
+
+
+def period(expression: str) -> timedelta:
+    """The interval of a ``rate(...)`` expression."""
+    match = _RATE.match(expression)
+    if match is None:
+        raise UnsupportedScheduleError(f"the local cloud fires only rate(...) schedules, not {expression!r}")
+    count, unit = int(match.group(1)), match.group(2).rstrip("s")
+    return timedelta(seconds=count * _UNITS[unit])
+
+
+def _fire(cloud: LocalCloud, target: dict[str, Any]) -> None:
+    payload = target.get("Input", "{}")
+    if ":lambda:" in target["Arn"]:
+        cloud.client("lambda").invoke(FunctionName=target["Arn"], InvocationType="Event", Payload=payload.encode())
+    elif ":states:" in target["Arn"]:
+        cloud.client("stepfunctions").start_execution(stateMachineArn=target["Arn"], input=payload)
+    else:
+        raise UnsupportedScheduleError(f"the local cloud cannot fire schedules at {target['Arn']}")
+
+
+@contextmanager
+def scheduler(cloud: LocalCloud) -> Iterator[None]:
+    last_fired: dict[str, datetime] = {}
+
+    def tick() -> None:
+        now = cloud.clock.now()
+        backend = scheduler_backends[cloud.account_id][cloud.region]
+        for group in backend.schedule_groups.values():
+            for schedule in list(group.schedules.values()):
+                if schedule.state != "ENABLED":
+                    continue
+                interval = period(schedule.schedule_expression)
+                fired = last_fired.setdefault(schedule.arn, now)
+                while now - fired >= interval:
+                    fired += interval
+                    _fire(cloud, schedule.target)
+                last_fired[schedule.arn] = fired
+
+    def first_seen() -> None:
+        # Schedules created since the last tick start their periods now.
+        backend = scheduler_backends[cloud.account_id][cloud.region]
+        for group in backend.schedule_groups.values():
+            for schedule in group.schedules.values():
+                last_fired.setdefault(schedule.arn, cloud.clock.now())
+
+    cloud.before_advance.append(first_seen)
+    cloud.tickers.append(tick)
+    try:
+        yield
+    finally:
+        cloud.tickers.remove(tick)
+        cloud.before_advance.remove(first_seen)
