@@ -84,7 +84,7 @@ def check_file(schema: FeatureSchema, body: bytes, *, has_header: bool, max_rows
     if not text.strip():
         check.fatal = Rejection(rule="empty-file", message="file is empty")
         return check
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         _check_rows(schema, reader, check, has_header=has_header, max_rows=max_rows)
     except csv.Error as error:

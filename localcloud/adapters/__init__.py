@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 Adapter = Callable[["LocalCloud"], AbstractContextManager[Any]]
 
+from localcloud.adapters.atomic_requests import atomic_requests  # noqa: E402
 from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms  # noqa: E402
 from localcloud.adapters.eventbridge_targets import eventbridge_targets  # noqa: E402
 from localcloud.adapters.firehose_processors import firehose_processors  # noqa: E402
@@ -27,8 +28,10 @@ from localcloud.adapters.sagemaker_update_endpoint import sagemaker_update_endpo
 from localcloud.adapters.scheduler import scheduler  # noqa: E402
 from localcloud.adapters.sdk_errors import sdk_errors  # noqa: E402
 from localcloud.adapters.sdk_parameters import sdk_parameters  # noqa: E402
+from localcloud.adapters.stepfunctions_stack import stepfunctions_stack  # noqa: E402
 
 ALL: list[Adapter] = [
+    atomic_requests,
     cloudwatch_alarms,
     eventbridge_targets,
     firehose_processors,
@@ -41,4 +44,5 @@ ALL: list[Adapter] = [
     scheduler,
     sdk_errors,
     sdk_parameters,
+    stepfunctions_stack,
 ]

@@ -1,0 +1,41 @@
+"""Gap: moto's backends are not thread-safe; concurrent requests can corrupt them.
+
+A DynamoDB transaction in moto deep-copies the table while another thread writes to it, and
+fails with "dictionary changed size during iteration". AWS services handle each request
+atomically. Fix: each request to the emulation runs alone, under one re-entrant lock (a handler
+that calls back into the emulation from the same thread, as an in-process Lambda does, goes on).
+Between requests, threads still interleave, so read-then-conditional-write races stay real.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+from moto.core.botocore_stubber import BotocoreStubber
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+
+@contextmanager
+def serialized_requests() -> Iterator[None]:
+    """Handle one request to moto at a time, for as long as the context lasts."""
+    lock = threading.RLock()
+    original = BotocoreStubber.process_request
+
+    def process_request(stubber: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(stubber, request)
+
+    with mock.patch.object(BotocoreStubber, "process_request", process_request):
+        yield
+
+
+@contextmanager
+def atomic_requests(cloud: LocalCloud) -> Iterator[None]:
+    with serialized_requests():
+        yield

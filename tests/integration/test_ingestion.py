@@ -1,0 +1,168 @@
+"""Ingestion through the local cloud: Firehose and uploads feed the dataset and start retraining once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from localcloud import LocalCloud
+from tests.conftest import FIXTURES, TEMPLATE
+
+pytestmark = pytest.mark.localcloud
+
+HEADER = "failure_within_horizon,air_temperature_k,process_temperature_k,rotational_speed_rpm,torque_nm,tool_wear_min,vibration_mm_s"
+ROW = "0,298.1,308.6,1551,42.8,0,4.2"
+RECORD = dict(zip(HEADER.split(","), [1, 298.1, 308.6, 1551, 42.8, 215, 4.2], strict=True))
+CORPUS = FIXTURES / "bad_inputs"
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalCloud]:
+    """The stack with a small retraining threshold and row limit, so tests stay small."""
+    with LocalCloud.from_template(TEMPLATE, parameters={"MinNewRows": "10", "MaxFileRows": "5"}) as cloud:
+        yield cloud
+
+
+def upload(cloud: LocalCloud, name: str, rows: int = 0, body: bytes | None = None) -> str:
+    key = f"incoming/uploads/{name}"
+    content = body if body is not None else (HEADER + "\n" + "\n".join([ROW] * rows) + "\n").encode()
+    cloud.client("s3").put_object(Bucket=cloud.outputs["DataBucketName"], Key=key, Body=content)
+    return key
+
+
+def keys(cloud: LocalCloud, prefix: str) -> list[str]:
+    listing = cloud.client("s3").list_objects_v2(Bucket=cloud.outputs["DataBucketName"], Prefix=prefix)
+    return sorted(o["Key"] for o in listing.get("Contents", []))
+
+
+def read_json(cloud: LocalCloud, key: str) -> Any:
+    return json.loads(cloud.client("s3").get_object(Bucket=cloud.outputs["DataBucketName"], Key=key)["Body"].read())
+
+
+def executions(cloud: LocalCloud) -> list[dict[str, Any]]:
+    sfn = cloud.client("stepfunctions")
+    found: list[dict[str, Any]] = sfn.list_executions(stateMachineArn=cloud.outputs["RetrainingStateMachineArn"])[
+        "executions"
+    ]
+    return found
+
+
+def ingest_events(cloud: LocalCloud, key: str) -> list[Any]:
+    return [
+        i.event
+        for i in cloud.runtime.invocations
+        if i.function_name == cloud.outputs["IngestFunctionName"] and i.event["detail"]["object"]["key"] == key
+    ]
+
+
+def test_a_good_upload_becomes_a_dataset_part(stack: LocalCloud) -> None:
+    upload(stack, "good.csv", rows=3)
+    [part] = keys(stack, "datasets/parts/")
+    body = stack.client("s3").get_object(Bucket=stack.outputs["DataBucketName"], Key=part)["Body"].read()
+    assert body.decode().splitlines() == ["0,298.1,308.6,1551.0,42.8,0,4.2"] * 3
+    assert keys(stack, "incoming/uploads/") == []
+    assert keys(stack, "quarantine/") == []
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in json.loads((CORPUS / "cases.json").read_text())["cases"] if c["kind"] == "upload"],
+    ids=lambda c: c["file"],
+)
+def test_each_bad_upload_is_quarantined_with_its_reason_and_nothing_is_lost(
+    stack: LocalCloud, case: dict[str, Any]
+) -> None:
+    name = case["file"].removeprefix("csv/")
+    upload(stack, name, body=(CORPUS / case["file"]).read_bytes())
+    document = read_json(stack, f"quarantine/uploads/{name}.error.json")
+    assert document["errors"][0].items() >= case["expected"].items()
+    rows = document["rows"]
+    assert rows["in"] == rows["accepted"] + rows["set_aside"]
+    assert keys(stack, "datasets/parts/") == []
+    assert f"quarantine/uploads/{name}" in keys(stack, "quarantine/")
+
+
+def test_keep_good_rows_keeps_them_and_sets_the_bad_ones_aside() -> None:
+    parameters = {"RowErrorPolicy": "keep-good-rows", "MinNewRows": "100"}
+    with LocalCloud.from_template(TEMPLATE, parameters=parameters) as cloud:
+        body = f"{HEADER}\n{ROW}\n1,298.1,308.6,1551,-3,0,4.2\n{ROW}\n".encode()
+        upload(cloud, "mixed.csv", body=body)
+        [part] = keys(cloud, "datasets/parts/")
+        document = read_json(cloud, "quarantine/uploads/mixed.csv.error.json")
+        rejected = (
+            cloud.client("s3")
+            .get_object(Bucket=cloud.outputs["DataBucketName"], Key="quarantine/uploads/mixed.csv.rejected.csv")["Body"]
+            .read()
+        )
+    assert document["rows"] == {"in": 3, "accepted": 2, "set_aside": 1}
+    assert document["errors"][0]["line"] == 3
+    assert rejected == b"1,298.1,308.6,1551,-3,0,4.2\n"
+    assert part.startswith("datasets/parts/")
+
+
+def test_the_upload_that_crosses_the_threshold_starts_exactly_one_run(stack: LocalCloud) -> None:
+    # Given 4 pending rows
+    upload(stack, "first.csv", rows=4)
+    assert executions(stack) == []
+    # When an upload lifts pending rows past MinNewRows (10)...
+    crossing = upload(stack, "crossing.csv", rows=5)
+    upload(stack, "third.csv", rows=5)
+    # ...its event is delivered twice more, and two other uploads land
+    [event] = ingest_events(stack, crossing)
+    for _ in range(2):
+        stack.client("lambda").invoke(
+            FunctionName=stack.outputs["IngestFunctionName"], InvocationType="Event", Payload=json.dumps(event).encode()
+        )
+    upload(stack, "fourth.csv", rows=2)
+    stack.run_until_idle()
+    # Then exactly one execution runs, named after the run, over the snapshot's 14 rows
+    [execution] = executions(stack)
+    assert execution["name"] == "run-000001"
+    described = stack.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+    run_input = json.loads(described["input"])
+    assert (run_input["trigger"], run_input["new_rows"], run_input["dataset"]["rows"]) == ("threshold", 14, 14)
+    manifest = read_json(stack, run_input["dataset"]["manifest_key"])
+    assert sum(part["rows"] for part in manifest["parts"]) == 14
+    assert len(keys(stack, "datasets/parts/")) == 4
+
+
+def test_a_frozen_stack_ingests_but_starts_nothing(stack: LocalCloud) -> None:
+    stack.client("dynamodb").put_item(
+        TableName=stack.outputs["StateTableName"],
+        Item={"pk": {"S": "control"}, "sk": {"S": "freeze"}, "frozen": {"BOOL": True}},
+    )
+    upload(stack, "a.csv", rows=5)
+    upload(stack, "b.csv", rows=5)
+    stack.run_until_idle()
+    assert len(keys(stack, "datasets/parts/")) == 2
+    assert executions(stack) == []
+
+
+def test_records_streamed_through_firehose_land_transformed_and_failures_under_the_error_prefix(
+    stack: LocalCloud,
+) -> None:
+    records = [json.dumps(RECORD), json.dumps(RECORD), '{"heartbeat": true}', "not json", json.dumps({"x": 1})]
+    stack.client("firehose").put_record_batch(
+        DeliveryStreamName=stack.outputs["IngestStreamName"], Records=[{"Data": r.encode()} for r in records]
+    )
+    # The stream's output is itself ingested: its rows are a dataset part, and the object leaves incoming/
+    [part] = keys(stack, "datasets/parts/")
+    body = stack.client("s3").get_object(Bucket=stack.outputs["DataBucketName"], Key=part)["Body"].read()
+    assert body.decode().splitlines() == ["1,298.1,308.6,1551.0,42.8,215,4.2"] * 2
+    [errors] = keys(stack, "errors/stream/processing-failed/")
+    failed = stack.client("s3").get_object(Bucket=stack.outputs["DataBucketName"], Key=errors)["Body"].read()
+    assert len(failed.splitlines()) == 2
+
+
+def test_the_schedule_starts_a_run_for_rows_below_the_threshold() -> None:
+    parameters = {"MinNewRows": "1000", "RetrainSchedule": "rate(1 hour)"}
+    with LocalCloud.from_template(TEMPLATE, parameters=parameters) as cloud:
+        upload(cloud, "few.csv", rows=3)
+        assert executions(cloud) == []
+        cloud.advance(minutes=61)
+        [execution] = executions(cloud)
+        described = cloud.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"])["trigger"] == "schedule"

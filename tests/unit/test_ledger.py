@@ -1,0 +1,103 @@
+"""The dataset ledger: counts survive concurrency, and runs are claimed once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from conveyor import aws
+from conveyor.ledger import Ledger, Part
+from localcloud.adapters.atomic_requests import serialized_requests
+from localcloud.template import load_sam_template
+from tests.conftest import TEMPLATE
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger() -> Iterator[Ledger]:
+    """A ledger on a table built from template.yaml's StateTable, so the two cannot drift."""
+    properties = load_sam_template(TEMPLATE)["Resources"]["StateTable"]["Properties"]
+    with mock_aws(), serialized_requests():
+        aws.client.cache_clear()
+        boto3.client("dynamodb").create_table(
+            TableName="state",
+            BillingMode=properties["BillingMode"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            KeySchema=properties["KeySchema"],
+        )
+        yield Ledger("state")
+    aws.client.cache_clear()
+
+
+def part(number: int, rows: int) -> Part:
+    return Part(
+        part_id=f"p{number}",
+        key=f"datasets/parts/p{number}.csv",
+        rows=rows,
+        source_key=f"incoming/f{number}.csv",
+        source_version="v1",
+        created_at=NOW + timedelta(seconds=number),
+    )
+
+
+def test_a_part_is_recorded_once_however_often_its_event_arrives(ledger: Ledger) -> None:
+    assert ledger.record_part(part(1, 7), "bucket/incoming/f1.csv#v1") is True
+    assert ledger.record_part(part(1, 7), "bucket/incoming/f1.csv#v1") is False
+    counter = ledger.counter()
+    assert (counter.pending_rows, counter.total_rows, counter.parts) == (7, 7, 1)
+    assert ledger.seen("bucket/incoming/f1.csv#v1")
+
+
+def test_concurrent_parts_never_lose_a_count(ledger: Ledger) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda n: ledger.record_part(part(n, n), f"object-{n}"), range(1, 41)))
+    assert ledger.counter().total_rows == sum(range(1, 41))
+    assert len(ledger.parts()) == 40
+
+
+def test_a_run_is_claimed_only_once_the_threshold_is_reached(ledger: Ledger) -> None:
+    ledger.record_part(part(1, 6), "o1")
+    assert ledger.claim_run(10, "threshold", NOW) is None
+    ledger.record_part(part(2, 5), "o2")
+    run = ledger.claim_run(10, "threshold", NOW)
+    assert run is not None
+    assert (run.run_id, run.rows, run.status) == ("run-000001", 11, "CLAIMED")
+    assert ledger.claim_run(10, "threshold", NOW) is None
+    assert ledger.counter().pending_rows == 0
+
+
+def test_concurrent_claims_start_one_run(ledger: Ledger) -> None:
+    ledger.record_part(part(1, 50), "o1")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        claims = list(pool.map(lambda _: ledger.claim_run(10, "threshold", NOW), range(6)))
+    assert [c.run_id for c in claims if c is not None] == ["run-000001"]
+    assert [r.run_id for r in ledger.unstarted_runs()] == ["run-000001"]
+
+
+def test_rows_that_arrive_during_a_claim_stay_pending(ledger: Ledger) -> None:
+    ledger.record_part(part(1, 12), "o1")
+    run = ledger.claim_run(10, "threshold", NOW)
+    ledger.record_part(part(2, 3), "o2")
+    assert run is not None
+    assert run.rows == 12
+    assert ledger.counter().pending_rows == 3
+
+
+def test_a_started_run_is_no_longer_pending_a_start(ledger: Ledger) -> None:
+    ledger.record_part(part(1, 12), "o1")
+    run = ledger.claim_run(10, "threshold", NOW)
+    assert run is not None
+    ledger.mark_started(run, "arn:aws:states:us-east-1:123456789012:execution:retraining:run-000001")
+    assert ledger.unstarted_runs() == []
+
+
+def test_a_snapshot_holds_the_parts_created_until_the_claim(ledger: Ledger) -> None:
+    for number in (1, 2, 3):
+        ledger.record_part(part(number, 1), f"o{number}")
+    assert [p.part_id for p in ledger.parts(created_until=NOW + timedelta(seconds=2))] == ["p1", "p2"]
