@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from conveyor.schema import load_schema
 from localcloud import LocalCloud
 from tests.conftest import FIXTURES, TEMPLATE
 
 pytestmark = pytest.mark.localcloud
 
-HEADER = "failure_within_horizon,air_temperature_k,process_temperature_k,rotational_speed_rpm,torque_nm,tool_wear_min,vibration_mm_s"
+HEADER = ",".join(load_schema("predictive_maintenance").columns)
 ROW = "0,298.1,308.6,1551,42.8,0,4.2"
 RECORD = dict(zip(HEADER.split(","), [1, 298.1, 308.6, 1551, 42.8, 215, 4.2], strict=True))
 CORPUS = FIXTURES / "bad_inputs"
