@@ -8,11 +8,18 @@ several fresh runs and only the ratio is meant to be compared across runs.
 from __future__ import annotations
 
 import argparse
+import base64
+import csv
+import io
+import itertools
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +27,12 @@ from typing import Any
 from localcloud.template import load_sam_template
 
 ROOT = Path(__file__).resolve().parent.parent
-# Services a function reaches only through the runtime, not with clients of its own.
-RUNTIME_SERVICES = {"logs", "xray", "kms"}
+FIREHOSE_BATCH_BYTES = 6 * 1024 * 1024
+INGEST_FILE_BYTES = 50 * 1024 * 1024
+# Services a function reaches only through the runtime (logs, traces, encryption, on-failure
+# destinations), not with clients of its own; and IAM prefixes that boto3 names differently.
+RUNTIME_SERVICES = {"logs", "xray", "kms", "sqs"}
+BOTO3_NAMES = {"states": "stepfunctions"}
 
 _CLIENTS = "import boto3\nfor service in {services!r}:\n    boto3.client(service)\n"
 _TIMED = "import time\nstart = time.perf_counter()\n{body}\nprint(time.perf_counter() - start)\n"
@@ -45,8 +56,10 @@ def measure(body: str, env: dict[str, str], repeats: int) -> float:
             env=env,
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
         )
+        if completed.returncode != 0:
+            raise RuntimeError(f"benchmark process failed:\n{completed.stderr}")
         samples.append(float(completed.stdout.strip().splitlines()[-1]))
     return statistics.median(samples)
 
@@ -62,7 +75,8 @@ def function_services(template: dict[str, Any], function: dict[str, Any]) -> lis
         if statement["Effect"] == "Allow"
         for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
     ]
-    return sorted({action.split(":")[0] for action in actions} - RUNTIME_SERVICES)
+    prefixes = {action.split(":")[0] for action in actions} - RUNTIME_SERVICES
+    return sorted(BOTO3_NAMES.get(prefix, prefix) for prefix in prefixes)
 
 
 def function_environment(template: dict[str, Any], function: dict[str, Any]) -> dict[str, str]:
@@ -71,7 +85,16 @@ def function_environment(template: dict[str, Any], function: dict[str, Any]) -> 
         **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
         **function["Properties"].get("Environment", {}).get("Variables", {}),
     }
-    return {name: value if isinstance(value, str) else f"bench-{name.lower()}" for name, value in variables.items()}
+    defaults = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+
+    def resolve(name: str, value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict) and value.get("Ref") in defaults:
+            return defaults[value["Ref"]]
+        return f"bench-{name.lower()}"
+
+    return {name: resolve(name, value) for name, value in variables.items()}
 
 
 def cold_starts(repeats: int) -> list[Row]:
@@ -112,12 +135,110 @@ def cold_starts(repeats: int) -> list[Row]:
     return rows
 
 
+def _timed(function: Callable[[], object], repeats: int) -> float:
+    """Median wall seconds of ``function`` over ``repeats`` runs."""
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def _records(count: int, seed: int = 7) -> list[dict[str, float | int]]:
+    """Valid records of the default schema, reproducibly random."""
+    generator = random.Random(seed)
+    return [
+        {
+            "failure_within_horizon": generator.randint(0, 1),
+            "air_temperature_k": round(generator.uniform(295, 305), 1),
+            "process_temperature_k": round(generator.uniform(305, 315), 1),
+            "rotational_speed_rpm": generator.randint(1200, 2800),
+            "torque_nm": round(generator.uniform(5, 75), 1),
+            "tool_wear_min": generator.randint(0, 250),
+            "vibration_mm_s": round(generator.uniform(0, 12), 2),
+        }
+        for _ in range(count)
+    ]
+
+
+def firehose_transform(repeats: int) -> list[Row]:
+    """The transform on a 6 MB Firehose batch against decode + parse + CSV encode without validation."""
+    sys.path.insert(0, str(ROOT / "functions" / "firehose_transform"))
+    from transform import transform_batch  # noqa: PLC0415  (the function's own module, by path)
+
+    from conveyor.schema import load_schema  # noqa: PLC0415
+
+    schema = load_schema("predictive_maintenance")
+    batch: list[tuple[str, str]] = []
+    size = 0
+    for index, record in enumerate(_records(60_000)):
+        data = base64.b64encode(json.dumps(record).encode()).decode()
+        size += len(data) + 120  # recordId, timestamp and JSON punctuation per record in the event
+        if size > FIREHOSE_BATCH_BYTES:
+            break
+        batch.append((f"{index:056d}", data))
+
+    def floor() -> None:
+        for _, data in batch:
+            document = json.loads(base64.b64decode(data))
+            ",".join(repr(document[column]) for column in schema.columns)
+
+    value = _timed(lambda: transform_batch(schema, batch).response(), repeats)
+    baseline = _timed(floor, repeats)
+    return [
+        Row(
+            name=f"firehose transform: 6 MB batch ({len(batch)} records)",
+            value=round(value * 1000, 1),
+            unit="ms",
+            baseline=round(baseline * 1000, 1),
+            ratio=round(value / baseline, 3),
+        )
+    ]
+
+
+def ingest_throughput(repeats: int) -> list[Row]:
+    """Rows per second that upload validation checks in a 50 MB CSV, against csv.reader + float()."""
+    sys.path.insert(0, str(ROOT / "functions" / "ingest"))
+    from ingestion import check_file  # noqa: PLC0415  (the function's own module, by path)
+
+    from conveyor.schema import load_schema  # noqa: PLC0415
+
+    schema = load_schema("predictive_maintenance")
+    lines = [",".join(schema.columns)]
+    size = 0
+    for record in itertools.cycle(_records(10_000)):
+        line = ",".join(str(record[column]) for column in schema.columns)
+        size += len(line) + 1
+        if size > INGEST_FILE_BYTES:
+            break
+        lines.append(line)
+    body = ("\n".join(lines) + "\n").encode()
+    rows = len(lines) - 1
+
+    def floor() -> None:
+        for cells in csv.reader(io.StringIO(body.decode())):
+            [float(cell) for cell in cells[1:]] if cells[0][0].isdigit() else None
+
+    value = _timed(lambda: check_file(schema, body, has_header=True, max_rows=rows), max(1, repeats // 3))
+    baseline = _timed(floor, max(1, repeats // 3))
+    return [
+        Row(
+            name=f"ingest: rows per second validating a 50 MB upload ({rows} rows)",
+            value=round(rows / value),
+            unit="rows/s",
+            baseline=round(rows / baseline),
+            ratio=round((rows / value) / (rows / baseline), 3),
+        )
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="conveyor-bench", description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("build/bench/results.json"))
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
-    rows = cold_starts(args.repeats)
+    rows = cold_starts(args.repeats) + firehose_transform(args.repeats) + ingest_throughput(args.repeats)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n", encoding="utf-8")
     for row in rows:

@@ -26,7 +26,7 @@ class TransformSettings(Settings):
     feature_schema: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
     """What happens to one record, with the reason when it failed."""
 
@@ -55,10 +55,10 @@ def is_heartbeat(document: Any) -> bool:
 def decode(data: str) -> Any:
     """The JSON document of a record; None for an empty record; a Rejection if it is unreadable."""
     try:
-        raw = base64.b64decode(data, validate=True)
+        raw = binascii.a2b_base64(data, strict_mode=True)
     except (binascii.Error, ValueError):
         return Rejection(rule="encoding", message="record data is not base64")
-    if not raw.strip():
+    if not raw or raw.isspace():
         return None
     try:
         return json.loads(raw)
@@ -76,7 +76,7 @@ def transform_record(schema: FeatureSchema, record_id: str, data: str) -> Outcom
     values = document if isinstance(document, Rejection) else schema.parse_record(document)
     if isinstance(values, Rejection):
         return _failed(record_id, data, values)
-    return Outcome(record_id, "Ok", base64.b64encode(csv_row(values).encode()).decode())
+    return Outcome(record_id, "Ok", binascii.b2a_base64(csv_row(values).encode(), newline=False).decode())
 
 
 def _failed(record_id: str, data: str, reason: Rejection) -> Outcome:

@@ -7,6 +7,7 @@ which line, column, value and rule failed.
 
 from __future__ import annotations
 
+import json
 import math
 from functools import cache
 from importlib import resources
@@ -66,97 +67,81 @@ class FeatureSchema(BaseModel):
                 line=line,
                 value=",".join(cells)[:200],
             )
-        label = self._parse_label(cells[0].strip(), line)
-        if isinstance(label, Rejection):
-            return label
-        values: list[Value] = [label]
-        for feature, cell in zip(self.features, cells[1:], strict=True):
-            value = _parse_feature(feature, cell.strip(), line)
-            if isinstance(value, Rejection):
-                return value
-            values.append(value)
-        return values
+        return self._parse(cells, line)
 
     def parse_record(self, record: Any) -> list[Value] | Rejection:
         """Validate one JSON record (an object with the label and every feature by name)."""
         if not isinstance(record, dict):
             return Rejection(rule="not-object", message=f"expected a JSON object, got {type(record).__name__}")
-        unknown = sorted(set(record) - set(self.columns))
-        if unknown:
-            return Rejection(rule="unknown-field", message=f"unknown field {unknown[0]!r}", column=unknown[0])
-        missing = [column for column in self.columns if column not in record]
-        if missing:
-            return Rejection(rule="missing-field", message=f"missing field {missing[0]!r}", column=missing[0])
-        cells = []
-        for column in self.columns:
-            raw = record[column]
-            if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-                return Rejection(
-                    rule="type", message=f"{column} must be a number", column=column, value=repr(raw)[:200]
-                )
-            cells.append(str(raw))
-        return self.parse_row(cells)
+        if len(record) != len(self.columns) or not all(column in record for column in self.columns):
+            unknown = sorted(set(record) - set(self.columns))
+            if unknown:
+                return Rejection(rule="unknown-field", message=f"unknown field {unknown[0]!r}", column=unknown[0])
+            missing = next(column for column in self.columns if column not in record)
+            return Rejection(rule="missing-field", message=f"missing field {missing!r}", column=missing)
+        return self._parse([record[column] for column in self.columns], None)
 
-    def _parse_label(self, cell: str, line: int | None) -> int | Rejection:
-        try:
-            number = float(cell)
-        except ValueError:
-            number = math.nan
-        if not number.is_integer() or int(number) not in self.label.values:
+    def _parse(self, raw: list[Any], line: int | None) -> list[Value] | Rejection:
+        """Label and features from strings (CSV) or JSON values; the first problem if any."""
+        label = _number(raw[0])
+        if label is None or not label.is_integer() or int(label) not in self.label.values:
             allowed = ", ".join(str(v) for v in self.label.values)
             return Rejection(
-                rule="label",
+                rule="type" if isinstance(raw[0], bool) else "label",
                 message=f"{self.label.name} must be one of {allowed}",
                 line=line,
                 column=self.label.name,
-                value=cell[:200],
+                value=_shown(raw[0]),
             )
-        return int(number)
+        values: list[Value] = [int(label)]
+        for feature, cell in zip(self.features, raw[1:], strict=True):
+            number = _number(cell)
+            problem = _problem(feature, cell, number)
+            if problem is not None:
+                rule, message = problem
+                return Rejection(rule=rule, message=message, line=line, column=feature.name, value=_shown(cell))
+            assert number is not None
+            values.append(int(number) if feature.type == "integer" else number)
+        return values
 
 
-def _parse_feature(feature: FeatureSpec, cell: str, line: int | None) -> Value | Rejection:
-    problem = _feature_problem(feature, cell)
-    if isinstance(problem, tuple):
-        rule, message = problem
-        return Rejection(rule=rule, message=message, line=line, column=feature.name, value=cell[:200])
-    return int(problem) if feature.type == "integer" else problem
+def _number(cell: Any) -> float | None:
+    """The cell as a float: numbers as they are, strings parsed, anything else (booleans too) None."""
+    kind = type(cell)
+    if kind is float or kind is int:
+        return float(cell)
+    if kind is str:
+        try:
+            return float(cell)
+        except ValueError:
+            return None
+    return None
 
 
-def _feature_problem(feature: FeatureSpec, cell: str) -> float | tuple[str, str]:
-    """The cell's number, or the (rule, message) it breaks."""
-    try:
-        number = float(cell) if cell else None
-    except ValueError:
+def _shown(cell: Any) -> str:
+    return (cell if isinstance(cell, str) else json.dumps(cell))[:200]
+
+
+def _problem(feature: FeatureSpec, cell: Any, number: float | None) -> tuple[str, str] | None:
+    """The (rule, message) a feature's cell breaks; None when it is valid. Messages only on failure."""
+    if number is None:
+        if isinstance(cell, str) and not cell.strip():
+            return "missing-value", f"{feature.name} is empty"
         return "type", f"{feature.name} must be a number"
-    checks = [
-        (number is None, "missing-value", f"{feature.name} is empty"),
-        (number is not None and not math.isfinite(number), "not-finite", f"{feature.name} must be finite"),
-        (
-            feature.type == "integer" and number is not None and math.isfinite(number) and not number.is_integer(),
-            "type",
-            f"{feature.name} must be a whole number",
-        ),
-        (
-            feature.min is not None and number is not None and number < feature.min,
-            "min",
-            f"{feature.name} must be at least {feature.min:g}",
-        ),
-        (
-            feature.max is not None and number is not None and number > feature.max,
-            "max",
-            f"{feature.name} must be at most {feature.max:g}",
-        ),
-    ]
-    for failed, rule, message in checks:
-        if failed:
-            return rule, message
-    assert number is not None
-    return number
+    if not math.isfinite(number):
+        return "not-finite", f"{feature.name} must be finite"
+    if feature.type == "integer" and not number.is_integer():
+        return "type", f"{feature.name} must be a whole number"
+    if feature.min is not None and number < feature.min:
+        return "min", f"{feature.name} must be at least {feature.min:g}"
+    if feature.max is not None and number > feature.max:
+        return "max", f"{feature.name} must be at most {feature.max:g}"
+    return None
 
 
 def csv_row(values: list[Value]) -> str:
     """Values as one headerless CSV line, label first (the training channel format)."""
-    return ",".join(repr(v) for v in values) + "\n"
+    return ",".join(map(repr, values)) + "\n"
 
 
 @cache
