@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import base64
 import csv
+import importlib
 import io
 import itertools
 import json
@@ -24,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from conveyor.schema import load_schema
 from localcloud.template import load_sam_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,12 +164,15 @@ def _records(count: int, seed: int = 7) -> list[dict[str, float | int]]:
     ]
 
 
+def _function_module(function: str, module: str) -> Any:
+    """A function's logic module, imported as its handler imports it (by name, from its folder)."""
+    sys.path.insert(0, str(ROOT / "functions" / function))
+    return importlib.import_module(module)
+
+
 def firehose_transform(repeats: int) -> list[Row]:
     """The transform on a 6 MB Firehose batch against decode + parse + CSV encode without validation."""
-    sys.path.insert(0, str(ROOT / "functions" / "firehose_transform"))
-    from transform import transform_batch  # noqa: PLC0415  (the function's own module, by path)
-
-    from conveyor.schema import load_schema  # noqa: PLC0415
+    transform_batch = _function_module("firehose_transform", "transform").transform_batch
 
     schema = load_schema("predictive_maintenance")
     batch: list[tuple[str, str]] = []
@@ -199,10 +204,7 @@ def firehose_transform(repeats: int) -> list[Row]:
 
 def ingest_throughput(repeats: int) -> list[Row]:
     """Rows per second that upload validation checks in a 50 MB CSV, against csv.reader + float()."""
-    sys.path.insert(0, str(ROOT / "functions" / "ingest"))
-    from ingestion import check_file  # noqa: PLC0415  (the function's own module, by path)
-
-    from conveyor.schema import load_schema  # noqa: PLC0415
+    check_file = _function_module("ingest", "ingestion").check_file
 
     schema = load_schema("predictive_maintenance")
     lines = [",".join(schema.columns)]

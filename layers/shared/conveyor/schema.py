@@ -125,9 +125,8 @@ def _shown(cell: Any) -> str:
 def _problem(feature: FeatureSpec, cell: Any, number: float | None) -> tuple[str, str] | None:
     """The (rule, message) a feature's cell breaks; None when it is valid. Messages only on failure."""
     if number is None:
-        if isinstance(cell, str) and not cell.strip():
-            return "missing-value", f"{feature.name} is empty"
-        return "type", f"{feature.name} must be a number"
+        empty = isinstance(cell, str) and not cell.strip()
+        return ("missing-value", f"{feature.name} is empty") if empty else ("type", f"{feature.name} must be a number")
     if not math.isfinite(number):
         return "not-finite", f"{feature.name} must be finite"
     if feature.type == "integer" and not number.is_integer():
