@@ -15,7 +15,6 @@ import io
 import itertools
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.schema import load_schema
+from localcloud.synthetic import records
 from localcloud.template import load_sam_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,23 +147,6 @@ def _timed(function: Callable[[], object], repeats: int) -> float:
     return statistics.median(samples)
 
 
-def _records(count: int, seed: int = 7) -> list[dict[str, float | int]]:
-    """Valid records of the default schema, reproducibly random."""
-    generator = random.Random(seed)
-    return [
-        {
-            "failure_within_horizon": generator.randint(0, 1),
-            "air_temperature_k": round(generator.uniform(295, 305), 1),
-            "process_temperature_k": round(generator.uniform(305, 315), 1),
-            "rotational_speed_rpm": generator.randint(1200, 2800),
-            "torque_nm": round(generator.uniform(5, 75), 1),
-            "tool_wear_min": generator.randint(0, 250),
-            "vibration_mm_s": round(generator.uniform(0, 12), 2),
-        }
-        for _ in range(count)
-    ]
-
-
 def _function_module(function: str, module: str) -> Any:
     """A function's logic module, imported as its handler imports it (by name, from its folder)."""
     sys.path.insert(0, str(ROOT / "functions" / function))
@@ -177,7 +160,7 @@ def firehose_transform(repeats: int) -> list[Row]:
     schema = load_schema("predictive_maintenance")
     batch: list[tuple[str, str]] = []
     size = 0
-    for index, record in enumerate(_records(60_000)):
+    for index, record in enumerate(records(60_000)):
         data = base64.b64encode(json.dumps(record).encode()).decode()
         size += len(data) + 120  # recordId, timestamp and JSON punctuation per record in the event
         if size > FIREHOSE_BATCH_BYTES:
@@ -209,7 +192,7 @@ def ingest_throughput(repeats: int) -> list[Row]:
     schema = load_schema("predictive_maintenance")
     lines = [",".join(schema.columns)]
     size = 0
-    for record in itertools.cycle(_records(10_000)):
+    for record in itertools.cycle(records(10_000)):
         line = ",".join(str(record[column]) for column in schema.columns)
         size += len(line) + 1
         if size > INGEST_FILE_BYTES:

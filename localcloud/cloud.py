@@ -142,6 +142,7 @@ class LocalCloud:
                 env.program_state_event.wait(clock.wall_seconds(wait_seconds))
 
         stack.enter_context(mock.patch.object(LambdaFunction, "_invoke_lambda", invoke_in_process))
+        stack.enter_context(runtime.capturing_output())
         stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", scaled_wait))
         for module in scaled_modules():
             stack.enter_context(mock.patch.object(module, "time", ScaledTime(clock)))

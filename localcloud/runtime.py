@@ -7,6 +7,7 @@ Every invoke path in moto (the Lambda API, Step Functions, EventBridge, SNS, S3)
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import os
 import sys
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO
 
 
 class FunctionCodeNotFoundError(Exception):
@@ -49,6 +50,26 @@ class Invocation:
     event: Any
     result: Any
     error_type: str | None
+    logs: str = ""
+
+
+class RoutedStream(io.TextIOBase):
+    """Stands in for sys.stdout: an invocation's output goes to its own buffer, the rest passes through.
+
+    Powertools' Logger binds the stream it finds at import, so the stand-in must stay in place
+    for the whole run rather than be swapped per invocation.
+    """
+
+    def __init__(self, passthrough: TextIO) -> None:
+        self.passthrough = passthrough
+        self.capture: io.StringIO | None = None
+
+    def write(self, text: str) -> int:
+        target = self.capture if self.capture is not None else self.passthrough
+        return target.write(text)
+
+    def flush(self) -> None:
+        self.passthrough.flush()
 
 
 class LambdaRuntime:
@@ -62,6 +83,19 @@ class LambdaRuntime:
         # may invoke another function synchronously through the Lambda API.
         self._lock = threading.RLock()
         self.invocations: list[Invocation] = []
+        self.stdout: RoutedStream | None = None
+
+    @contextmanager
+    def capturing_output(self) -> Iterator[None]:
+        """Route what handlers print (logs, EMF metrics) into their invocation's logs."""
+        original = sys.stdout
+        self.stdout = RoutedStream(original)
+        sys.stdout = self.stdout
+        try:
+            yield
+        finally:
+            sys.stdout = original
+            self.stdout = None
 
     def add_code(self, s3_key: str, source: Path) -> None:
         """Register a code location (used for functions created outside the template)."""
@@ -71,20 +105,37 @@ class LambdaRuntime:
         """Run ``function`` (a moto ``LambdaFunction``) on ``event``: (payload, errored, logs)."""
         if isinstance(event, str | bytes):
             event = json.loads(event or "{}")
-        with self._lock, self._environment(function):
+        with self._lock, self._environment(function), self._captured() as output:
             try:
                 handler = self._handler(function)
                 result = handler(event, self._context(function))
             except Exception as error:
-                self.invocations.append(Invocation(function.function_name, event, None, type(error).__name__))
+                print(traceback.format_exc())
                 payload = {
                     "errorType": type(error).__name__,
                     "errorMessage": str(error),
                     "stackTrace": traceback.format_tb(error.__traceback__),
                 }
-                return json.dumps(payload), True, traceback.format_exc()
-        self.invocations.append(Invocation(function.function_name, event, result, None))
-        return json.dumps(result), False, ""
+                logs = output.getvalue()
+                self.invocations.append(Invocation(function.function_name, event, None, type(error).__name__, logs))
+                return json.dumps(payload), True, logs
+        logs = output.getvalue()
+        self.invocations.append(Invocation(function.function_name, event, result, None, logs))
+        return json.dumps(result), False, logs
+
+    @contextmanager
+    def _captured(self) -> Iterator[io.StringIO]:
+        buffer = io.StringIO()
+        stream = self.stdout
+        if stream is None:
+            yield buffer
+            return
+        outer = stream.capture
+        stream.capture = buffer
+        try:
+            yield buffer
+        finally:
+            stream.capture = outer
 
     def _handler(self, function: Any) -> Any:
         s3_key = function.code.get("S3Key", "")
