@@ -27,6 +27,7 @@ from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
 from localcloud.greengrass import GreengrassV2Backend
 from localcloud.runtime import LambdaRuntime
 from localcloud.template import CODE_BUCKET, LocalTemplate, translate
+from localcloud.training import TrainingFaults
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -67,6 +68,8 @@ class LocalCloud:
         self.runtime = LambdaRuntime(dict(template.code), base_environment={})
         self.outputs: dict[str, str] = {}
         self.physical_ids: dict[str, str] = {}
+        self.training_faults = TrainingFaults()
+        """Faults the next SageMaker training jobs suffer (tests set them)."""
         self.greengrass: GreengrassV2Backend | None = None
         """The emulated Greengrass v2 control plane (set by its adapter)."""
         self.before_advance: list[Callable[[], None]] = []

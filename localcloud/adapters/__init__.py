@@ -24,6 +24,7 @@ from localcloud.adapters.lambda_async import lambda_async  # noqa: E402
 from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
 from localcloud.adapters.s3_secure_transport import s3_secure_transport  # noqa: E402
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks  # noqa: E402
+from localcloud.adapters.sagemaker_training import sagemaker_training  # noqa: E402
 from localcloud.adapters.sagemaker_update_endpoint import sagemaker_update_endpoint  # noqa: E402
 from localcloud.adapters.scheduler import scheduler  # noqa: E402
 from localcloud.adapters.sdk_errors import sdk_errors  # noqa: E402
@@ -40,6 +41,7 @@ ALL: list[Adapter] = [
     layer_version_ref,
     s3_secure_transport,
     sagemaker_tasks,
+    sagemaker_training,
     sagemaker_update_endpoint,
     scheduler,
     sdk_errors,

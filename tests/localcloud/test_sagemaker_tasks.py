@@ -7,13 +7,25 @@ from typing import Any
 
 import pytest
 
+from conveyor.schema import load_schema
 from localcloud import LocalCloud
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks
+from localcloud.synthetic import csv_text, records
 from tests.localcloud.conftest import cloud_without
 
 pytestmark = pytest.mark.localcloud
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.3-1"
+
+
+def channels(cloud: LocalCloud) -> str:
+    """Upload small train and validation channels; the bucket they are in."""
+    bucket: str = cloud.outputs["ArtifactBucketName"]
+    columns = load_schema("predictive_maintenance").columns
+    for name, seed in (("train", 1), ("validation", 2)):
+        body = csv_text(records(300, seed), columns, header=False).encode()
+        cloud.client("s3").put_object(Bucket=bucket, Key=f"channels/{name}/data.csv", Body=body)
+    return bucket
 
 
 def train(bucket: str, job_name: str = "train-1") -> dict[str, Any]:
@@ -27,6 +39,17 @@ def train(bucket: str, job_name: str = "train-1") -> dict[str, Any]:
                     "TrainingJobName": job_name,
                     "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
                     "RoleArn": "arn:aws:iam::123456789012:role/training",
+                    "HyperParameters": {"num_round": "10", "objective": "binary:logistic", "eval_metric": "auc"},
+                    "InputDataConfig": [
+                        {
+                            "ChannelName": name,
+                            "ContentType": "text/csv",
+                            "DataSource": {
+                                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/channels/{name}/"}
+                            },
+                        }
+                        for name in ("train", "validation")
+                    ],
                     "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/training/"},
                     "ResourceConfig": {
                         "InstanceCount": 1,
@@ -54,7 +77,7 @@ def test_gap_moto_has_no_sagemaker_integration() -> None:
 
 
 def test_fix_the_sync_task_creates_the_job_and_returns_its_final_description(cloud: LocalCloud) -> None:
-    result = cloud.run_state_machine("train", train(cloud.outputs["ArtifactBucketName"]))
+    result = cloud.run_state_machine("train", train(channels(cloud)))
     assert result["status"] == "SUCCEEDED"
     assert json.loads(result["output"]) == {"status": "Completed", "name": "train-1"}
     job = cloud.client("sagemaker").describe_training_job(TrainingJobName="train-1")
