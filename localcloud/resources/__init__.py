@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from moto.cloudformation import parsing
 
-from localcloud.resources import awslambda, cloudwatch, completions, firehose, logs, s3, scheduler, sns, sqs
+from localcloud.resources import (
+    awslambda,
+    cloudwatch,
+    completions,
+    firehose,
+    logs,
+    s3,
+    sagemaker,
+    scheduler,
+    sns,
+    sqs,
+)
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -26,6 +37,7 @@ PROVISIONERS: tuple[type[Any], ...] = (
     firehose.DeliveryStream,
     logs.LogStream,
     s3.BucketPolicy,
+    sagemaker.ModelPackageGroup,
     scheduler.Schedule,
     sns.TopicPolicy,
     sns.Subscription,

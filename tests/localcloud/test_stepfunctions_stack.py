@@ -23,4 +23,7 @@ def test_fix_the_stack_state_machine_is_described_with_its_definition(cloud: Loc
     described = cloud.client("stepfunctions").describe_state_machine(
         stateMachineArn=cloud.outputs["RetrainingStateMachineArn"]
     )
-    assert '"StartAt": "Accept dataset snapshot"' in described["definition"]
+    definition = described["definition"]
+    assert '"StartAt": "Check the release freeze"' in definition
+    assert cloud.outputs["StateTableName"] in definition
+    assert "${" not in definition

@@ -24,6 +24,9 @@ UNSCOPED_ACTIONS = {
     "logs:ListLogDeliveries",
     "logs:PutResourcePolicy",
     "logs:UpdateLogDelivery",
+    # List actions without resource-level permissions; PutMetricData is held to a namespace by condition.
+    "sagemaker:ListModelPackages",
+    "cloudwatch:PutMetricData",
 }
 POLICY_KEYS = {"PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument"}
 
