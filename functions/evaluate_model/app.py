@@ -22,5 +22,5 @@ def handler(event: EvaluationInput, context: LambdaContext) -> dict[str, Any]:
     evaluation = evaluate(settings, event)
     logger.info("model evaluated", decision=evaluation.decision, reasons=evaluation.reasons)
     metrics.add_metric(name=f"Models{evaluation.decision}", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="ObjectiveMetric", unit=MetricUnit.None_, value=evaluation.metric_value)
+    metrics.add_metric(name="ObjectiveMetric", unit=MetricUnit.NoUnit, value=evaluation.metric_value)
     return evaluation.model_dump()

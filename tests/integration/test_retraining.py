@@ -1,0 +1,205 @@
+"""The retraining workflow through the local cloud, with real training on generated data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conveyor.schema import load_schema
+from localcloud import LocalCloud
+from localcloud.synthetic import csv_text, records
+from tests.conftest import TEMPLATE
+
+pytestmark = pytest.mark.localcloud
+
+COLUMNS = load_schema("predictive_maintenance").columns
+PARAMETERS = {"NumRound": "60", "MinNewRows": "1000000"}
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalCloud]:
+    with LocalCloud.from_template(TEMPLATE, parameters=PARAMETERS) as cloud:
+        yield cloud
+
+
+def snapshot(
+    cloud: LocalCloud, run_id: str, *, rows: int = 3000, seed: int = 11, shuffle: bool = False
+) -> dict[str, Any]:
+    """A dataset snapshot of one part, as the ledger leaves it; the workflow's input."""
+    bucket = cloud.outputs["DataBucketName"]
+    s3 = cloud.client("s3")
+    part_key = f"datasets/parts/{run_id}.csv"
+    s3.put_object(
+        Bucket=bucket,
+        Key=part_key,
+        Body=csv_text(records(rows, seed, shuffle_labels=shuffle), COLUMNS, header=False).encode(),
+    )
+    manifest_key = f"datasets/snapshots/{run_id}.json"
+    s3.put_object(
+        Bucket=bucket,
+        Key=manifest_key,
+        Body=json.dumps({"run_id": run_id, "parts": [{"key": part_key, "rows": rows}]}).encode(),
+    )
+    return {
+        "run_id": run_id,
+        "trigger": "threshold",
+        "claimed_at": "2026-11-26T10:00:00+00:00",
+        "new_rows": rows,
+        "dataset": {"bucket": bucket, "manifest_key": manifest_key, "rows": rows, "parts": 1},
+    }
+
+
+def run(cloud: LocalCloud, run_input: dict[str, Any]) -> dict[str, Any]:
+    sfn = cloud.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=cloud.outputs["RetrainingStateMachineArn"],
+        name=run_input["run_id"],
+        input=json.dumps(run_input),
+    )["executionArn"]
+    cloud.run_until_idle(timeout=120)
+    described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+    return described
+
+
+def packages(cloud: LocalCloud, status: str | None = None) -> list[dict[str, Any]]:
+    sagemaker = cloud.client("sagemaker")
+    arguments = {"ModelApprovalStatus": status} if status else {}
+    found = sagemaker.list_model_packages(
+        ModelPackageGroupName=cloud.outputs["ModelPackageGroupName"],
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        **arguments,
+    )["ModelPackageSummaryList"]
+    return [sagemaker.describe_model_package(ModelPackageName=p["ModelPackageArn"]) for p in found]
+
+
+def report(cloud: LocalCloud, package: dict[str, Any]) -> Any:
+    bucket, _, key = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].removeprefix("s3://").partition("/")
+    return json.loads(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def queue_on(cloud: LocalCloud, name: str) -> str:
+    sqs = cloud.client("sqs")
+    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url
+
+
+def queue_arn(cloud: LocalCloud, url: str) -> str:
+    arn: str = cloud.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return arn
+
+
+def notifications(cloud: LocalCloud) -> str:
+    url = queue_on(cloud, "notifications")
+    cloud.client("sns").subscribe(
+        TopicArn=cloud.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=queue_arn(cloud, url)
+    )
+    return url
+
+
+def messages(cloud: LocalCloud, url: str) -> list[Any]:
+    received = cloud.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in received]
+
+
+def training_jobs(cloud: LocalCloud) -> list[str]:
+    return [j["TrainingJobName"] for j in cloud.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]]
+
+
+def test_the_first_run_registers_an_approved_model_measured_on_the_data(stack: LocalCloud) -> None:
+    # Given decisions forwarded from the default bus to a queue
+    decisions = queue_on(stack, "decisions")
+    stack.client("events").put_rule(Name="decisions", EventPattern=json.dumps({"source": ["conveyor"]}))
+    stack.client("events").put_targets(Rule="decisions", Targets=[{"Id": "q", "Arn": queue_arn(stack, decisions)}])
+    # When the first run trains on learnable data (an empty registry)
+    result = run(stack, snapshot(stack, "run-000001"))
+    # Then it succeeds and registers an Approved package whose metric is the job's validation AUC
+    assert result["status"] == "SUCCEEDED", result
+    [package] = packages(stack)
+    assert package["ModelApprovalStatus"] == "Approved"
+    job = stack.client("sagemaker").describe_training_job(TrainingJobName="conveyor-dev-run-000001")
+    validation_auc = next(m["Value"] for m in job["FinalMetricDataList"] if m["MetricName"] == "validation:auc")
+    assert report(stack, package)["objective"]["value"] == pytest.approx(validation_auc)
+    assert validation_auc > 0.75
+    assert (
+        package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == job["ModelArtifacts"]["S3ModelArtifacts"]
+    )
+    # And "Model Approved" is on the bus, and both release workflows started for the run
+    assert [m["detail-type"] for m in messages(stack, decisions)] == ["Model Approved"]
+    for machine in ("EdgeReleaseStateMachineArn", "CanaryReleaseStateMachineArn"):
+        started = stack.client("stepfunctions").list_executions(stateMachineArn=stack.outputs[machine])["executions"]
+        assert [e["name"] for e in started] == ["run-000001"]
+
+
+def test_a_run_on_shuffled_labels_is_rejected_and_the_champion_stays(stack: LocalCloud) -> None:
+    assert run(stack, snapshot(stack, "run-000001"))["status"] == "SUCCEEDED"
+    [champion] = packages(stack, "Approved")
+    result = run(stack, snapshot(stack, "run-000002", seed=12, shuffle=True))
+    assert result["status"] == "SUCCEEDED"
+    latest = packages(stack)[0]
+    assert latest["ModelApprovalStatus"] == "Rejected"
+    reasons = report(stack, latest)["reasons"]
+    assert reasons and all(r.startswith(("below floor", "regression")) for r in reasons)
+    assert latest["ModelPackageDescription"].startswith("Rejected")
+    assert [p["ModelPackageArn"] for p in packages(stack, "Approved")] == [champion["ModelPackageArn"]]
+    edge = stack.client("stepfunctions").list_executions(stateMachineArn=stack.outputs["EdgeReleaseStateMachineArn"])
+    assert [e["name"] for e in edge["executions"]] == ["run-000001"]
+
+
+def test_a_failed_training_job_notifies_the_job_and_its_reason(stack: LocalCloud) -> None:
+    inbox = notifications(stack)
+    stack.training_faults.fail_next.append("simulated: the instance ran out of memory")
+    result = run(stack, snapshot(stack, "run-000001"))
+    assert (result["status"], result["error"]) == ("FAILED", "RetrainingFailed")
+    [message] = [m["Message"] for m in messages(stack, inbox)]
+    assert "conveyor-dev-run-000001" in message
+    assert "simulated: the instance ran out of memory" in message
+    assert packages(stack) == []
+
+
+def test_a_throttled_training_request_is_retried_until_it_succeeds(stack: LocalCloud) -> None:
+    stack.training_faults.throttle_creates = 3
+    result = run(stack, snapshot(stack, "run-000001"))
+    assert result["status"] == "SUCCEEDED"
+    history = stack.client("stepfunctions").get_execution_history(executionArn=result["executionArn"], maxResults=1000)
+    failures = [e["taskFailedEventDetails"]["error"] for e in history["events"] if e["type"] == "TaskFailed"]
+    assert failures == ["SageMaker.ThrottlingException"] * 3
+    assert training_jobs(stack) == ["conveyor-dev-run-000001"]
+
+
+def test_a_frozen_stack_refuses_to_train(stack: LocalCloud) -> None:
+    stack.client("dynamodb").put_item(
+        TableName=stack.outputs["StateTableName"],
+        Item={"pk": {"S": "control"}, "sk": {"S": "freeze"}, "frozen": {"BOOL": True}},
+    )
+    result = run(stack, snapshot(stack, "run-000001"))
+    assert (result["status"], result["error"]) == ("FAILED", "ReleasesFrozen")
+    assert training_jobs(stack) == []
+
+
+def test_a_duplicate_start_trains_nothing_more(stack: LocalCloud) -> None:
+    run_input = snapshot(stack, "run-000001")
+    assert run(stack, run_input)["status"] == "SUCCEEDED"
+    with pytest.raises(ClientError, match="ExecutionAlreadyExists"):
+        stack.client("stepfunctions").start_execution(
+            stateMachineArn=stack.outputs["RetrainingStateMachineArn"],
+            name="run-000001",
+            input=json.dumps({"other": 1}),
+        )
+    stack.run_until_idle()
+    assert training_jobs(stack) == ["conveyor-dev-run-000001"]
+
+
+def test_too_little_data_fails_before_training(stack: LocalCloud) -> None:
+    inbox = notifications(stack)
+    result = run(stack, snapshot(stack, "run-000001", rows=1))
+    assert result["status"] == "FAILED"
+    assert training_jobs(stack) == []
+    [message] = [m["Message"] for m in messages(stack, inbox)]
+    assert "NotEnoughDataError" in message

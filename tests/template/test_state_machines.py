@@ -1,0 +1,69 @@
+"""Structural rules of every workflow: Retry and Catch on each Task, valid transitions, failures that notify."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+MACHINES = sorted((ROOT / "statemachines").glob("*.asl.json"))
+NOTIFY = "arn:aws:states:::sns:publish"
+
+
+def states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(name, state, the States it belongs to) for every state, nested ones included."""
+    for name, state in definition["States"].items():
+        yield name, state, definition["States"]
+        for nested in [state.get("ItemProcessor") or state.get("Iterator"), *state.get("Branches", [])]:
+            if nested:
+                yield from states(nested)
+
+
+def load(path: Path) -> dict[str, Any]:
+    definition: dict[str, Any] = json.loads(path.read_text())
+    return definition
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_every_task_has_retry_and_catch(path: Path) -> None:
+    missing = [
+        name
+        for name, state, _ in states(load(path))
+        if state["Type"] == "Task" and not (state.get("Retry") and state.get("Catch"))
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_every_transition_names_an_existing_state(path: Path) -> None:
+    definition = load(path)
+    assert definition["StartAt"] in definition["States"]
+    for name, state, siblings in states(definition):
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [choice.get("Next") for choice in state.get("Choices", [])]
+        targets += [catch["Next"] for catch in state.get("Catch", [])]
+        for target in filter(None, targets):
+            assert target in siblings, f"{path.name}: {name} goes to missing state {target}"
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_every_catch_leads_to_a_notification(path: Path) -> None:
+    for name, state, siblings in states(load(path)):
+        if state.get("Resource") == NOTIFY:
+            continue  # a failed notification cannot notify; it goes straight to its Fail state
+        for catch in state.get("Catch", []):
+            assert siblings[catch["Next"]].get("Resource") == NOTIFY, f"{path.name}: {name} fails silently"
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_every_arn_comes_from_a_substitution(path: Path) -> None:
+    text = path.read_text()
+    hard_coded = re.findall(r'"arn:aws:(?!states:::)[^"]*"', text)
+    assert hard_coded == []
+    assert "123456789012" not in text
