@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.schema import load_schema
-from localcloud.synthetic import records
+from localcloud.cloud import LocalCloud
+from localcloud.synthetic import csv_text, records
 from localcloud.template import load_sam_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,12 +219,62 @@ def ingest_throughput(repeats: int) -> list[Row]:
     ]
 
 
+def retraining_transitions() -> list[Row]:
+    """State transitions (Step Functions bills each) of one approved retraining run on the local cloud."""
+    columns = load_schema("predictive_maintenance").columns
+    with LocalCloud.from_template(ROOT / "template.yaml", parameters={"NumRound": "50"}) as cloud:
+        bucket = cloud.outputs["DataBucketName"]
+        s3 = cloud.client("s3")
+        s3.put_object(
+            Bucket=bucket, Key="datasets/parts/bench.csv", Body=csv_text(records(3000), columns, header=False).encode()
+        )
+        manifest = {"run_id": "run-000001", "parts": [{"key": "datasets/parts/bench.csv", "rows": 3000}]}
+        s3.put_object(Bucket=bucket, Key="datasets/snapshots/run-000001.json", Body=json.dumps(manifest).encode())
+        run_input = {
+            "run_id": "run-000001",
+            "trigger": "threshold",
+            "claimed_at": "2026-01-01T00:00:00+00:00",
+            "new_rows": 3000,
+            "dataset": {
+                "bucket": bucket,
+                "manifest_key": "datasets/snapshots/run-000001.json",
+                "rows": 3000,
+                "parts": 1,
+            },
+        }
+        sfn = cloud.client("stepfunctions")
+        machine = cloud.outputs["RetrainingStateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, name="run-000001", input=json.dumps(run_input))[
+            "executionArn"
+        ]
+        cloud.run_until_idle(timeout=300)
+        if sfn.describe_execution(executionArn=arn)["status"] != "SUCCEEDED":
+            raise RuntimeError("the benchmark's retraining run did not succeed")
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
+    entered = sum(1 for event in events if event["type"].endswith("StateEntered"))
+    return [
+        Row(
+            name=f"retraining: state transitions of one approved run (of {len(definition['States'])} states defined)",
+            value=float(entered),
+            unit="transitions",
+            baseline=float(len(definition["States"])),
+            ratio=round(entered / len(definition["States"]), 3),
+        )
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="conveyor-bench", description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("build/bench/results.json"))
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
-    rows = cold_starts(args.repeats) + firehose_transform(args.repeats) + ingest_throughput(args.repeats)
+    rows = (
+        cold_starts(args.repeats)
+        + firehose_transform(args.repeats)
+        + ingest_throughput(args.repeats)
+        + retraining_transitions()
+    )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n", encoding="utf-8")
     for row in rows:

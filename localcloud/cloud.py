@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import time
 import zipfile
@@ -133,6 +134,11 @@ class LocalCloud:
             }
         )
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        # Moto's ASL interpreter logs conditions it handles (an IsPresent on a missing path) as
+        # errors; the execution history is where failures are read.
+        interpreter_log = logging.getLogger("moto.stepfunctions.parser")
+        stack.callback(interpreter_log.setLevel, interpreter_log.level)
+        interpreter_log.setLevel(logging.CRITICAL)
         self.runtime._base_environment.update(os.environ)
         runtime = self.runtime
         clock = self.clock

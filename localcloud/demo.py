@@ -11,7 +11,7 @@ from conveyor.schema import load_schema
 from localcloud.cloud import LocalCloud
 from localcloud.synthetic import csv_text, records
 
-PARAMETERS = {"MinNewRows": "400", "RetrainSchedule": "rate(1 hour)"}
+PARAMETERS = {"MinNewRows": "3000", "RetrainSchedule": "rate(1 hour)", "NumRound": "100"}
 SCHEMA = load_schema("predictive_maintenance")
 
 
@@ -71,8 +71,8 @@ def upload_files(cloud: LocalCloud) -> None:
     bucket = cloud.outputs["DataBucketName"]
     s3 = cloud.client("s3")
     uploads = {
-        "incoming/uploads/line-a.csv": csv_text(records(150, seed=2), SCHEMA.columns),
-        "incoming/uploads/line-b.csv": csv_text(records(150, seed=3), SCHEMA.columns),
+        "incoming/uploads/line-a.csv": csv_text(records(1500, seed=2), SCHEMA.columns),
+        "incoming/uploads/line-b.csv": csv_text(records(1500, seed=3), SCHEMA.columns),
         "incoming/uploads/line-c.csv": csv_text(records(5, seed=4), SCHEMA.columns)
         + "1,299.0,309.1,1500,fast,12,3.1\n"
         + "1,299.0,309.1,1500,40.0,12,nan\n",
@@ -89,17 +89,70 @@ def upload_files(cloud: LocalCloud) -> None:
         detail(f"  {where}: {error['message']}")
 
 
-def show_runs(cloud: LocalCloud) -> list[dict[str, Any]]:
+def executions(cloud: LocalCloud) -> list[dict[str, Any]]:
+    """Every execution of the stack's workflows, oldest first."""
     sfn = cloud.client("stepfunctions")
     found = []
-    for execution in sfn.list_executions(stateMachineArn=cloud.outputs["RetrainingStateMachineArn"])["executions"]:
-        described = sfn.describe_execution(executionArn=execution["executionArn"])
-        run_input = json.loads(described["input"])
-        detail(
-            f"{execution['name']}: {described['status']} ({run_input['trigger']}, {run_input['dataset']['rows']} rows)"
-        )
-        found.append({"name": execution["name"], "workflow": "retraining", "status": described["status"]})
+    for output, workflow in WORKFLOWS.items():
+        listed = sfn.list_executions(stateMachineArn=cloud.outputs[output])["executions"]
+        for execution in sorted(listed, key=lambda e: e["startDate"]):
+            found.append({"name": execution["name"], "workflow": workflow, "status": execution["status"]})
     return found
+
+
+def models(cloud: LocalCloud) -> list[dict[str, Any]]:
+    """Every registered model package with its objective metric and decision, oldest first."""
+    sagemaker = cloud.client("sagemaker")
+    s3 = cloud.client("s3")
+    listed = sagemaker.list_model_packages(
+        ModelPackageGroupName=cloud.outputs["ModelPackageGroupName"], SortBy="CreationTime", SortOrder="Ascending"
+    )["ModelPackageSummaryList"]
+    found = []
+    for summary in listed:
+        package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        bucket, _, key = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"][5:].partition("/")
+        report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        found.append(
+            {
+                "package": summary["ModelPackageArn"],
+                "run_id": report["run_id"],
+                "metric": report["objective"]["name"],
+                "value": round(report["objective"]["value"], 4),
+                "decision": package["ModelApprovalStatus"],
+                "reasons": report["reasons"],
+            }
+        )
+    return found
+
+
+def show_round(cloud: LocalCloud, expected_run: str, expected_decision: str) -> dict[str, Any]:
+    cloud.run_until_idle(timeout=300)
+    runs = [e for e in executions(cloud) if e["workflow"] == "retraining"]
+    latest = runs[-1] if runs else {}
+    expect(latest.get("name") == expected_run, f"expected run {expected_run} to start by itself, saw {runs}")
+    detail(f"{latest['name']}: {latest['status']}")
+    expect(latest["status"] == "SUCCEEDED", f"run {expected_run} ended {latest['status']}")
+    model = models(cloud)[-1]
+    detail(f"model {model['package'].rsplit('/', 1)[-1]}: {model['metric']} {model['value']} -> {model['decision']}")
+    for reason in model["reasons"]:
+        detail(f"  {reason}")
+    expect(model["decision"] == expected_decision, f"expected {expected_decision}, got {model}")
+    return model
+
+
+def shuffled_round(cloud: LocalCloud) -> None:
+    say("Uploading 9000 rows whose labels are shuffled (no signal left): the next model must not be released")
+    body = csv_text(records(9000, seed=5, shuffle_labels=True), SCHEMA.columns)
+    cloud.client("s3").put_object(
+        Bucket=cloud.outputs["DataBucketName"], Key="incoming/uploads/shuffled.csv", Body=body.encode()
+    )
+
+
+WORKFLOWS = {
+    "RetrainingStateMachineArn": "retraining",
+    "EdgeReleaseStateMachineArn": "edge_release",
+    "CanaryReleaseStateMachineArn": "canary_release",
+}
 
 
 def run(template: Path, summary_path: Path) -> dict[str, Any]:
@@ -111,16 +164,20 @@ def run(template: Path, summary_path: Path) -> dict[str, Any]:
         health = check_health(cloud)
         stream_records(cloud)
         upload_files(cloud)
-        cloud.run_until_idle()
-        say(f"Retraining starts by itself once {PARAMETERS['MinNewRows']} new rows have arrived")
-        executions = show_runs(cloud)
-        expect([e["name"] for e in executions] == ["run-000001"], f"expected one run, got {executions}")
+        say(f"Retraining starts by itself once {PARAMETERS['MinNewRows']} new rows have arrived (real XGBoost)")
+        champion = show_round(cloud, "run-000001", "Approved")
+        detail(f"first champion: {champion['package']}")
+        shuffled_round(cloud)
+        show_round(cloud, "run-000002", "Rejected")
+        approved = [m for m in models(cloud) if m["decision"] == "Approved"]
+        expect([m["package"] for m in approved] == [champion["package"]], "the champion changed")
+        detail(f"champion kept: {champion['package']}")
         summary: dict[str, Any] = {
             "stack": cloud.stack_name,
             "version": health["version"],
             "health": health["status"],
-            "executions": executions,
-            "models": [],
+            "executions": executions(cloud),
+            "models": models(cloud),
         }
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
