@@ -75,7 +75,7 @@ def function_services(template: dict[str, Any], function: dict[str, Any]) -> lis
         action
         for policy in role.get("Policies", [])
         for statement in policy["PolicyDocument"]["Statement"]
-        if statement["Effect"] == "Allow"
+        if statement.get("Effect") == "Allow"
         for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
     ]
     prefixes = {action.split(":")[0] for action in actions} - RUNTIME_SERVICES

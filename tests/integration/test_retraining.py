@@ -204,3 +204,12 @@ def test_too_little_data_fails_before_training(stack: LocalCloud) -> None:
     assert training_jobs(stack) == []
     [message] = [m["Message"] for m in messages(stack, inbox)]
     assert "NotEnoughDataError" in message
+
+
+def test_training_jobs_run_in_the_vpc_the_stack_names() -> None:
+    parameters = {**PARAMETERS, "TrainingSubnetIds": "subnet-0a1,subnet-0b2", "TrainingSecurityGroupIds": "sg-0c3"}
+    with LocalCloud.from_template(TEMPLATE, parameters=parameters) as cloud:
+        assert run(cloud, snapshot(cloud, "run-000001"))["status"] == "SUCCEEDED"
+        job = cloud.client("sagemaker").describe_training_job(TrainingJobName="conveyor-dev-run-000001")
+    assert job["VpcConfig"] == {"Subnets": ["subnet-0a1", "subnet-0b2"], "SecurityGroupIds": ["sg-0c3"]}
+    assert job["EnableNetworkIsolation"] is True

@@ -27,8 +27,21 @@ UNSCOPED_ACTIONS = {
     # List actions without resource-level permissions; PutMetricData is held to a namespace by condition.
     "sagemaker:ListModelPackages",
     "cloudwatch:PutMetricData",
+    # EC2 describe actions SageMaker needs to place training jobs in a VPC.
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
 }
 POLICY_KEYS = {"PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument"}
+
+
+def unconditional(statement: Any) -> list[dict[str, Any]]:
+    """A statement, or both branches of a statement chosen by ``Fn::If``."""
+    if isinstance(statement, dict) and "Fn::If" in statement:
+        return [branch for branch in statement["Fn::If"][1:] if isinstance(branch, dict) and "Effect" in branch]
+    return [statement]
 
 
 def statements(node: Any) -> Iterator[dict[str, Any]]:
@@ -36,7 +49,8 @@ def statements(node: Any) -> Iterator[dict[str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():
             if key in POLICY_KEYS and isinstance(value, dict):
-                yield from value.get("Statement", [])
+                for statement in value.get("Statement", []):
+                    yield from unconditional(statement)
             else:
                 yield from statements(value)
     elif isinstance(node, list):
@@ -69,7 +83,8 @@ def test_role_policies_scope_resources_except_where_aws_allows_no_scope(translat
         (logical_id, action)
         for logical_id, role in resources(translated, "AWS::IAM::Role").items()
         for policy in role["Properties"].get("Policies", [])
-        for statement in policy["PolicyDocument"]["Statement"]
+        for listed in policy["PolicyDocument"]["Statement"]
+        for statement in unconditional(listed)
         if statement["Effect"] == "Allow" and "*" in as_list(statement["Resource"])
         for action in as_list(statement["Action"])
         if action not in UNSCOPED_ACTIONS
