@@ -54,7 +54,7 @@ scan: install $(TRANSLATED)
 	@# W1020: samtranslator itself writes LayerName as a Fn::Sub whose parameters it already resolved.
 	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --ignore-checks W1020 -- $(TRANSLATED)
 
-test: lint
+test: lint scan
 	$(BIN)/pytest
 
 test-fast: $(BIN)/.installed

@@ -4,7 +4,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from evaluation import EvaluateSettings, EvaluationInput, evaluate
 
@@ -17,9 +16,9 @@ settings = EvaluateSettings.from_env()
 @logger.inject_lambda_context(correlation_id_path="run_id", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=EvaluationInput)
-def handler(event: EvaluationInput, context: LambdaContext) -> dict[str, Any]:
-    evaluation = evaluate(settings, event)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = EvaluationInput.model_validate(event)
+    evaluation = evaluate(settings, request)
     logger.info("model evaluated", decision=evaluation.decision, reasons=evaluation.reasons)
     metrics.add_metric(name=f"Models{evaluation.decision}", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ObjectiveMetric", unit=MetricUnit.NoUnit, value=evaluation.metric_value)

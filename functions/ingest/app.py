@@ -5,11 +5,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ingestion import IngestSettings, ingest_object
 
+from conveyor.events import ObjectCreated
 from conveyor.ledger import Ledger
 from conveyor.retraining import start_due_runs
 from conveyor.schema import load_schema
@@ -25,9 +24,8 @@ ledger = Ledger(settings.state_table_name)
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=S3EventNotificationEventBridgeModel)
-def handler(event: S3EventNotificationEventBridgeModel, context: LambdaContext) -> dict[str, Any]:
-    s3_object = event.detail.object
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    s3_object = ObjectCreated.model_validate(event).detail.object
     now = datetime.now(UTC)
     report = ingest_object(
         settings,

@@ -3,7 +3,6 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from channels import PrepareSettings, prepare_channels
 
@@ -16,8 +15,8 @@ settings = PrepareSettings.from_env()
 
 @logger.inject_lambda_context(correlation_id_path="run_id", clear_state=True)
 @tracer.capture_lambda_handler
-@event_parser(model=RetrainingInput)
-def handler(event: RetrainingInput, context: LambdaContext) -> dict[str, Any]:
-    channels = prepare_channels(settings, event)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = RetrainingInput.model_validate(event)
+    channels = prepare_channels(settings, request)
     logger.info("channels prepared", rows=channels.rows)
     return channels.model_dump()

@@ -1,0 +1,23 @@
+"""Events parse at the boundary; a malformed one fails with the field that is wrong."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from conveyor.events import ObjectCreated
+from tests.conftest import load_event
+
+
+def test_the_sample_object_created_event_names_the_object_and_its_version() -> None:
+    event = ObjectCreated.model_validate(load_event("ingest.json"))
+    assert event.detail.object.key == "incoming/uploads/machines-2026-11-26.csv"
+    assert event.detail.object.version_id == "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"
+    assert event.detail.object.size == 312
+
+
+def test_an_event_without_an_object_key_is_refused_by_name() -> None:
+    event = load_event("ingest.json")
+    del event["detail"]["object"]["key"]
+    with pytest.raises(ValidationError, match=r"detail\.object\.key"):
+        ObjectCreated.model_validate(event)
