@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Self
 
 import boto3
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 
 
 class Provisioned:
@@ -14,8 +15,12 @@ class Provisioned:
     must name ``CloudFormationModel`` directly among its bases.
     """
 
-    def __init__(self, physical_resource_id: str) -> None:
+    ARN_ATTRIBUTE = "Arn"
+    """Name of the ``Fn::GetAtt`` attribute that gives the resource's ARN, where it has one."""
+
+    def __init__(self, physical_resource_id: str, arn: str | None = None) -> None:
         self._physical_resource_id = physical_resource_id
+        self.arn = arn
 
     @property
     def physical_resource_id(self) -> str:
@@ -27,7 +32,12 @@ class Provisioned:
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+        return attr == cls.ARN_ATTRIBUTE
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == self.ARN_ATTRIBUTE and self.arn is not None:
+            return self.arn
+        raise UnformattedGetAttTemplateException()
 
     @classmethod
     def create_from_cloudformation_json(

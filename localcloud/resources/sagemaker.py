@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
 
 from localcloud.resources.base import Provisioned
 
 
 class ModelPackageGroup(Provisioned, CloudFormationModel):
-    def __init__(self, name: str, arn: str) -> None:
-        super().__init__(arn)
-        self.name = name
-        self.arn = arn
+    ARN_ATTRIBUTE = "ModelPackageGroupArn"
 
     @staticmethod
     def cloudformation_type() -> str:
@@ -23,15 +19,6 @@ class ModelPackageGroup(Provisioned, CloudFormationModel):
     @staticmethod
     def cloudformation_name_type() -> str:
         return "ModelPackageGroupName"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "ModelPackageGroupArn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "ModelPackageGroupArn":
-            return self.arn
-        raise UnformattedGetAttTemplateException()
 
     @classmethod
     def provision(cls, resource_name: str, properties: dict[str, Any], region_name: str) -> Self:
@@ -44,4 +31,4 @@ class ModelPackageGroup(Provisioned, CloudFormationModel):
         arn: str = cls.client("sagemaker", region_name).create_model_package_group(
             ModelPackageGroupName=name, **arguments
         )["ModelPackageGroupArn"]
-        return cls(name, arn)
+        return cls(arn, arn)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
 
 from localcloud.resources.base import Provisioned
@@ -17,10 +16,6 @@ def _integers(value: Any) -> Any:
 
 
 class Schedule(Provisioned, CloudFormationModel):
-    def __init__(self, name: str, arn: str) -> None:
-        super().__init__(name)
-        self.arn = arn
-
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::Scheduler::Schedule"
@@ -28,15 +23,6 @@ class Schedule(Provisioned, CloudFormationModel):
     @staticmethod
     def cloudformation_name_type() -> str:
         return "Name"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Arn":
-            return self.arn
-        raise UnformattedGetAttTemplateException()
 
     @classmethod
     def provision(cls, resource_name: str, properties: dict[str, Any], region_name: str) -> Self:
