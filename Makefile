@@ -38,6 +38,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/shared/conveyor localcloud
+	@# Each function is checked alone: every handler module is named app, as Lambda wants.
+	for function in functions/*/; do \
+	  MYPYPATH=layers/shared:$$function $(BIN)/mypy --strict --explicit-package-bases $$function || exit 1; \
+	done
 	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(SAM) validate --lint --region us-east-1 --template-file template.yaml
 

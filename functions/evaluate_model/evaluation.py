@@ -8,6 +8,8 @@ the floor applies. The report written here is what the model package's ModelMetr
 from __future__ import annotations
 
 import json
+import operator
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -66,7 +68,7 @@ def gate(
     settings: EvaluateSettings, value: float, champion_value: float | None
 ) -> tuple[Literal["Approved", "Rejected"], list[str]]:
     """The decision and its reasons (empty when approved)."""
-    better = (lambda a, b: a >= b) if settings.objective_direction == "Maximize" else (lambda a, b: a <= b)
+    better: Callable[[float, float], bool] = operator.ge if settings.objective_direction == "Maximize" else operator.le
     sign = 1 if settings.objective_direction == "Maximize" else -1
     name = settings.objective_metric
     reasons = []
