@@ -34,14 +34,6 @@ class LocalTemplate:
     code: dict[str, Path] = field(default_factory=dict)
     """S3 key in :data:`CODE_BUCKET` -> source folder (a function's CodeUri or a layer's ContentUri)."""
 
-    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        """Logical id -> resource, for every resource of ``resource_type``."""
-        return {
-            logical_id: resource
-            for logical_id, resource in self.body["Resources"].items()
-            if resource["Type"] == resource_type
-        }
-
 
 def load_sam_template(path: Path) -> dict[str, Any]:
     """Parse a SAM template, short-form intrinsics (``!Ref``) included."""
