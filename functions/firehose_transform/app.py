@@ -1,12 +1,13 @@
 """Lambda handler of the Firehose transform."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import KinesisFirehoseEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from transform import TransformSettings, transform_batch
+from transform import TransformSettings, record_reasons, transform_batch
 
 from conveyor.schema import load_schema
 
@@ -23,9 +24,9 @@ schema = load_schema(settings.feature_schema)
 @event_source(data_class=KinesisFirehoseEvent)
 def handler(event: KinesisFirehoseEvent, context: LambdaContext) -> dict[str, Any]:
     batch = transform_batch(schema, ((record.record_id, record.data) for record in event.records))
-    for outcome in batch.outcomes:
-        if outcome.reason is not None:
-            logger.warning("record set aside", record_id=outcome.record_id, reason=outcome.reason.model_dump())
+    reasons_key = record_reasons(settings.data_bucket_name, event.invocation_id, batch, datetime.now(UTC))
+    if reasons_key is not None:
+        logger.warning("records set aside", reasons=f"s3://{settings.data_bucket_name}/{reasons_key}")
     for result, count in batch.counts().items():
         metrics.add_metric(name=f"Records{result}", unit=MetricUnit.Count, value=count)
     return batch.response()

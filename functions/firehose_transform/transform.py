@@ -3,7 +3,9 @@
 Records are JSON objects with the label and every feature of the feature schema by name. Empty
 records and heartbeats (``{"heartbeat": ...}`` alone, or ``"type": "heartbeat"``) are
 ``Dropped``. Invalid records are ``ProcessingFailed``; Firehose then writes them under the
-stream's error prefix. Every input recordId appears exactly once in the answer.
+stream's error prefix, as raw data only, so their reasons are also written to
+``errors/stream/reasons/<date>/<invocationId>.json`` (one object per invocation, so a retried
+invocation rewrites the same object). Every input recordId appears exactly once in the answer.
 """
 
 from __future__ import annotations
@@ -14,16 +16,22 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
+from conveyor import aws
 from conveyor.schema import FeatureSchema, Rejection, csv_row
 from conveyor.settings import Settings
 
 Result = Literal["Ok", "Dropped", "ProcessingFailed"]
 
 
+REASONS_PREFIX = "errors/stream/reasons/"
+
+
 class TransformSettings(Settings):
     feature_schema: str
+    data_bucket_name: str
 
 
 @dataclass(slots=True)
@@ -88,3 +96,24 @@ def _failed(record_id: str, data: str, reason: Rejection) -> Outcome:
 def transform_batch(schema: FeatureSchema, records: Iterable[tuple[str, str]]) -> Batch:
     """Decide every ``(recordId, data)`` of a Firehose invocation."""
     return Batch([transform_record(schema, record_id, data) for record_id, data in records])
+
+
+def record_reasons(bucket: str, invocation_id: str, batch: Batch, now: datetime) -> str | None:
+    """Write why each failed record was set aside; the object's key, or None when none failed."""
+    failed = [
+        {
+            "record_id": o.record_id,
+            "reason": o.reason.model_dump(exclude_none=True),
+            "data": json.loads(base64.b64decode(o.data))["data"],
+        }
+        for o in batch.outcomes
+        if o.reason is not None
+    ]
+    if not failed:
+        return None
+    key = f"{REASONS_PREFIX}{now:%Y/%m/%d}/{invocation_id}.json"
+    document = {"invocation_id": invocation_id, "written_at": now.isoformat(), "records": failed}
+    aws.client("s3").put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(document).encode(), ContentType="application/json"
+    )
+    return key

@@ -156,6 +156,13 @@ def test_records_streamed_through_firehose_land_transformed_and_failures_under_t
     [errors] = keys(stack, "errors/stream/processing-failed/")
     failed = stack.client("s3").get_object(Bucket=stack.outputs["DataBucketName"], Key=errors)["Body"].read()
     assert len(failed.splitlines()) == 2
+    # And why each was set aside is written beside them
+    [reasons_key] = keys(stack, "errors/stream/reasons/")
+    reasons = read_json(stack, reasons_key)["records"]
+    assert [(r["reason"]["rule"], r["reason"].get("column")) for r in reasons] == [
+        ("json", None),
+        ("unknown-field", "x"),
+    ]
 
 
 def test_the_schedule_starts_a_run_for_rows_below_the_threshold() -> None:
