@@ -59,7 +59,7 @@ scan: install $(TRANSLATED)
 	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules --ignore-checks W1020 -- $(TRANSLATED)
 
 test: lint scan
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term
 
 test-fast: $(BIN)/.installed
 	$(BIN)/pytest -x -q
