@@ -213,3 +213,19 @@ def test_training_jobs_run_in_the_vpc_the_stack_names() -> None:
         job = cloud.client("sagemaker").describe_training_job(TrainingJobName="conveyor-dev-run-000001")
     assert job["VpcConfig"] == {"Subnets": ["subnet-0a1", "subnet-0b2"], "SecurityGroupIds": ["sg-0c3"]}
     assert job["EnableNetworkIsolation"] is True
+
+
+def test_without_spot_training_the_job_has_no_spot_wait() -> None:
+    with LocalCloud.from_template(TEMPLATE, parameters={**PARAMETERS, "UseSpotTraining": "false"}) as cloud:
+        assert run(cloud, snapshot(cloud, "run-000001"))["status"] == "SUCCEEDED"
+        job = cloud.client("sagemaker").describe_training_job(TrainingJobName="conveyor-dev-run-000001")
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+    assert job["EnableManagedSpotTraining"] is False
+
+
+def test_spot_training_waits_at_most_max_wait_seconds(stack: LocalCloud) -> None:
+    assert run(stack, snapshot(stack, "run-000001"))["status"] == "SUCCEEDED"
+    job = stack.client("sagemaker").describe_training_job(TrainingJobName="conveyor-dev-run-000001")
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
+    assert job["EnableManagedSpotTraining"] is True
+    assert job["CheckpointConfig"]["S3Uri"].endswith("/checkpoints/run-000001/")
