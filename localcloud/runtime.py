@@ -15,7 +15,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -54,10 +54,10 @@ class Invocation:
 
 
 class RoutedStream(io.TextIOBase):
-    """Stands in for sys.stdout: an invocation's output goes to its own buffer, the rest passes through.
+    """sys.stdout during invocations: an invocation's output goes to its own buffer.
 
-    Powertools' Logger binds the stream it finds at import, so the stand-in must stay in place
-    for the whole run rather than be swapped per invocation.
+    Powertools' Logger binds the stream it finds when the handler module is imported (during the
+    first invocation), so one stand-in serves every invocation and passes through between them.
     """
 
     def __init__(self, passthrough: TextIO) -> None:
@@ -88,13 +88,10 @@ class LambdaRuntime:
     @contextmanager
     def capturing_output(self) -> Iterator[None]:
         """Route what handlers print (logs, EMF metrics) into their invocation's logs."""
-        original = sys.stdout
-        self.stdout = RoutedStream(original)
-        sys.stdout = self.stdout
+        self.stdout = RoutedStream(sys.stdout)
         try:
             yield
         finally:
-            sys.stdout = original
             self.stdout = None
 
     def add_code(self, s3_key: str, source: Path) -> None:
@@ -133,7 +130,8 @@ class LambdaRuntime:
         outer = stream.capture
         stream.capture = buffer
         try:
-            yield buffer
+            with redirect_stdout(stream):
+                yield buffer
         finally:
             stream.capture = outer
 

@@ -31,3 +31,12 @@ def test_health_function_reports_the_version_and_writes_its_item(cloud: LocalClo
     )["Items"]
     assert len(items) == 1
     assert items[0]["version"] == {"S": report["version"]}
+
+
+def test_what_the_handler_prints_is_kept_as_its_invocation_logs(cloud: LocalCloud) -> None:
+    # Powertools writes metrics (EMF) and logs to stdout; the local cloud keeps them per invocation.
+    cloud.client("lambda").invoke(FunctionName=cloud.outputs["HealthFunctionName"])
+    [invocation] = cloud.runtime.invocations
+    [emf] = [json.loads(line) for line in invocation.logs.splitlines() if '"_aws"' in line]
+    assert emf["HealthChecks"] == [1.0]
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Conveyor"
