@@ -49,6 +49,11 @@ class Row:
     baseline: float
     ratio: float
 
+    @classmethod
+    def measured(cls, name: str, value: float, baseline: float, unit: str, digits: int = 2) -> Row:
+        """A row whose ratio is ``value / baseline``."""
+        return cls(name, round(value, digits), unit, round(baseline, digits), round(value / baseline, 3))
+
 
 def measure(body: str, env: dict[str, str], repeats: int) -> float:
     """Median seconds that ``body`` takes in a fresh interpreter, interpreter start-up excluded."""
@@ -126,15 +131,8 @@ def cold_starts(repeats: int) -> list[Row]:
         clients = _CLIENTS.format(services=services)
         value = measure(f"import {module}\n{clients}", env, repeats)
         baseline = measure(clients, env, repeats)
-        rows.append(
-            Row(
-                name=f"cold start: {logical_id} (import handler + create {', '.join(services)} clients)",
-                value=round(value * 1000, 2),
-                unit="ms",
-                baseline=round(baseline * 1000, 2),
-                ratio=round(value / baseline, 3),
-            )
-        )
+        name = f"cold start: {logical_id} (import handler + create {', '.join(services)} clients)"
+        rows.append(Row.measured(name, value * 1000, baseline * 1000, "ms"))
     return rows
 
 
@@ -175,15 +173,8 @@ def firehose_transform(repeats: int) -> list[Row]:
 
     value = _timed(lambda: transform_batch(schema, batch).response(), repeats)
     baseline = _timed(floor, repeats)
-    return [
-        Row(
-            name=f"firehose transform: 6 MB batch ({len(batch)} records)",
-            value=round(value * 1000, 1),
-            unit="ms",
-            baseline=round(baseline * 1000, 1),
-            ratio=round(value / baseline, 3),
-        )
-    ]
+    name = f"firehose transform: 6 MB batch ({len(batch)} records)"
+    return [Row.measured(name, value * 1000, baseline * 1000, "ms", digits=1)]
 
 
 def ingest_throughput(repeats: int) -> list[Row]:
@@ -208,15 +199,8 @@ def ingest_throughput(repeats: int) -> list[Row]:
 
     value = _timed(lambda: check_file(schema, body, has_header=True, max_rows=rows), max(1, repeats // 3))
     baseline = _timed(floor, max(1, repeats // 3))
-    return [
-        Row(
-            name=f"ingest: rows per second validating a 50 MB upload ({rows} rows)",
-            value=round(rows / value),
-            unit="rows/s",
-            baseline=round(rows / baseline),
-            ratio=round((rows / value) / (rows / baseline), 3),
-        )
-    ]
+    name = f"ingest: rows per second validating a 50 MB upload ({rows} rows)"
+    return [Row.measured(name, rows / value, rows / baseline, "rows/s", digits=0)]
 
 
 def retraining_transitions() -> list[Row]:
@@ -253,15 +237,9 @@ def retraining_transitions() -> list[Row]:
         events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
     entered = sum(1 for event in events if event["type"].endswith("StateEntered"))
-    return [
-        Row(
-            name=f"retraining: state transitions of one approved run (of {len(definition['States'])} states defined)",
-            value=float(entered),
-            unit="transitions",
-            baseline=float(len(definition["States"])),
-            ratio=round(entered / len(definition["States"]), 3),
-        )
-    ]
+    states = len(definition["States"])
+    name = f"retraining: state transitions of one approved run (of {states} states defined)"
+    return [Row.measured(name, entered, states, "transitions", digits=0)]
 
 
 def main(argv: list[str] | None = None) -> int:

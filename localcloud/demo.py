@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
 from localcloud.cloud import LocalCloud
 from localcloud.synthetic import csv_text, records
@@ -106,7 +107,7 @@ def models(cloud: LocalCloud) -> list[dict[str, Any]]:
     found = []
     for summary in listed:
         package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-        bucket, _, key = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"][5:].partition("/")
+        bucket, key = split_s3_uri(package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
         report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         found.append(
             {

@@ -2,7 +2,7 @@
 
 Moto has only Greengrass v1. This backend keeps v2's resources and rules; the HTTP side (routing,
 validation against botocore's model, serialisation) is ``localcloud.adapters.greengrassv2``.
-Simulated fleets register their core devices here and follow its deployments.
+Simulated fleets register their core devices here (``register_core_device``).
 """
 
 from __future__ import annotations
@@ -80,9 +80,6 @@ class CoreDevice:
     last_status_update: datetime | None = None
 
 
-DeploymentListener = Callable[[Deployment], None]
-
-
 class GreengrassV2Backend:
     """Greengrass v2 resources of one account and region."""
 
@@ -100,7 +97,6 @@ class GreengrassV2Backend:
         self.components: dict[str, ComponentVersion] = {}
         self.deployments: dict[str, Deployment] = {}
         self.core_devices: dict[str, CoreDevice] = {}
-        self.listeners: list[DeploymentListener] = []
 
     def component_arn(self, name: str, version: str | None = None) -> str:
         base = f"arn:aws:greengrass:{self.region}:{self.account_id}:components:{name}"
@@ -201,8 +197,6 @@ class GreengrassV2Backend:
             tags=tags or {},
         )
         self.deployments[deployment_id] = deployment
-        for listener in self.listeners:
-            listener(deployment)
         return deployment
 
     def deployment(self, deployment_id: str) -> Deployment:

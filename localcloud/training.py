@@ -60,7 +60,6 @@ class TrainingOutcome:
     metrics: dict[str, float]
     model_tarball: bytes
     transitions: list[tuple[str, str]]
-    resumed_from_checkpoint: bool = False
 
 
 def read_channel(objects: list[bytes], channel: str) -> tuple[np.ndarray, np.ndarray]:
@@ -113,21 +112,19 @@ def train(
     transitions = [("Starting", now().isoformat()), ("Downloading", now().isoformat()), ("Training", now().isoformat())]
     history: dict[str, dict[str, list[float]]] = {}
     booster: xgb.Booster | None = None
-    resumed = False
     if interrupt:
         booster = xgb.train(params, dtrain, rounds // 2, evals=evals, verbose_eval=False)
         checkpoint(_save(booster))
         transitions += [("Interrupted", now().isoformat()), ("Training", now().isoformat())]
         saved = checkpoint(None)
         booster = _load(saved) if saved else None
-        resumed = saved is not None
     done = booster.num_boosted_rounds() if booster is not None else 0
     booster = xgb.train(
         params, dtrain, rounds - done, evals=evals, evals_result=history, verbose_eval=False, xgb_model=booster
     )
     metrics = {f"{data}:{metric}": float(values[-1]) for data, per in history.items() for metric, values in per.items()}
     transitions += [("Uploading", now().isoformat()), ("Completed", now().isoformat())]
-    return TrainingOutcome(metrics, _tarball(_save(booster)), transitions, resumed)
+    return TrainingOutcome(metrics, _tarball(_save(booster)), transitions)
 
 
 def _save(booster: xgb.Booster) -> bytes:

@@ -28,6 +28,14 @@ def load_event(name: str) -> Any:
     return json.loads((ROOT / "events" / name).read_text(encoding="utf-8"))
 
 
+def queue(cloud: LocalCloud, name: str) -> tuple[str, str]:
+    """A new SQS queue in the local cloud, to catch what is delivered to it: (URL, ARN)."""
+    sqs = cloud.client("sqs")
+    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
 @pytest.fixture
 def cloud() -> Iterator[LocalCloud]:
     """The stack of template.yaml, freshly deployed into the local cloud."""

@@ -25,6 +25,7 @@ from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 from moto.core.botocore_stubber import BotocoreStubber
 
+from conveyor.aws import split_s3_uri
 from localcloud.greengrass import (
     ComponentVersion,
     Deployment,
@@ -46,7 +47,7 @@ def _route(operation: OperationModel) -> re.Pattern[str]:
     return re.compile(f"^{pattern}$")
 
 
-ROUTES = [(_MODEL.operation_model(name), _route(_MODEL.operation_model(name))) for name in _MODEL.operation_names]
+ROUTES = [(operation, _route(operation)) for operation in map(_MODEL.operation_model, _MODEL.operation_names)]
 
 
 def _component(c: ComponentVersion) -> dict[str, Any]:
@@ -244,7 +245,7 @@ def _artifact_exists(cloud: LocalCloud) -> Callable[[str], bool]:
     def exists(uri: str) -> bool:
         if not uri.startswith("s3://"):
             return False
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        bucket, key = split_s3_uri(uri)
         try:
             cloud.client("s3").head_object(Bucket=bucket, Key=key)
         except Exception:

@@ -18,6 +18,7 @@ from unittest import mock
 from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend
 
+from conveyor.aws import split_s3_uri
 from localcloud.training import CHECKPOINT_FILE, TrainingDataError, TrainingFaults, train
 
 if TYPE_CHECKING:
@@ -29,13 +30,8 @@ class ThrottlingError(JsonRESTError):
         super().__init__("ThrottlingException", "Rate exceeded")
 
 
-def _split(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 def _channel_objects(s3: Any, uri: str) -> list[bytes]:
-    bucket, prefix = _split(uri)
+    bucket, prefix = split_s3_uri(uri)
     found = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
     return [s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in sorted(found, key=lambda o: o["Key"])]
 
@@ -50,7 +46,7 @@ def run_job(cloud: LocalCloud, job: Any, faults: TrainingFaults) -> None:
     def checkpoint(model: bytes | None) -> bytes | None:
         if checkpoint_uri is None:
             return None
-        bucket, prefix = _split(checkpoint_uri.rstrip("/") + "/" + CHECKPOINT_FILE)
+        bucket, prefix = split_s3_uri(checkpoint_uri.rstrip("/") + "/" + CHECKPOINT_FILE)
         if model is not None:
             s3.put_object(Bucket=bucket, Key=prefix, Body=model)
             return model
@@ -73,7 +69,7 @@ def run_job(cloud: LocalCloud, job: Any, faults: TrainingFaults) -> None:
         job.final_metric_data_list = []
         job.model_artifacts = None
         return
-    bucket, key = _split(job.model_artifacts["S3ModelArtifacts"])
+    bucket, key = split_s3_uri(job.model_artifacts["S3ModelArtifacts"])
     s3.put_object(Bucket=bucket, Key=key, Body=outcome.model_tarball)
     stamp = now().astimezone(UTC)
     job.final_metric_data_list = [

@@ -14,22 +14,19 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
-import boto3
 from moto.awslambda.models import LambdaFunction
 from moto.dynamodb.models.table import Table
 from moto.logs.models import LogGroup
 from moto.s3.models import FakeBucket
 
+from localcloud.resources.base import Provisioned
+
 Completion = Callable[[Any, dict[str, Any], str], None]
 """(created moto resource, resolved Properties, region) -> None."""
 
 
-def _client(service: str, region: str) -> Any:
-    return boto3.client(service, region_name=region)
-
-
 def complete_bucket(bucket: Any, properties: dict[str, Any], region: str) -> None:
-    s3 = _client("s3", region)
+    s3 = Provisioned.client("s3", region)
     name = bucket.name
     if "VersioningConfiguration" in properties:
         s3.put_bucket_versioning(
@@ -84,7 +81,7 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 
 def complete_table(table: Any, properties: dict[str, Any], region: str) -> None:
-    dynamodb = _client("dynamodb", region)
+    dynamodb = Provisioned.client("dynamodb", region)
     name = table.name
     pitr = properties.get("PointInTimeRecoverySpecification", {})
     if pitr.get("PointInTimeRecoveryEnabled") in (True, "true"):
@@ -121,12 +118,14 @@ def complete_function(function: Any, properties: dict[str, Any], region: str) ->
     if "LoggingConfig" in properties:
         update["LoggingConfig"] = properties["LoggingConfig"]
     if update:
-        _client("lambda", region).update_function_configuration(FunctionName=function.function_name, **update)
+        Provisioned.client("lambda", region).update_function_configuration(
+            FunctionName=function.function_name, **update
+        )
 
 
 def complete_log_group(group: Any, properties: dict[str, Any], region: str) -> None:
     if "RetentionInDays" in properties:
-        _client("logs", region).put_retention_policy(
+        Provisioned.client("logs", region).put_retention_policy(
             logGroupName=group.name, retentionInDays=int(properties["RetentionInDays"])
         )
     if "KmsKeyId" in properties:

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
 from localcloud import LocalCloud
 from localcloud.synthetic import csv_text, records
-from tests.conftest import TEMPLATE
+from tests.conftest import TEMPLATE, queue
 
 pytestmark = pytest.mark.localcloud
 
@@ -78,28 +79,13 @@ def packages(cloud: LocalCloud, status: str | None = None) -> list[dict[str, Any
 
 
 def report(cloud: LocalCloud, package: dict[str, Any]) -> Any:
-    bucket, _, key = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].removeprefix("s3://").partition("/")
+    bucket, key = split_s3_uri(package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
     return json.loads(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def queue_on(cloud: LocalCloud, name: str) -> str:
-    sqs = cloud.client("sqs")
-    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
-    return url
-
-
-def queue_arn(cloud: LocalCloud, url: str) -> str:
-    arn: str = cloud.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    return arn
-
-
 def notifications(cloud: LocalCloud) -> str:
-    url = queue_on(cloud, "notifications")
-    cloud.client("sns").subscribe(
-        TopicArn=cloud.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=queue_arn(cloud, url)
-    )
+    url, arn = queue(cloud, "notifications")
+    cloud.client("sns").subscribe(TopicArn=cloud.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=arn)
     return url
 
 
@@ -114,9 +100,9 @@ def training_jobs(cloud: LocalCloud) -> list[str]:
 
 def test_the_first_run_registers_an_approved_model_measured_on_the_data(stack: LocalCloud) -> None:
     # Given decisions forwarded from the default bus to a queue
-    decisions = queue_on(stack, "decisions")
+    decisions, decisions_arn = queue(stack, "decisions")
     stack.client("events").put_rule(Name="decisions", EventPattern=json.dumps({"source": ["conveyor"]}))
-    stack.client("events").put_targets(Rule="decisions", Targets=[{"Id": "q", "Arn": queue_arn(stack, decisions)}])
+    stack.client("events").put_targets(Rule="decisions", Targets=[{"Id": "q", "Arn": decisions_arn}])
     # When the first run trains on learnable data (an empty registry)
     result = run(stack, snapshot(stack, "run-000001"))
     # Then it succeeds and registers an Approved package whose metric is the job's validation AUC

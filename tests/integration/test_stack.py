@@ -8,7 +8,7 @@ import pytest
 
 from localcloud import LocalCloud
 from localcloud.template import load_sam_template
-from tests.conftest import TEMPLATE
+from tests.conftest import TEMPLATE, queue
 
 pytestmark = pytest.mark.localcloud
 
@@ -52,8 +52,7 @@ def test_the_data_bucket_sends_object_created_events_to_eventbridge(cloud: Local
     # Given a rule on the default bus that forwards the data bucket's "Object Created" events to a queue
     bucket = cloud.outputs["DataBucketName"]
     sqs, events = cloud.client("sqs"), cloud.client("events")
-    queue_url = sqs.create_queue(QueueName="object-created")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url, queue_arn = queue(cloud, "object-created")
     events.put_rule(
         Name="object-created",
         EventPattern=json.dumps(

@@ -11,7 +11,7 @@ import pytest
 from localcloud import LocalCloud
 from localcloud.adapters import ALL
 from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms, statistic
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, queue
 
 pytestmark = pytest.mark.localcloud
 
@@ -46,9 +46,8 @@ def alarm_state(cloud: LocalCloud) -> str:
 
 
 def queue_for_state_changes(cloud: LocalCloud) -> str:
-    sqs, events = cloud.client("sqs"), cloud.client("events")
-    url = sqs.create_queue(QueueName="alarm-changes")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = cloud.client("events")
+    url, arn = queue(cloud, "alarm-changes")
     events.put_rule(
         Name="alarm-changes",
         EventPattern=json.dumps({"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}),
@@ -67,13 +66,13 @@ def test_gap_moto_never_evaluates_alarms() -> None:
 
 def test_fix_errors_raise_the_alarm_and_its_change_reaches_eventbridge(alarm_cloud: LocalCloud) -> None:
     # Given a rule that forwards alarm state changes to a queue
-    queue = queue_for_state_changes(alarm_cloud)
+    changes = queue_for_state_changes(alarm_cloud)
     # When the challenger returns errors and a period passes
     put_errors(alarm_cloud, 3)
     alarm_cloud.advance(seconds=30)
     # Then the alarm is in ALARM and the change is on the bus
     assert alarm_state(alarm_cloud) == "ALARM"
-    [message] = alarm_cloud.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    [message] = alarm_cloud.client("sqs").receive_message(QueueUrl=changes, MaxNumberOfMessages=10)["Messages"]
     detail = json.loads(message["Body"])["detail"]
     assert detail["alarmName"] == "challenger-5xx"
     assert (detail["previousState"]["value"], detail["state"]["value"]) == ("OK", "ALARM")
@@ -96,8 +95,7 @@ def test_fix_a_quiet_variant_does_not_alarm(alarm_cloud: LocalCloud) -> None:
 
 def test_alarm_actions_notify_the_topic(alarm_cloud: LocalCloud) -> None:
     sqs = alarm_cloud.client("sqs")
-    url = sqs.create_queue(QueueName="alarm-actions")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url, arn = queue(alarm_cloud, "alarm-actions")
     alarm_cloud.client("sns").subscribe(TopicArn=alarm_cloud.outputs["TopicArn"], Protocol="sqs", Endpoint=arn)
     put_errors(alarm_cloud, 1)
     alarm_cloud.advance(seconds=30)

@@ -8,7 +8,7 @@ import pytest
 
 from localcloud import LocalCloud
 from localcloud.adapters.lambda_async import lambda_async
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, queue
 from tests.localcloud.conftest import cloud_without
 
 pytestmark = pytest.mark.localcloud
@@ -18,9 +18,7 @@ EVENT = {"run": "async", "item": "broken", "permanent": True}
 
 def failing_function_with_destination(cloud: LocalCloud) -> str:
     """A function that always fails, retried once, failing into a queue; the queue's URL."""
-    sqs = cloud.client("sqs")
-    url = sqs.create_queue(QueueName="on-failure")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url, arn = queue(cloud, "on-failure")
     cloud.deploy_function("always-fails", FIXTURES / "functions" / "flaky")
     cloud.client("lambda").put_function_event_invoke_config(
         FunctionName="always-fails",

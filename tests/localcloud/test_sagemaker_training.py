@@ -13,6 +13,7 @@ import xgboost as xgb
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
 from localcloud import LocalCloud
 from localcloud.adapters.sagemaker_training import sagemaker_training
@@ -75,7 +76,7 @@ def create_job(
 
 
 def model_of(cloud: LocalCloud, job: dict[str, Any]) -> xgb.Booster:
-    bucket, _, key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").partition("/")
+    bucket, key = split_s3_uri(job["ModelArtifacts"]["S3ModelArtifacts"])
     tarball = cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
         assert archive.getnames() == ["xgboost-model"]

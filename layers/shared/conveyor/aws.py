@@ -12,6 +12,12 @@ from botocore.config import Config
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """(bucket, key) of an ``s3://bucket/key`` URI."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
 @cache
 def client(service: str) -> Any:
     """Return the process-wide boto3 client for ``service``."""

@@ -20,7 +20,7 @@ class Champion(BaseModel):
 
 
 def _read_json(uri: str) -> Any:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    bucket, key = aws.split_s3_uri(uri)
     return json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
