@@ -52,7 +52,11 @@ class Row:
     @classmethod
     def measured(cls, name: str, value: float, baseline: float, unit: str, digits: int = 2) -> Row:
         """A row whose ratio is ``value / baseline``."""
-        return cls(name, round(value, digits), unit, round(baseline, digits), round(value / baseline, 3))
+
+        def shown(number: float) -> float:
+            return round(number, digits) if digits else round(number)
+
+        return cls(name, shown(value), unit, shown(baseline), round(value / baseline, 3))
 
 
 def measure(body: str, env: dict[str, str], repeats: int) -> float:
