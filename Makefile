@@ -70,8 +70,9 @@ bench: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/conveyor-local demo
 
+# sam build runs pip with the python3.13 it finds on PATH; put ours first so the fallback above works too.
 build: .tools/sam/.installed
-	$(SAM) build --template-file template.yaml
+	PATH="$(dir $(PYTHON)):$$PATH" $(SAM) build --template-file template.yaml
 
 lock:
 	rm -rf build/lock && mkdir -p build/lock
