@@ -26,6 +26,7 @@ from localcloud.adapters import ALL as ALL_ADAPTERS
 from localcloud.adapters import Adapter
 from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
 from localcloud.greengrass import GreengrassV2Backend
+from localcloud.iam import ADMIN_ACCESS_KEY, Actions, Authority, enforcing, unsupported_conditions
 from localcloud.runtime import LambdaRuntime
 from localcloud.template import CODE_BUCKET, LocalTemplate, translate
 from localcloud.training import TrainingFaults
@@ -66,7 +67,9 @@ class LocalCloud:
         self.region = REGION
         self.account_id = ACCOUNT_ID
         self.clock = Clock(time_scale)
-        self.runtime = LambdaRuntime(dict(template.code), base_environment={})
+        self.authority = Authority(ACCOUNT_ID, REGION)
+        """Credentials issued in the local cloud and the decision on every request."""
+        self.runtime = LambdaRuntime(dict(template.code), base_environment={}, credentials=self._function_credentials)
         self.outputs: dict[str, str] = {}
         self.physical_ids: dict[str, str] = {}
         self.training_faults = TrainingFaults()
@@ -128,12 +131,17 @@ class LocalCloud:
         os.environ.update(
             {
                 "AWS_DEFAULT_REGION": self.region,
-                "AWS_ACCESS_KEY_ID": "localcloud",
-                "AWS_SECRET_ACCESS_KEY": "localcloud",
+                "AWS_ACCESS_KEY_ID": ADMIN_ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": ADMIN_ACCESS_KEY,
                 "MOTO_ACCOUNT_ID": ACCOUNT_ID,
             }
         )
-        stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        # Moto would replace the credentials above with its own; every key here is one the
+        # local cloud issued, so that it knows who signs each request.
+        config: Any = {"core": {"mock_credentials": False}, "stepfunctions": {"execute_state_machine": True}}
+        stack.enter_context(mock_aws(config=config))
+        # Not an adapter: no test can leave it out.
+        stack.enter_context(enforcing(self.authority, Actions(self.account_id, self.region)))
         # Moto's ASL interpreter logs conditions it handles (an IsPresent on a missing path) as
         # errors; the execution history is where failures are read.
         interpreter_log = logging.getLogger("moto.stepfunctions.parser")
@@ -170,6 +178,9 @@ class LocalCloud:
             raise LocalCloudError(
                 "the local cloud can neither deploy nor provision these resource types: " + ", ".join(unsupported)
             )
+        unevaluable = _unevaluable_conditions(self.template.body)
+        if unevaluable:
+            raise LocalCloudError("the local cloud cannot enforce these policies: " + "; ".join(unevaluable))
         cloudformation = self.client("cloudformation")
         cloudformation.create_stack(
             StackName=self.stack_name,
@@ -190,9 +201,44 @@ class LocalCloud:
             if "LogicalResourceId" in r  # moto also lists entries it did not create, without ids
         }
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` in the local cloud."""
-        return boto3.client(service, region_name=self.region)
+    def client(
+        self,
+        service: str,
+        *,
+        principal: str | None = None,
+        source_arn: str = "",
+        assumed_by: str | None = None,
+        external_id: str | None = None,
+    ) -> Any:
+        """A boto3 client for ``service`` in the local cloud.
+
+        By default it acts as the administrator. ``principal`` makes it act as an IAM role (by
+        ARN: a session of that role), an IAM user (by ARN), or an AWS service principal
+        (``events.amazonaws.com``) acting for the stack's resource ``source_arn``, each under its
+        own policies and the resource policies that name it. With ``assumed_by``, the role is
+        assumed by that service, as the service does it: its trust policy must allow it.
+        """
+        if principal is None:
+            return boto3.client(service, region_name=self.region)
+        if assumed_by is not None:
+            credentials = self.authority.assume_role(
+                principal, service=assumed_by, source_arn=source_arn, external_id=external_id
+            )
+        elif principal.endswith(".amazonaws.com"):
+            credentials = self.authority.service_principal(principal, source_arn)[1]
+        elif ":user/" in principal:
+            credentials = self.authority.user_credentials(principal)
+        else:
+            credentials = self.authority.role_session(principal)
+        return boto3.client(service, region_name=self.region, **credentials.as_client_arguments())
+
+    def _function_credentials(self, function: LambdaFunction) -> dict[str, str]:
+        credentials = self.authority.assume_role(function.role, service="lambda.amazonaws.com")
+        return {
+            "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+            "AWS_SESSION_TOKEN": credentials.session_token or "",
+        }
 
     def deploy_function(
         self,
@@ -201,26 +247,16 @@ class LocalCloud:
         *,
         handler: str = "app.handler",
         environment: dict[str, str] | None = None,
+        policy: dict[str, Any] | None = None,
     ) -> str:
-        """Create a function outside the template (test fixtures), running ``source`` in-process."""
+        """Create a function outside the template (test fixtures), running ``source`` in-process.
+
+        Its role holds ``policy``, or no permission at all.
+        """
         key = f"extra/{name}.zip"
         self.runtime.add_code(key, source)
         self.client("s3").put_object(Bucket=CODE_BUCKET, Key=key, Body=_zip_folder(source))
-        role = self.client("iam").create_role(
-            RoleName=f"{name}-role",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )["Role"]["Arn"]
+        role = self._role(f"{name}-role", "lambda.amazonaws.com", policy)
         arn: str = self.client("lambda").create_function(
             FunctionName=name,
             Runtime="python3.13",
@@ -232,20 +268,38 @@ class LocalCloud:
         return arn
 
     def run_state_machine(
-        self, name: str, definition: dict[str, Any] | str, execution_input: dict[str, Any] | None = None
+        self,
+        name: str,
+        definition: dict[str, Any] | str,
+        execution_input: dict[str, Any] | None = None,
+        *,
+        policy: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Create a state machine, run one execution to its end, and return its description."""
+        """Create a state machine, run one execution to its end, and return its description.
+
+        Its role holds ``policy`` (by default, every action of the services tests use).
+        """
         sfn = self.client("stepfunctions")
         body = definition if isinstance(definition, str) else json.dumps(definition)
-        machine = sfn.create_state_machine(
-            name=name, definition=body, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
-        )["stateMachineArn"]
+        role = self._role(f"{name}-role", "states.amazonaws.com", policy or _FIXTURE_POLICY)
+        machine = sfn.create_state_machine(name=name, definition=body, roleArn=role)["stateMachineArn"]
         execution = sfn.start_execution(
             stateMachineArn=machine, name=f"{name}-1", input=json.dumps(execution_input or {})
         )["executionArn"]
         self.run_until_idle()
         description: dict[str, Any] = sfn.describe_execution(executionArn=execution)
         return description
+
+    def _role(self, name: str, service: str, policy: dict[str, Any] | None) -> str:
+        """A role that ``service`` may assume, holding ``policy`` (fixtures outside the template)."""
+        iam = self.client("iam")
+        trust = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+        arn: str = iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]})
+        )["Role"]["Arn"]
+        if policy is not None:
+            iam.put_role_policy(RoleName=name, PolicyName="fixture", PolicyDocument=json.dumps(policy))
+        return arn
 
     def run_until_idle(self, timeout: float = 30.0) -> None:
         """Block until no state machine execution is running (or raise after ``timeout`` seconds)."""
@@ -273,6 +327,53 @@ class LocalCloud:
         for tick in self.tickers:
             tick()
         self.run_until_idle()
+
+
+# What a test state machine's role may do unless the test says otherwise.
+_FIXTURE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "lambda:*",
+                "s3:*",
+                "dynamodb:*",
+                "sns:*",
+                "sqs:*",
+                "events:*",
+                "states:*",
+                "sagemaker:*",
+                "greengrass:*",
+                "iot:*",
+                "kms:*",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+
+_POLICY_PROPERTIES = {
+    "AWS::IAM::Role": ("AssumeRolePolicyDocument", "Policies"),
+    "AWS::IAM::Policy": ("PolicyDocument",),
+    "AWS::IAM::ManagedPolicy": ("PolicyDocument",),
+    "AWS::S3::BucketPolicy": ("PolicyDocument",),
+    "AWS::SQS::QueuePolicy": ("PolicyDocument",),
+    "AWS::SNS::TopicPolicy": ("PolicyDocument",),
+    "AWS::KMS::Key": ("KeyPolicy",),
+}
+
+
+def _unevaluable_conditions(body: dict[str, Any]) -> list[str]:
+    """Each condition in the template's policies that the local cloud could not evaluate."""
+    problems = []
+    for logical_id, resource in body.get("Resources", {}).items():
+        properties = resource.get("Properties", {})
+        for name in _POLICY_PROPERTIES.get(resource["Type"], ()):
+            value = properties.get(name)
+            documents = [p.get("PolicyDocument", {}) for p in value] if isinstance(value, list) else [value or {}]
+            problems += [f"{logical_id}.{name}: {problem}" for d in documents for problem in unsupported_conditions(d)]
+    return problems
 
 
 def _zip_folder(source: Path) -> bytes:

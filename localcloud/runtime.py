@@ -14,12 +14,14 @@ import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
+
+import boto3
 
 
 class FunctionCodeNotFoundError(Exception):
@@ -75,9 +77,17 @@ class RoutedStream(io.TextIOBase):
 class LambdaRuntime:
     """Loads handlers from source folders and invokes them under the function's environment."""
 
-    def __init__(self, code: dict[str, Path], base_environment: dict[str, str]) -> None:
+    def __init__(
+        self,
+        code: dict[str, Path],
+        base_environment: dict[str, str],
+        credentials: Callable[[Any], Mapping[str, str]] | None = None,
+    ) -> None:
         self._code = code
         self._base_environment = base_environment
+        self._credentials = credentials
+        """The environment variables that give a function its role's credentials."""
+        self._sessions: dict[str, boto3.Session] = {}
         self._modules: dict[tuple[str, str], ModuleType] = {}
         # One invocation at a time: os.environ is process-wide. Re-entrant, because a handler
         # may invoke another function synchronously through the Lambda API.
@@ -102,7 +112,7 @@ class LambdaRuntime:
         """Run ``function`` (a moto ``LambdaFunction``) on ``event``: (payload, errored, logs)."""
         if isinstance(event, str | bytes):
             event = json.loads(event or "{}")
-        with self._lock, self._environment(function), self._captured() as output:
+        with self._lock, self._environment(function), self._sdk_state(function), self._captured() as output:
             try:
                 handler = self._handler(function)
                 result = handler(event, self._context(function))
@@ -179,11 +189,31 @@ class LambdaRuntime:
             }
         )
         os.environ.update({name: str(value) for name, value in function.environment_vars.items()})
+        if self._credentials is not None:
+            os.environ.update(self._credentials(function))
         try:
             yield
         finally:
             os.environ.clear()
             os.environ.update(saved)
+
+    @contextmanager
+    def _sdk_state(self, function: Any) -> Iterator[None]:
+        """The function's own boto3 session, and no client cached with another function's credentials.
+
+        Functions share this process (and the shared layer's client cache); on Lambda each has a
+        process of its own whose clients sign with its role.
+        """
+        saved = boto3.DEFAULT_SESSION
+        if function.function_name not in self._sessions:
+            self._sessions[function.function_name] = boto3.Session()
+        boto3.DEFAULT_SESSION = self._sessions[function.function_name]
+        _clear_client_caches()
+        try:
+            yield
+        finally:
+            _clear_client_caches()
+            boto3.DEFAULT_SESSION = saved
 
     @staticmethod
     def _context(function: Any) -> LambdaContext:
@@ -193,3 +223,11 @@ class LambdaRuntime:
             invoked_function_arn=function.function_arn,
             memory_limit_in_mb=int(function.memory_size),
         )
+
+
+def _clear_client_caches() -> None:
+    """Forget the shared layer's cached clients (``conveyor.aws.client``), if it is loaded."""
+    shared = sys.modules.get("conveyor.aws")
+    cached = getattr(shared, "client", None)
+    if cached is not None and hasattr(cached, "cache_clear"):
+        cached.cache_clear()

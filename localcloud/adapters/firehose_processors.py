@@ -8,6 +8,10 @@ whose answer lost or repeated a recordId, go under ``ErrorOutputPrefix`` as Fire
 documents (``processing-failed``). Prefix expressions ``!{timestamp:...}``,
 ``!{firehose:error-output-type}`` and ``!{firehose:random-string}`` are expanded.
 Each PutRecordBatch is delivered at once, as one object: the local cloud does not buffer.
+Firehose acts under the stream's delivery role (assumed with the account as external id): it
+invokes the processor and writes to S3 as that role. A write the role may not make is logged
+to the stream's error log and retried on every ``cloud.advance``, for up to 24 hours of stack
+time, as Firehose retries S3 delivery; nothing is written elsewhere meanwhile.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+from botocore.exceptions import ClientError
 from moto.firehose.models import FirehoseBackend
-from moto.s3.models import s3_backends
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -32,6 +37,7 @@ _EXPRESSION = re.compile(r"!\{(timestamp|firehose):([^}]*)\}")
 # Java date patterns Firehose accepts in !{timestamp:...}, as strftime directives.
 _JAVA_DATE = [("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S")]
 _DEFAULT_TIME_PREFIX = "%Y/%m/%d/%H/"
+DELIVERY_RETRY = timedelta(hours=24)
 
 
 def expand_prefix(prefix: str, now: datetime, error_output_type: str | None = None) -> str:
@@ -87,8 +93,75 @@ def _error_document(raw: bytes, code: str, message: str, lambda_arn: str, now: d
     return json.dumps(document).encode() + b"\n"
 
 
+@dataclass
+class Delivery:
+    """One object Firehose writes to S3 under its delivery role."""
+
+    role_arn: str
+    bucket: str
+    key: str
+    body: bytes
+    log: dict[str, Any]
+    first_attempt: datetime
+    attempts: int = 0
+
+
+@dataclass
+class DeliveryQueue:
+    """Objects whose delivery failed, retried on every ``advance`` until 24 hours have passed."""
+
+    pending: list[Delivery] = field(default_factory=list)
+    expired: list[Delivery] = field(default_factory=list)
+
+    def deliver(self, cloud: LocalCloud, delivery: Delivery) -> bool:
+        """Write ``delivery`` as its role; log and keep it for a retry when that fails."""
+        delivery.attempts += 1
+        s3 = _as_delivery_role(cloud, "s3", delivery.role_arn)
+        try:
+            s3.put_object(Bucket=delivery.bucket, Key=delivery.key, Body=delivery.body)
+        except ClientError as error:
+            _log_delivery_error(cloud, delivery, error)
+            return False
+        return True
+
+    def retry(self, cloud: LocalCloud) -> None:
+        now = cloud.clock.now()
+        waiting, self.pending = self.pending, []
+        for delivery in waiting:
+            if self.deliver(cloud, delivery):
+                continue
+            if now - delivery.first_attempt >= DELIVERY_RETRY:
+                self.expired.append(delivery)
+            else:
+                self.pending.append(delivery)
+
+
+def _as_delivery_role(cloud: LocalCloud, service: str, role_arn: str) -> Any:
+    return cloud.client(service, principal=role_arn, assumed_by="firehose.amazonaws.com", external_id=cloud.account_id)
+
+
+def _log_delivery_error(cloud: LocalCloud, delivery: Delivery, error: ClientError) -> None:
+    """Write the failure to the stream's CloudWatch log stream, as the delivery role, as Firehose does."""
+    if str(delivery.log.get("Enabled", "false")).lower() != "true":
+        return
+    message = {
+        "errorCode": f"S3.{error.response['Error']['Code']}",
+        "errorMessage": error.response["Error"].get("Message", ""),
+        "attempts": delivery.attempts,
+        "key": delivery.key,
+    }
+    logs = _as_delivery_role(cloud, "logs", delivery.role_arn)
+    # Firehose drops what it cannot log; the delivery itself is still retried.
+    with suppress(ClientError):
+        logs.put_log_events(
+            logGroupName=delivery.log["LogGroupName"],
+            logStreamName=delivery.log["LogStreamName"],
+            logEvents=[{"timestamp": int(cloud.clock.now().timestamp() * 1000), "message": json.dumps(message)}],
+        )
+
+
 def transform(
-    cloud: LocalCloud, stream_arn: str, lambda_arn: str, records: list[bytes], now: datetime
+    cloud: LocalCloud, stream_arn: str, lambda_arn: str, records: list[bytes], now: datetime, *, role_arn: str
 ) -> tuple[list[bytes], list[bytes]]:
     """Run the processor over ``records``: (delivered data, error documents)."""
     ids = [f"{index:056d}" for index in range(len(records))]
@@ -105,7 +178,9 @@ def transform(
             for record_id, raw in zip(ids, records, strict=True)
         ],
     }
-    response = cloud.client("lambda").invoke(FunctionName=lambda_arn, Payload=json.dumps(event).encode())
+    response = _as_delivery_role(cloud, "lambda", role_arn).invoke(
+        FunctionName=lambda_arn, Payload=json.dumps(event).encode()
+    )
     answer = json.loads(response["Payload"].read() or b"null")
     if "FunctionError" in response:
         message = f"The Lambda function was invoked and failed: {answer.get('errorMessage', answer)}"
@@ -133,7 +208,7 @@ def transform(
 
 
 def _delivering(
-    cloud: LocalCloud, original: Callable[..., list[dict[str, str]]]
+    cloud: LocalCloud, original: Callable[..., list[dict[str, str]]], queue: DeliveryQueue
 ) -> Callable[..., list[dict[str, str]]]:
     def put_s3_records(
         backend: FirehoseBackend,
@@ -147,25 +222,40 @@ def _delivering(
             return original(backend, delivery_stream_name, version_id, s3_destination, records)
         now = cloud.clock.now().astimezone(UTC)
         stream = backend.delivery_streams[delivery_stream_name]
-        delivered, failed = transform(cloud, stream.delivery_stream_arn, lambda_arn, [_raw(r) for r in records], now)
+        role = s3_destination["RoleARN"]
+        raw = [_raw(r) for r in records]
+        delivered, failed = transform(cloud, stream.delivery_stream_arn, lambda_arn, raw, now, role_arn=role)
         bucket = s3_destination["BucketARN"].split(":")[-1]
-        s3 = s3_backends[backend.account_id][backend.partition]
         name = f"{delivery_stream_name}-{version_id}-{now.strftime('%Y-%m-%d-%H-%M-%S')}-{uuid.uuid4()}"
+        log = s3_destination.get("CloudWatchLoggingOptions") or {}
+        objects = []
         if delivered:
-            prefix = expand_prefix(s3_destination.get("Prefix", ""), now)
-            s3.put_object(bucket, prefix + name, b"".join(delivered))
+            objects.append((expand_prefix(s3_destination.get("Prefix", ""), now), b"".join(delivered)))
         if failed:
             error_prefix = s3_destination.get("ErrorOutputPrefix") or ""
             prefix = expand_prefix(error_prefix, now, "processing-failed")
-            if not error_prefix:
-                prefix = "processing-failed/" + prefix
-            s3.put_object(bucket, prefix + name, b"".join(failed))
+            objects.append((prefix if error_prefix else "processing-failed/" + prefix, b"".join(failed)))
+        for prefix, body in objects:
+            delivery = Delivery(role, bucket, prefix + name, body, log, first_attempt=now)
+            if not queue.deliver(cloud, delivery):
+                queue.pending.append(delivery)
         return [{"RecordId": str(uuid.uuid4())} for _ in records]
 
     return put_s3_records
 
 
 @contextmanager
-def firehose_processors(cloud: LocalCloud) -> Iterator[None]:
-    with mock.patch.object(FirehoseBackend, "put_s3_records", _delivering(cloud, FirehoseBackend.put_s3_records)):
-        yield
+def firehose_processors(cloud: LocalCloud) -> Iterator[DeliveryQueue]:
+    queue = DeliveryQueue()
+
+    def retry() -> None:
+        queue.retry(cloud)
+
+    cloud.tickers.append(retry)
+    try:
+        with mock.patch.object(
+            FirehoseBackend, "put_s3_records", _delivering(cloud, FirehoseBackend.put_s3_records, queue)
+        ):
+            yield queue
+    finally:
+        cloud.tickers.remove(retry)

@@ -15,6 +15,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+from botocore.exceptions import ClientError
 from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend
 
@@ -38,7 +39,8 @@ def _channel_objects(s3: Any, uri: str) -> list[bytes]:
 
 def run_job(cloud: LocalCloud, job: Any, faults: TrainingFaults) -> None:
     """Train ``job`` for real and record the outcome on it, as SageMaker would."""
-    s3 = cloud.client("s3")
+    # The job reads and writes as its role, which SageMaker assumes.
+    s3 = cloud.client("s3", principal=job.role_arn, assumed_by="sagemaker.amazonaws.com", source_arn=job.arn)
     now = cloud.clock.now
     job.algorithm_specification.pop("MetricDefinitions", None)
     checkpoint_uri = (job.checkpoint_config or {}).get("S3Uri")
@@ -63,14 +65,15 @@ def run_job(cloud: LocalCloud, job: Any, faults: TrainingFaults) -> None:
             for c in job.input_data_config
         }
         outcome = train(job.hyper_parameters or {}, channels, checkpoint=checkpoint, interrupt=interrupt, now=now)
-    except TrainingDataError as error:
+        bucket, key = split_s3_uri(job.model_artifacts["S3ModelArtifacts"])
+        s3.put_object(Bucket=bucket, Key=key, Body=outcome.model_tarball)
+    except (TrainingDataError, ClientError) as error:
+        # SageMaker reports data it cannot read or write (access denied included) as a ClientError.
         job.training_job_status = job.secondary_status = "Failed"
         job.failure_reason = f"ClientError: {error}"
         job.final_metric_data_list = []
         job.model_artifacts = None
         return
-    bucket, key = split_s3_uri(job.model_artifacts["S3ModelArtifacts"])
-    s3.put_object(Bucket=bucket, Key=key, Body=outcome.model_tarball)
     stamp = now().astimezone(UTC)
     job.final_metric_data_list = [
         {"MetricName": name, "Value": value, "Timestamp": stamp} for name, value in sorted(outcome.metrics.items())

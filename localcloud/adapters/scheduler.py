@@ -3,7 +3,8 @@
 Fix: on every ``cloud.advance(...)``, each enabled ``rate(...)`` schedule fires once for every
 period that has passed in stack time since it was created or last fired, invoking its target
 as Scheduler does: a Lambda function asynchronously, or a state machine with a new execution,
-with the target's ``Input``. ``cron(...)`` and ``at(...)`` expressions are refused, loudly.
+with the target's ``Input``, acting as the target's role assumed by ``scheduler.amazonaws.com``.
+``cron(...)`` and ``at(...)`` expressions are refused, loudly.
 """
 
 from __future__ import annotations
@@ -36,12 +37,18 @@ def period(expression: str) -> timedelta:
     return timedelta(seconds=count * _UNITS[unit])
 
 
-def _fire(cloud: LocalCloud, target: dict[str, Any]) -> None:
+def _fire(cloud: LocalCloud, schedule_arn: str, target: dict[str, Any]) -> None:
     payload = target.get("Input", "{}")
+
+    def client(service: str) -> Any:
+        return cloud.client(
+            service, principal=target["RoleArn"], assumed_by="scheduler.amazonaws.com", source_arn=schedule_arn
+        )
+
     if ":lambda:" in target["Arn"]:
-        cloud.client("lambda").invoke(FunctionName=target["Arn"], InvocationType="Event", Payload=payload.encode())
+        client("lambda").invoke(FunctionName=target["Arn"], InvocationType="Event", Payload=payload.encode())
     elif ":states:" in target["Arn"]:
-        cloud.client("stepfunctions").start_execution(stateMachineArn=target["Arn"], input=payload)
+        client("stepfunctions").start_execution(stateMachineArn=target["Arn"], input=payload)
     else:
         raise UnsupportedScheduleError(f"the local cloud cannot fire schedules at {target['Arn']}")
 
@@ -61,7 +68,7 @@ def scheduler(cloud: LocalCloud) -> Iterator[None]:
                 fired = last_fired.setdefault(schedule.arn, now)
                 while now - fired >= interval:
                     fired += interval
-                    _fire(cloud, schedule.target)
+                    _fire(cloud, schedule.arn, schedule.target)
                 last_fired[schedule.arn] = fired
 
     def first_seen() -> None:

@@ -2,13 +2,17 @@
 
 Moto creates these types but ignores some of their properties: a bucket's versioning, public
 access block, logging and EventBridge notifications; a table's point-in-time recovery, TTL and
-KMS encryption; a function's layers, tracing and logging configuration; a log group's retention.
+KMS encryption; a function's layers, tracing and logging configuration; a log group's retention;
+a role's inline policies as JSON, without the statements an ``AWS::NoValue`` removed (moto keeps
+them as objects, with ``None`` where a statement was removed, and GetRolePolicy then returns a
+Python repr).
 Each completion wraps moto's ``create_from_cloudformation_json`` and applies what it dropped, so
 the deployed resource matches template.yaml.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -16,6 +20,7 @@ from unittest import mock
 
 from moto.awslambda.models import LambdaFunction
 from moto.dynamodb.models.table import Table
+from moto.iam.models import Role
 from moto.logs.models import LogGroup
 from moto.s3.models import FakeBucket
 
@@ -133,7 +138,17 @@ def complete_log_group(group: Any, properties: dict[str, Any], region: str) -> N
         group.kms_key_id = properties["KmsKeyId"]
 
 
+def complete_role(role: Any, properties: dict[str, Any], region: str) -> None:
+    for name, document in list(role.policies.items()):
+        if not isinstance(document, str):
+            statements = document.get("Statement", [])
+            if isinstance(statements, list):
+                statements = [s for s in statements if s is not None]
+            role.policies[name] = json.dumps({**document, "Statement": statements})
+
+
 COMPLETIONS: dict[type[Any], Completion] = {
+    Role: complete_role,
     FakeBucket: complete_bucket,
     Table: complete_table,
     LambdaFunction: complete_function,

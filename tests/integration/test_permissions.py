@@ -1,0 +1,204 @@
+"""Each role of the stack holds what its flow needs: without a permission, the flow stops safely.
+
+A permission stripped after deploy makes the flow that needs it fail with AccessDenied in the
+local cloud, as it would on AWS, and nothing is lost: the input stays where it was and the
+event reaches the dead-letter queue, or the workflow fails, notifies and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conveyor.schema import load_schema
+from localcloud import LocalCloud
+from localcloud.synthetic import csv_text, records
+from tests.conftest import FIXTURES, TEMPLATE
+from tests.integration.test_retraining import packages, run, snapshot
+
+pytestmark = pytest.mark.localcloud
+
+COLUMNS = load_schema("predictive_maintenance").columns
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalCloud]:
+    with LocalCloud.from_template(TEMPLATE, parameters={"NumRound": "30", "MinNewRows": "1000000"}) as cloud:
+        yield cloud
+
+
+def revoke(cloud: LocalCloud, role: str, action: str, resource_part: str = "") -> None:
+    """Take ``action`` away from the stack's role ``role`` (on resources containing ``resource_part``)."""
+    iam = cloud.client("iam")
+    name = cloud.physical_ids[role].rsplit("/", 1)[-1]
+    revoked = False
+    for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        document = policy_document(iam, name, policy_name)
+        kept = []
+        for statement in document["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            if action not in actions:
+                kept.append(statement)
+                continue
+            revoked = True
+            others = [a for a in actions if a != action]
+            if others:
+                kept.append({**statement, "Action": others})
+            remaining = [r for r in resources if resource_part not in r] if resource_part else []
+            if remaining:
+                narrowed = {k: v for k, v in statement.items() if k != "Sid"}
+                kept.append({**narrowed, "Action": action, "Resource": remaining})
+        document["Statement"] = kept
+        iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
+    assert revoked, f"{role} has no {action} to revoke"
+
+
+def policy_document(iam: Any, role_name: str, policy_name: str) -> dict[str, Any]:
+    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    parsed: dict[str, Any] = json.loads(document) if isinstance(document, str) else document
+    return parsed
+
+
+def keys(cloud: LocalCloud, prefix: str) -> list[str]:
+    found = cloud.client("s3").list_objects_v2(Bucket=cloud.outputs["DataBucketName"], Prefix=prefix)
+    return [o["Key"] for o in found.get("Contents", [])]
+
+
+def dead_letters(cloud: LocalCloud) -> list[dict[str, Any]]:
+    sqs = cloud.client("sqs")
+    messages = sqs.receive_message(QueueUrl=cloud.outputs["DeadLetterQueueUrl"], MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+def test_ingest_without_its_quarantine_permission_keeps_the_upload_and_dead_letters_the_event(
+    stack: LocalCloud,
+) -> None:
+    # Given the ingest function may no longer write under quarantine/
+    revoke(stack, "IngestFunctionRole", "s3:PutObject", "quarantine/")
+    # When a bad file is uploaded
+    body = (FIXTURES / "bad_inputs" / "csv" / "label_text.csv").read_bytes()
+    stack.client("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key="incoming/bad.csv", Body=body)
+    stack.run_until_idle()
+    # Then the upload is still where it was, nothing was quarantined or added to the dataset
+    assert keys(stack, "incoming/") == ["incoming/bad.csv"]
+    assert keys(stack, "quarantine/") == []
+    assert keys(stack, "datasets/") == []
+    # And the event reached the dead-letter queue with the access denial as its reason
+    (letter,) = dead_letters(stack)
+    assert letter["requestPayload"]["detail"]["object"]["key"] == "incoming/bad.csv"
+    assert letter["responsePayload"]["errorType"] == "AccessDenied"
+
+
+def test_ingest_after_the_permission_is_restored_handles_the_same_upload_once(stack: LocalCloud) -> None:
+    # Given an upload whose ingestion failed for a missing permission
+    revoke(stack, "IngestFunctionRole", "s3:PutObject", "datasets/")
+    rows = csv_text(records(20, 3), COLUMNS, header=True).encode()
+    stack.client("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key="incoming/good.csv", Body=rows)
+    stack.run_until_idle()
+    assert keys(stack, "datasets/") == []
+    (letter,) = dead_letters(stack)
+    # When the permission is back and the dead letter is replayed to the function
+    stack.client("cloudformation")  # the stack itself is unchanged; only the role is repaired
+    iam = stack.client("iam")
+    name = stack.physical_ids["IngestFunctionRole"].rsplit("/", 1)[-1]
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="restore",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:PutObject",
+                        "Resource": f"arn:aws:s3:::{stack.outputs['DataBucketName']}/datasets/*",
+                    }
+                ],
+            }
+        ),
+    )
+    for _ in range(2):
+        stack.client("lambda").invoke(
+            FunctionName=stack.outputs["IngestFunctionName"], Payload=json.dumps(letter["requestPayload"]).encode()
+        )
+    # Then the upload became one part, once
+    assert len([k for k in keys(stack, "datasets/parts/") if k.endswith(".csv")]) == 1
+    assert keys(stack, "incoming/") == []
+
+
+def test_a_retraining_role_without_create_training_job_fails_the_run_and_registers_nothing(
+    stack: LocalCloud,
+) -> None:
+    # Given the retraining workflow may no longer create training jobs
+    revoke(stack, "RetrainingStateMachineRole", "sagemaker:CreateTrainingJob")
+    # When a run starts
+    described = run(stack, snapshot(stack, "run-000001"))
+    # Then it fails, and no model is registered
+    assert described["status"] == "FAILED"
+    assert packages(stack) == []
+    history = stack.client("stepfunctions").get_execution_history(executionArn=described["executionArn"])
+    failures = [e for e in history["events"] if e["type"] == "TaskFailed"]
+    assert any("AccessDenied" in e["taskFailedEventDetails"].get("error", "") for e in failures)
+
+
+def test_a_training_role_that_cannot_read_the_channels_fails_the_job(stack: LocalCloud) -> None:
+    # Given the training role may no longer read the dataset's channels
+    revoke(stack, "TrainingRole", "s3:GetObject", "datasets/channels/")
+    # When a run starts
+    described = run(stack, snapshot(stack, "run-000001"))
+    # Then the training job fails on access, and no model is registered
+    assert described["status"] == "FAILED"
+    assert packages(stack) == []
+    jobs = stack.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
+    (job,) = [stack.client("sagemaker").describe_training_job(TrainingJobName=j["TrainingJobName"]) for j in jobs]
+    assert "AccessDenied" in job["FailureReason"]
+
+
+def test_passing_the_training_role_needs_pass_role(stack: LocalCloud) -> None:
+    # Given the retraining workflow may no longer pass the training role
+    revoke(stack, "RetrainingStateMachineRole", "iam:PassRole")
+    # When a run starts
+    described = run(stack, snapshot(stack, "run-000001"))
+    # Then it fails before any training job exists
+    assert described["status"] == "FAILED"
+    assert stack.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def test_firehose_delivery_without_write_permission_keeps_the_records_and_delivers_them_once_allowed(
+    stack: LocalCloud,
+) -> None:
+    # Given the delivery role may no longer write stream output
+    iam = stack.client("iam")
+    name = stack.physical_ids["IngestStreamRole"].rsplit("/", 1)[-1]
+    (policy_name,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
+    original = policy_document(iam, name, policy_name)
+    revoke(stack, "IngestStreamRole", "s3:PutObject", "incoming/stream/")
+    # When records are put to the stream
+    good = [{"Data": json.dumps(r).encode()} for r in records(5, 1)]
+    stack.client("firehose").put_record_batch(DeliveryStreamName=stack.outputs["IngestStreamName"], Records=good)
+    # Then nothing is delivered yet
+    assert keys(stack, "incoming/stream/") == []
+    assert keys(stack, "datasets/parts/") == []
+    # When the permission is restored and time passes
+    iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(original))
+    stack.advance(minutes=5)
+    stack.advance(minutes=5)
+    # Then the records arrive, once, and are ingested like any stream output
+    (part,) = [k for k in keys(stack, "datasets/parts/") if k.endswith(".csv")]
+    body = stack.client("s3").get_object(Bucket=stack.outputs["DataBucketName"], Key=part)["Body"].read()
+    assert len(body.decode().splitlines()) == 5
+
+
+def test_a_disabled_key_stops_writes_to_the_data_bucket(stack: LocalCloud) -> None:
+    # Given the stack's key is disabled
+    stack.client("kms").disable_key(KeyId=stack.outputs["KeyArn"].rsplit("/", 1)[-1])
+    # When anyone writes to the SSE-KMS data bucket
+    with pytest.raises(ClientError) as raised:
+        stack.client("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key="incoming/x.csv", Body=b"x")
+    # Then S3 refuses it for the key's state
+    assert raised.value.response["Error"]["Code"] == "KMS.DisabledException"
