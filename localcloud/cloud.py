@@ -248,6 +248,7 @@ class LocalCloud:
         handler: str = "app.handler",
         environment: dict[str, str] | None = None,
         policy: dict[str, Any] | None = None,
+        timeout: int = 3,
     ) -> str:
         """Create a function outside the template (test fixtures), running ``source`` in-process.
 
@@ -264,6 +265,7 @@ class LocalCloud:
             Handler=handler,
             Code={"S3Bucket": CODE_BUCKET, "S3Key": key},
             Environment={"Variables": environment or {}},
+            Timeout=timeout,
         )["FunctionArn"]
         return arn
 

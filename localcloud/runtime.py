@@ -2,16 +2,22 @@
 
 Every invoke path in moto (the Lambda API, Step Functions, EventBridge, SNS, S3) ends in
 ``LambdaFunction._invoke_lambda``; the local cloud replaces it with :meth:`LambdaRuntime.invoke`.
+An invocation that runs past the function's ``Timeout`` (wall clock, since handler CPU time is
+real) is stopped as Lambda stops it: the handler is interrupted, the caller gets
+``Sandbox.Timedout`` / "Task timed out after N seconds", and the next invocation starts cold.
+A handler blocked inside one long C call is interrupted when that call returns.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import io
 import json
 import os
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +34,13 @@ class FunctionCodeNotFoundError(Exception):
     """A function's code location is not one the local cloud staged."""
 
 
+class TimedOutError(BaseException):
+    """Raised inside a handler that runs past its function's Timeout.
+
+    A BaseException, so that a handler's ``except Exception`` cannot swallow it.
+    """
+
+
 @dataclass
 class LambdaContext:
     """The context object Lambda passes to a handler (the fields Powertools reads)."""
@@ -36,12 +49,13 @@ class LambdaContext:
     function_version: str
     invoked_function_arn: str
     memory_limit_in_mb: int
+    deadline: float = field(default_factory=lambda: time.monotonic() + 900)
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = ""
     log_stream_name: str = ""
 
     def get_remaining_time_in_millis(self) -> int:
-        return 900_000
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 @dataclass
@@ -112,10 +126,24 @@ class LambdaRuntime:
         """Run ``function`` (a moto ``LambdaFunction``) on ``event``: (payload, errored, logs)."""
         if isinstance(event, str | bytes):
             event = json.loads(event or "{}")
+        timeout = float(function.timeout)
         with self._lock, self._environment(function), self._sdk_state(function), self._captured() as output:
+            timed_out: type[TimedOutError] | None = None
             try:
                 handler = self._handler(function)
-                result = handler(event, self._context(function))
+                context = self._context(function, timeout)
+                with _deadline(timeout) as timed_out:
+                    result = handler(event, context)
+            except TimedOutError as error:
+                if timed_out is None or not isinstance(error, timed_out):
+                    raise  # an outer invocation's deadline: it is that one's to report
+                # Lambda stops the sandbox: the next invocation is a cold start.
+                self._modules.pop((function.function_name, function.code.get("S3Key", "")), None)
+                message = f"RequestId: {context.aws_request_id} Error: Task timed out after {timeout:.2f} seconds"
+                print(message)
+                logs = output.getvalue()
+                self.invocations.append(Invocation(function.function_name, event, None, "Sandbox.Timedout", logs))
+                return json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}), True, logs
             except Exception as error:
                 print(traceback.format_exc())
                 payload = {
@@ -216,13 +244,41 @@ class LambdaRuntime:
             boto3.DEFAULT_SESSION = saved
 
     @staticmethod
-    def _context(function: Any) -> LambdaContext:
+    def _context(function: Any, timeout: float) -> LambdaContext:
         return LambdaContext(
             function_name=function.function_name,
             function_version=str(function.version),
             invoked_function_arn=function.function_arn,
             memory_limit_in_mb=int(function.memory_size),
+            deadline=time.monotonic() + timeout,
         )
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[type[TimedOutError]]:
+    """Interrupt this thread with its own TimedOutError subclass once ``seconds`` have passed."""
+    timed_out = type("TimedOutError", (TimedOutError,), {})
+    thread = ctypes.c_ulong(threading.get_ident())
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def fire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread, ctypes.py_object(timed_out))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield timed_out
+    finally:
+        with lock:
+            state["done"] = True
+            timer.cancel()
+            if state["fired"]:  # fired but perhaps not yet delivered: never let it land later
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread, None)
 
 
 def _clear_client_caches() -> None:
