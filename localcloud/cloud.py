@@ -78,6 +78,8 @@ class LocalCloud:
         """The emulated Greengrass v2 control plane (set by its adapter)."""
         self.before_advance: list[Callable[[], None]] = []
         """Called on every :meth:`advance`, before the clock moves (registered by adapters)."""
+        self.undelivered: list[tuple[str, str, str]] = []
+        """(source ARN, target ARN, why) of each delivery a service made and was refused."""
         self.tickers: list[Callable[[], None]] = []
         """Called on every :meth:`advance`, after the clock moved (registered by adapters)."""
         self._exit_stack = ExitStack()

@@ -22,13 +22,13 @@ from localcloud.adapters.firehose_processors import firehose_processors  # noqa:
 from localcloud.adapters.greengrassv2 import greengrassv2  # noqa: E402
 from localcloud.adapters.lambda_async import lambda_async  # noqa: E402
 from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
-from localcloud.adapters.s3_secure_transport import s3_secure_transport  # noqa: E402
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks  # noqa: E402
 from localcloud.adapters.sagemaker_training import sagemaker_training  # noqa: E402
 from localcloud.adapters.sagemaker_update_endpoint import sagemaker_update_endpoint  # noqa: E402
 from localcloud.adapters.scheduler import scheduler  # noqa: E402
 from localcloud.adapters.sdk_errors import sdk_errors  # noqa: E402
 from localcloud.adapters.sdk_parameters import sdk_parameters  # noqa: E402
+from localcloud.adapters.sns_subscriptions import sns_subscriptions  # noqa: E402
 from localcloud.adapters.stepfunctions_stack import stepfunctions_stack  # noqa: E402
 
 ALL: list[Adapter] = [
@@ -39,12 +39,12 @@ ALL: list[Adapter] = [
     greengrassv2,
     lambda_async,
     layer_version_ref,
-    s3_secure_transport,
     sagemaker_tasks,
     sagemaker_training,
     sagemaker_update_endpoint,
     scheduler,
     sdk_errors,
     sdk_parameters,
+    sns_subscriptions,
     stepfunctions_stack,
 ]

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
 from moto.cloudwatch.models import Alarm, MetricDatum, cloudwatch_backends
 
 if TYPE_CHECKING:
@@ -146,12 +147,24 @@ def evaluate_all(cloud: LocalCloud) -> list[str]:
         actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(state, alarm.insufficient_data_actions)
         for action in actions or []:
             if action.startswith("arn:aws:sns:") and alarm.actions_enabled:
-                cloud.client("sns").publish(
-                    TopicArn=action,
-                    Subject=f"{state}: {alarm.name}"[:100],
-                    Message=json.dumps({"AlarmName": alarm.name, "NewStateValue": state, "NewStateReason": reason}),
-                )
+                _notify(cloud, alarm, action, state, reason)
     return changed
+
+
+def _notify(cloud: LocalCloud, alarm: Alarm, topic_arn: str, state: str, reason: str) -> None:
+    """Publish as CloudWatch does, as itself: the topic's policy and its key's policy must allow it.
+
+    A refused action is not retried; it is kept in ``cloud.undelivered``.
+    """
+    sns = cloud.client("sns", principal="cloudwatch.amazonaws.com", source_arn=alarm.alarm_arn)
+    try:
+        sns.publish(
+            TopicArn=topic_arn,
+            Subject=f"{state}: {alarm.name}"[:100],
+            Message=json.dumps({"AlarmName": alarm.name, "NewStateValue": state, "NewStateReason": reason}),
+        )
+    except ClientError as error:
+        cloud.undelivered.append((alarm.alarm_arn, topic_arn, error.response["Error"]["Message"]))
 
 
 @contextmanager

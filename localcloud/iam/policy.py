@@ -273,9 +273,11 @@ def principal_match(element: Any, principal: Principal) -> PrincipalMatch:
         for value in _as_list(values):
             if kind == "Service" and principal.kind == "service" and value == principal.arn:
                 return PrincipalMatch.DIRECT
+            if kind == "AWS" and value == "*":  # the same as Principal "*": services included
+                return PrincipalMatch.DIRECT
             if kind != "AWS" or principal.kind == "service":
                 continue
-            if value == "*" or value in {principal.arn, principal.session_arn}:
+            if value in {principal.arn, principal.session_arn}:
                 return PrincipalMatch.DIRECT
             if value in {principal.account_id, f"arn:aws:iam::{principal.account_id}:root"}:
                 best = PrincipalMatch.ACCOUNT

@@ -96,7 +96,16 @@ def test_fix_a_quiet_variant_does_not_alarm(alarm_cloud: LocalCloud) -> None:
 def test_alarm_actions_notify_the_topic(alarm_cloud: LocalCloud) -> None:
     sqs = alarm_cloud.client("sqs")
     url, arn = queue(alarm_cloud, "alarm-actions")
-    alarm_cloud.client("sns").subscribe(TopicArn=alarm_cloud.outputs["TopicArn"], Protocol="sqs", Endpoint=arn)
+    topic = alarm_cloud.outputs["TopicArn"]
+    allow_topic = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [allow_topic]})})
+    alarm_cloud.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     put_errors(alarm_cloud, 1)
     alarm_cloud.advance(seconds=30)
     [message] = sqs.receive_message(QueueUrl=url)["Messages"]
@@ -114,3 +123,28 @@ def test_statistics_follow_cloudwatch_definitions(name: str, expected: float) ->
 def test_the_clock_moves_only_forward(alarm_cloud: LocalCloud) -> None:
     with pytest.raises(ValueError, match="only moves forward"):
         alarm_cloud.clock.advance(timedelta(seconds=-1))
+
+
+def test_an_action_on_a_topic_whose_policy_does_not_admit_cloudwatch_is_not_delivered(cloud: LocalCloud) -> None:
+    # Given the stack's topic, whose policy (and key policy) name no CloudWatch today
+    topic = cloud.outputs["NotificationTopicArn"]
+    cloud.client("cloudwatch").put_metric_alarm(
+        AlarmName="challenger-5xx",
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Dimensions=DIMENSIONS,
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[topic],
+    )
+    # When the alarm fires
+    put_errors(cloud, 1)
+    cloud.advance(seconds=30)
+    # Then the alarm changed, but CloudWatch could not publish
+    assert alarm_state(cloud) == "ALARM"
+    [(source, target, why)] = cloud.undelivered
+    assert (source.rsplit(":", 1)[-1], target) == ("challenger-5xx", topic)
+    assert why.startswith("User: cloudwatch.amazonaws.com is not authorized to perform: sns:Publish")
