@@ -19,6 +19,7 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
+from moto.logs.models import logs_backends
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 from localcloud import resources
@@ -202,6 +203,9 @@ class LocalCloud:
             for r in cloudformation.describe_stack_resources(StackName=self.stack_name)["StackResources"]
             if "LogicalResourceId" in r  # moto also lists entries it did not create, without ids
         }
+        refused = self.authority.unusable_log_group_keys(logs_backends[self.account_id][self.region].groups.values())
+        if refused:
+            raise LocalCloudError("CloudWatch Logs may not use the key of: " + "; ".join(refused))
 
     def client(
         self,

@@ -121,8 +121,12 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The statements of a policy document (a single statement may stand alone)."""
-    return [dict(s) for s in _as_list(document.get("Statement", []))]
+    """The statements of a policy document (a single statement may stand alone).
+
+    ``None`` entries, which moto's CloudFormation leaves where ``AWS::NoValue`` removed a
+    statement, are skipped.
+    """
+    return [dict(s) for s in _as_list(document.get("Statement", [])) if s is not None]
 
 
 @cache
