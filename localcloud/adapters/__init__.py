@@ -17,9 +17,11 @@ Adapter = Callable[["LocalCloud"], AbstractContextManager[Any]]
 
 from localcloud.adapters.atomic_requests import atomic_requests  # noqa: E402
 from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms  # noqa: E402
+from localcloud.adapters.dynamodb_ttl import dynamodb_ttl  # noqa: E402
 from localcloud.adapters.eventbridge_targets import eventbridge_targets  # noqa: E402
 from localcloud.adapters.firehose_processors import firehose_processors  # noqa: E402
 from localcloud.adapters.greengrassv2 import greengrassv2  # noqa: E402
+from localcloud.adapters.heartbeat_timeout import heartbeat_timeout  # noqa: E402
 from localcloud.adapters.lambda_async import lambda_async  # noqa: E402
 from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks  # noqa: E402
@@ -29,14 +31,19 @@ from localcloud.adapters.scheduler import scheduler  # noqa: E402
 from localcloud.adapters.sdk_errors import sdk_errors  # noqa: E402
 from localcloud.adapters.sdk_parameters import sdk_parameters  # noqa: E402
 from localcloud.adapters.sns_subscriptions import sns_subscriptions  # noqa: E402
+from localcloud.adapters.stack_time import stack_time  # noqa: E402
 from localcloud.adapters.stepfunctions_stack import stepfunctions_stack  # noqa: E402
+from localcloud.adapters.task_timeouts import task_timeouts  # noqa: E402
+from localcloud.adapters.wait_timestamp import wait_timestamp  # noqa: E402
 
 ALL: list[Adapter] = [
     atomic_requests,
     cloudwatch_alarms,
+    dynamodb_ttl,
     eventbridge_targets,
     firehose_processors,
     greengrassv2,
+    heartbeat_timeout,
     lambda_async,
     layer_version_ref,
     sagemaker_tasks,
@@ -46,5 +53,8 @@ ALL: list[Adapter] = [
     sdk_errors,
     sdk_parameters,
     sns_subscriptions,
+    stack_time,
     stepfunctions_stack,
+    task_timeouts,
+    wait_timestamp,
 ]
