@@ -23,6 +23,8 @@ from moto.events.models import Rule
 from moto.events.utils import EventMessageType, EventTemplateParser
 from moto.utilities.arns import parse_arn
 
+from localcloud.arns import queue_url
+
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
@@ -72,7 +74,6 @@ def _dead_letter(
     if not queue_arn:
         return
     sqs = cloud.client("sqs", principal=EVENTS, source_arn=rule_arn)
-    url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
     attributes = {
         "RULE_ARN": rule_arn,
         "TARGET_ARN": target["Arn"],
@@ -80,7 +81,7 @@ def _dead_letter(
         "ERROR_MESSAGE": error.response["Error"].get("Message", ""),
     }
     sqs.send_message(
-        QueueUrl=url,
+        QueueUrl=queue_url(queue_arn),
         MessageBody=json.dumps(event, default=str),
         MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
     )

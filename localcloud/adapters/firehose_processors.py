@@ -178,9 +178,16 @@ def transform(
             for record_id, raw in zip(ids, records, strict=True)
         ],
     }
-    response = _as_delivery_role(cloud, "lambda", role_arn).invoke(
-        FunctionName=lambda_arn, Payload=json.dumps(event).encode()
-    )
+    try:
+        response = _as_delivery_role(cloud, "lambda", role_arn).invoke(
+            FunctionName=lambda_arn, Payload=json.dumps(event).encode()
+        )
+    except ClientError as error:
+        # Firehose could not invoke the processor (its role may not): every record is set aside.
+        code = error.response["Error"]["Code"]
+        code = "InvokeAccessDenied" if code.startswith("AccessDenied") else code
+        message = error.response["Error"].get("Message", "")
+        return [], [_error_document(raw, f"Lambda.{code}", message, lambda_arn, now) for raw in records]
     answer = json.loads(response["Payload"].read() or b"null")
     if "FunctionError" in response:
         message = f"The Lambda function was invoked and failed: {answer.get('errorMessage', answer)}"

@@ -15,7 +15,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
 from moto.scheduler.models import scheduler_backends
+
+from localcloud.arns import queue_url
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -38,6 +41,11 @@ def period(expression: str) -> timedelta:
 
 
 def _fire(cloud: LocalCloud, schedule_arn: str, target: dict[str, Any]) -> None:
+    """Invoke the target as its role; a refusal goes to the target's dead-letter queue.
+
+    Permission errors are not retried, as Scheduler does not retry them; the dead letter is
+    sent as the same role, with the error as message attributes.
+    """
     payload = target.get("Input", "{}")
 
     def client(service: str) -> Any:
@@ -45,12 +53,29 @@ def _fire(cloud: LocalCloud, schedule_arn: str, target: dict[str, Any]) -> None:
             service, principal=target["RoleArn"], assumed_by="scheduler.amazonaws.com", source_arn=schedule_arn
         )
 
-    if ":lambda:" in target["Arn"]:
-        client("lambda").invoke(FunctionName=target["Arn"], InvocationType="Event", Payload=payload.encode())
-    elif ":states:" in target["Arn"]:
-        client("stepfunctions").start_execution(stateMachineArn=target["Arn"], input=payload)
-    else:
-        raise UnsupportedScheduleError(f"the local cloud cannot fire schedules at {target['Arn']}")
+    try:
+        if ":lambda:" in target["Arn"]:
+            client("lambda").invoke(FunctionName=target["Arn"], InvocationType="Event", Payload=payload.encode())
+        elif ":states:" in target["Arn"]:
+            client("stepfunctions").start_execution(stateMachineArn=target["Arn"], input=payload)
+        else:
+            raise UnsupportedScheduleError(f"the local cloud cannot fire schedules at {target['Arn']}")
+    except ClientError as error:
+        queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if not queue_arn:
+            return
+        sqs = client("sqs")
+        attributes = {
+            "SCHEDULE_ARN": schedule_arn,
+            "TARGET_ARN": target["Arn"],
+            "ERROR_CODE": error.response["Error"]["Code"],
+            "ERROR_MESSAGE": error.response["Error"].get("Message", "")[:256],
+        }
+        sqs.send_message(
+            QueueUrl=queue_url(queue_arn),
+            MessageBody=payload,
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
 
 
 @contextmanager

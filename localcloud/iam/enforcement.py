@@ -5,7 +5,9 @@ almost no conditions and no resource policies. Instead, each botocore call is de
 its operation and parameters (:mod:`localcloud.iam.actions`) and the caller's credentials
 (:class:`~localcloud.iam.authority.Authority`); a refusal is raised as the service would send it.
 Step Functions' integrations call with credentials of the state machine's role (or the state's
-``Credentials``), as on AWS.
+``Credentials``), as on AWS. Moto's S3 also checks bucket policies on object requests by itself,
+treating every condition as met (a TLS-only Deny then denies everything); since bucket policies
+are decided here with their conditions, moto's own check is switched off.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from unittest import mock
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
+from moto.iam.access_control import PermissionResult
+from moto.s3.models import FakeBucket
 from moto.stepfunctions.parser.asl.utils import boto_client
 
 from localcloud.iam.actions import Actions, UnmodelledOperationError
@@ -52,6 +56,10 @@ def decide(authority: Authority, actions: Actions, client: Any, operation_name: 
         raise refusal(client, operation_name, "LocalCloudUnsupportedCondition", str(error)) from None
 
 
+def _decided_already(bucket: Any, action: str, resource: str) -> Any:
+    return PermissionResult.NEUTRAL
+
+
 def _state_machine_client(authority: Authority) -> Callable[..., Any]:
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         role = getattr(state_credentials, "role_arn", None)
@@ -77,6 +85,7 @@ def enforcing(authority: Authority, actions: Actions) -> Iterator[None]:
 
     with ExitStack() as stack:
         stack.enter_context(mock.patch.object(BaseClient, "_make_api_call", make_api_call))
+        stack.enter_context(mock.patch.object(FakeBucket, "get_permission", _decided_already))
         # Modules that imported moto's client factory by name get the one that signs as the role.
         replacement = _state_machine_client(authority)
         factory = boto_client.boto_client_for

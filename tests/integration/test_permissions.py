@@ -202,3 +202,47 @@ def test_a_disabled_key_stops_writes_to_the_data_bucket(stack: LocalCloud) -> No
         stack.client("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key="incoming/x.csv", Body=b"x")
     # Then S3 refuses it for the key's state
     assert raised.value.response["Error"]["Code"] == "KMS.DisabledException"
+
+
+def test_firehose_that_may_not_invoke_its_transform_sets_every_record_aside(stack: LocalCloud) -> None:
+    # Given the delivery role may no longer invoke the transform
+    revoke(stack, "IngestStreamRole", "lambda:InvokeFunction")
+    # When records are put to the stream
+    good = [{"Data": json.dumps(r).encode()} for r in records(4, 2)]
+    stack.client("firehose").put_record_batch(DeliveryStreamName=stack.outputs["IngestStreamName"], Records=good)
+    # Then none reaches the dataset, and every one is under the error prefix with the reason
+    assert keys(stack, "datasets/parts/") == []
+    (errors,) = keys(stack, "errors/stream/processing-failed/")
+    body = stack.client("s3").get_object(Bucket=stack.outputs["DataBucketName"], Key=errors)["Body"].read()
+    documents = [json.loads(line) for line in body.decode().splitlines()]
+    assert [d["errorCode"] for d in documents] == ["Lambda.InvokeAccessDenied"] * 4
+
+
+def test_a_transform_that_may_not_write_its_reasons_fails_the_batch_into_the_error_prefix(stack: LocalCloud) -> None:
+    # Given the transform may no longer write why it rejected records
+    revoke(stack, "FirehoseTransformFunctionRole", "s3:PutObject")
+    # When a batch with a bad record arrives
+    batch = [{"Data": json.dumps(r).encode()} for r in records(2, 2)] + [{"Data": b"not json"}]
+    stack.client("firehose").put_record_batch(DeliveryStreamName=stack.outputs["IngestStreamName"], Records=batch)
+    # Then the whole batch is set aside as a failed invocation: nothing is lost, nothing half-done
+    assert keys(stack, "datasets/parts/") == []
+    (errors,) = keys(stack, "errors/stream/processing-failed/")
+    body = stack.client("s3").get_object(Bucket=stack.outputs["DataBucketName"], Key=errors)["Body"].read()
+    assert [json.loads(line)["errorCode"] for line in body.decode().splitlines()] == ["Lambda.FunctionError"] * 3
+
+
+def test_a_schedule_whose_role_may_not_invoke_dead_letters_the_invocation() -> None:
+    parameters = {"NumRound": "30", "MinNewRows": "1000000", "RetrainSchedule": "rate(1 hour)"}
+    with LocalCloud.from_template(TEMPLATE, parameters=parameters) as cloud:
+        # Given the schedule's role may no longer invoke its function
+        revoke(cloud, "RetrainingScheduleRole", "lambda:InvokeFunction")
+        # When the schedule fires
+        cloud.advance(minutes=61)
+        # Then the invocation reaches the dead-letter queue with the refusal as its reason
+        sqs = cloud.client("sqs")
+        messages = sqs.receive_message(
+            QueueUrl=cloud.outputs["DeadLetterQueueUrl"], MessageAttributeNames=["All"], MaxNumberOfMessages=10
+        )["Messages"]
+        [attributes] = [m["MessageAttributes"] for m in messages]
+        assert attributes["ERROR_CODE"]["StringValue"] == "AccessDeniedException"
+        assert attributes["TARGET_ARN"]["StringValue"].endswith(cloud.outputs["ScheduleRetrainingFunctionName"])
