@@ -22,7 +22,12 @@ from moto.sqs.models import sqs_backends
 from localcloud.iam.policy import Check
 
 # boto3 service names whose IAM prefix differs.
-PREFIXES = {"stepfunctions": "states", "sagemaker-runtime": "sagemaker", "cloudwatch": "cloudwatch"}
+PREFIXES = {
+    "stepfunctions": "states",
+    "sagemaker-runtime": "sagemaker",
+    "cloudwatch": "cloudwatch",
+    "greengrassv2": "greengrass",
+}
 # Operations whose IAM action is not the service prefix plus the operation name.
 RENAMED = {
     ("lambda", "Invoke"): "lambda:InvokeFunction",
@@ -63,7 +68,10 @@ UNSCOPED = {
     "dynamodb": {"ListTables"},
     "lambda": {"ListFunctions"},
     "iam": {"ListRoles"},
+    "greengrassv2": {"CreateDeployment"},
 }
+# IoT operations whose only resource is the thing group they name.
+THING_GROUP_OPERATIONS = {"CreateThingGroup", "DescribeThingGroup", "UpdateThingGroup", "DeleteThingGroup"}
 ROLE_PASSING = {
     ("sagemaker", "CreateTrainingJob"): ("RoleArn", "sagemaker.amazonaws.com"),
     ("sagemaker", "CreateModel"): ("ExecutionRoleArn", "sagemaker.amazonaws.com"),
@@ -102,6 +110,7 @@ class Actions:
             "scheduler": self._scheduler,
             "iam": self._iam,
             "sts": self._sts,
+            "iot": self._iot,
         }
 
     def checks(self, service: str, operation: str, params: Mapping[str, Any]) -> list[Check]:
@@ -395,6 +404,12 @@ class Actions:
                 arn = value if kind == "" else f"arn:aws:iam::{self.account_id}:{kind}/{value}"
                 return [Check(f"iam:{operation}", arn)]
         raise UnmodelledOperationError(f"iam:{operation}: no resource model; add one in localcloud/iam/actions.py")
+
+    def _iot(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
+        group = params.get("thingGroupName")
+        if not group or operation not in THING_GROUP_OPERATIONS:
+            raise UnmodelledOperationError(f"iot:{operation}: no resource model; add one in localcloud/iam/actions.py")
+        return [Check(f"iot:{operation}", self._arn("iot", f"thinggroup/{group}"))]
 
     def _sts(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
         if operation == "AssumeRole":

@@ -1,9 +1,11 @@
-"""Helpers for the adapter tests: a local cloud with one adapter left out shows the gap it fills."""
+"""Helpers for the adapter tests: a cloud without one adapter shows its gap; roles for fixtures outside the template."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from typing import Any
 
 from localcloud import LocalCloud
 from localcloud.adapters import ALL, Adapter
@@ -15,3 +17,43 @@ def cloud_without(adapter: Adapter) -> Iterator[LocalCloud]:
     """The stack deployed with every adapter but ``adapter``: moto's own behaviour."""
     with LocalCloud.from_template(TEMPLATE, adapters=[a for a in ALL if a is not adapter]) as cloud:
         yield cloud
+
+
+def service_role(cloud: LocalCloud, name: str, service: str, *statements: dict[str, Any]) -> str:
+    """A role that ``service`` may assume for this account only, allowed ``statements`` (or nothing)."""
+    iam = cloud.client("iam")
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": cloud.account_id}},
+    }
+    arn: str = iam.create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]})
+    )["Role"]["Arn"]
+    if statements:
+        document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **s} for s in statements]}
+        iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(document))
+    return arn
+
+
+def training_role(cloud: LocalCloud) -> str:
+    """The role training jobs run as, created on first use.
+
+    It reads ``channels/`` and writes ``training/`` and ``checkpoints/`` of the stack's artifact bucket,
+    which encrypts with the stack's key.
+    """
+    iam = cloud.client("iam")
+    with suppress(iam.exceptions.NoSuchEntityException):
+        existing: str = iam.get_role(RoleName="training")["Role"]["Arn"]
+        return existing
+    bucket = f"arn:aws:s3:::{cloud.outputs['ArtifactBucketName']}"
+    return service_role(
+        cloud,
+        "training",
+        "sagemaker.amazonaws.com",
+        {"Action": "s3:GetObject", "Resource": f"{bucket}/channels/*"},
+        {"Action": "s3:ListBucket", "Resource": bucket, "Condition": {"StringLike": {"s3:prefix": "channels/*"}}},
+        {"Action": ["s3:GetObject", "s3:PutObject"], "Resource": [f"{bucket}/training/*", f"{bucket}/checkpoints/*"]},
+        {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": cloud.outputs["KeyArn"]},
+    )

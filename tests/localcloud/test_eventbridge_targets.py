@@ -8,7 +8,7 @@ import pytest
 
 from localcloud import LocalCloud
 from localcloud.adapters.eventbridge_targets import eventbridge_targets
-from tests.localcloud.conftest import cloud_without
+from tests.localcloud.conftest import cloud_without, service_role
 
 pytestmark = pytest.mark.localcloud
 
@@ -16,10 +16,24 @@ EVENT = {"Source": "conveyor.test", "DetailType": "Check Requested", "Detail": j
 PATTERN = json.dumps({"source": ["conveyor.test"], "detail-type": ["Check Requested"]})
 
 
-def route_to(cloud: LocalCloud, target_arn: str, **target: str) -> None:
+def route_to(cloud: LocalCloud, target_arn: str, **target: str) -> str:
+    """A rule for :data:`EVENT` with one target; return the rule's ARN."""
     events = cloud.client("events")
-    events.put_rule(Name="check-requested", EventPattern=PATTERN)
+    rule_arn: str = events.put_rule(Name="check-requested", EventPattern=PATTERN)["RuleArn"]
     events.put_targets(Rule="check-requested", Targets=[{"Id": "target", "Arn": target_arn, **target}])
+    return rule_arn
+
+
+def route_to_function(cloud: LocalCloud, function_arn: str) -> None:
+    """A rule that invokes ``function_arn``, which lets EventBridge invoke it for that rule only."""
+    rule_arn = route_to(cloud, function_arn)
+    cloud.client("lambda").add_permission(
+        FunctionName=function_arn,
+        StatementId="check-requested",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn,
+    )
 
 
 def health_function_arn(cloud: LocalCloud) -> str:
@@ -30,14 +44,14 @@ def health_function_arn(cloud: LocalCloud) -> str:
 
 def test_gap_moto_cannot_deliver_to_a_function() -> None:
     with cloud_without(eventbridge_targets) as cloud:
-        route_to(cloud, health_function_arn(cloud))
+        route_to_function(cloud, health_function_arn(cloud))
         with pytest.raises(Exception, match=r"NotImplementedError|Expr not defined"):
             cloud.client("events").put_events(Entries=[EVENT])
         assert cloud.runtime.invocations == []
 
 
 def test_fix_a_matching_event_invokes_the_function_with_the_event(cloud: LocalCloud) -> None:
-    route_to(cloud, health_function_arn(cloud))
+    route_to_function(cloud, health_function_arn(cloud))
     cloud.client("events").put_events(Entries=[EVENT])
     [invocation] = cloud.runtime.invocations
     assert invocation.function_name == cloud.outputs["HealthFunctionName"]
@@ -50,9 +64,12 @@ def test_fix_a_matching_event_starts_the_state_machine_with_the_input_path(cloud
     machine = sfn.create_state_machine(
         name="on-check",
         definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
-        roleArn="arn:aws:iam::123456789012:role/on-check",
+        roleArn=service_role(cloud, "on-check", "states.amazonaws.com"),
     )["stateMachineArn"]
-    route_to(cloud, machine, InputPath="$.detail")
+    starter = service_role(
+        cloud, "on-check-starter", "events.amazonaws.com", {"Action": "states:StartExecution", "Resource": machine}
+    )
+    route_to(cloud, machine, InputPath="$.detail", RoleArn=starter)
     cloud.client("events").put_events(Entries=[EVENT])
     cloud.run_until_idle()
     [execution] = sfn.list_executions(stateMachineArn=machine)["executions"]
@@ -61,6 +78,6 @@ def test_fix_a_matching_event_starts_the_state_machine_with_the_input_path(cloud
 
 
 def test_events_that_do_not_match_deliver_nothing(cloud: LocalCloud) -> None:
-    route_to(cloud, health_function_arn(cloud))
+    route_to_function(cloud, health_function_arn(cloud))
     cloud.client("events").put_events(Entries=[{**EVENT, "Source": "someone.else"}])
     assert cloud.runtime.invocations == []

@@ -11,7 +11,7 @@ from conveyor.schema import load_schema
 from localcloud import LocalCloud
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks
 from localcloud.synthetic import csv_text, records
-from tests.localcloud.conftest import cloud_without
+from tests.localcloud.conftest import cloud_without, training_role
 
 pytestmark = pytest.mark.localcloud
 
@@ -28,7 +28,7 @@ def channels(cloud: LocalCloud) -> str:
     return bucket
 
 
-def train(bucket: str, job_name: str = "train-1") -> dict[str, Any]:
+def train(bucket: str, role_arn: str, job_name: str = "train-1") -> dict[str, Any]:
     return {
         "StartAt": "Train model",
         "States": {
@@ -38,7 +38,7 @@ def train(bucket: str, job_name: str = "train-1") -> dict[str, Any]:
                 "Parameters": {
                     "TrainingJobName": job_name,
                     "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-                    "RoleArn": "arn:aws:iam::123456789012:role/training",
+                    "RoleArn": role_arn,
                     "HyperParameters": {"num_round": "10", "objective": "binary:logistic", "eval_metric": "auc"},
                     "InputDataConfig": [
                         {
@@ -67,9 +67,35 @@ def train(bucket: str, job_name: str = "train-1") -> dict[str, Any]:
     }
 
 
+def may_train(cloud: LocalCloud, role_arn: str) -> dict[str, Any]:
+    """What a state machine's role needs to run createTrainingJob.sync with the role ``role_arn``."""
+    jobs = f"arn:aws:sagemaker:{cloud.region}:{cloud.account_id}:training-job/*"
+    rule = f"arn:aws:events:{cloud.region}:{cloud.account_id}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+    allow = [
+        {
+            "Action": [
+                "sagemaker:AddTags",
+                "sagemaker:CreateTrainingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:StopTrainingJob",
+            ],
+            "Resource": jobs,
+        },
+        {"Action": ["events:DescribeRule", "events:PutRule", "events:PutTargets"], "Resource": rule},
+        {
+            "Action": "iam:PassRole",
+            "Resource": role_arn,
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        },
+    ]
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **statement} for statement in allow]}
+
+
 def test_gap_moto_has_no_sagemaker_integration() -> None:
     with cloud_without(sagemaker_tasks) as cloud:
-        result = cloud.run_state_machine("train", train(cloud.outputs["ArtifactBucketName"]))
+        role = training_role(cloud)
+        definition = train(cloud.outputs["ArtifactBucketName"], role)
+        result = cloud.run_state_machine("train", definition, policy=may_train(cloud, role))
         jobs = cloud.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
     assert result["status"] == "FAILED"
     assert "Unsupported" in result["cause"]
@@ -77,7 +103,8 @@ def test_gap_moto_has_no_sagemaker_integration() -> None:
 
 
 def test_fix_the_sync_task_creates_the_job_and_returns_its_final_description(cloud: LocalCloud) -> None:
-    result = cloud.run_state_machine("train", train(channels(cloud)))
+    role = training_role(cloud)
+    result = cloud.run_state_machine("train", train(channels(cloud), role), policy=may_train(cloud, role))
     assert result["status"] == "SUCCEEDED"
     assert json.loads(result["output"]) == {"status": "Completed", "name": "train-1"}
     job = cloud.client("sagemaker").describe_training_job(TrainingJobName="train-1")

@@ -18,7 +18,7 @@ from conveyor.schema import load_schema
 from localcloud import LocalCloud
 from localcloud.adapters.sagemaker_training import sagemaker_training
 from localcloud.synthetic import csv_text, records
-from tests.localcloud.conftest import cloud_without
+from tests.localcloud.conftest import cloud_without, training_role
 
 pytestmark = pytest.mark.localcloud
 
@@ -55,7 +55,7 @@ def create_job(
             "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.3-1",
             "TrainingInputMode": "File",
         },
-        RoleArn="arn:aws:iam::123456789012:role/training",
+        RoleArn=training_role(cloud),
         InputDataConfig=[
             {
                 "ChannelName": channel,

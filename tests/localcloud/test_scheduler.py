@@ -9,7 +9,7 @@ import pytest
 from localcloud import LocalCloud
 from localcloud.adapters.scheduler import UnsupportedScheduleError, scheduler
 from tests.conftest import FIXTURES
-from tests.localcloud.conftest import cloud_without
+from tests.localcloud.conftest import cloud_without, service_role
 
 pytestmark = pytest.mark.localcloud
 
@@ -19,6 +19,9 @@ EVENT = {"run": "schedule", "item": "tick"}
 def schedule_function(cloud: LocalCloud, expression: str, *, state: str = "ENABLED") -> None:
     """A schedule on ``expression`` that invokes a fixture function with :data:`EVENT`."""
     arn = cloud.deploy_function("scheduled", FIXTURES / "functions" / "flaky")
+    invoker = service_role(
+        cloud, "scheduler", "scheduler.amazonaws.com", {"Action": "lambda:InvokeFunction", "Resource": arn}
+    )
     cloud.client("scheduler").create_schedule(
         Name="every-so-often",
         ScheduleExpression=expression,
@@ -26,7 +29,7 @@ def schedule_function(cloud: LocalCloud, expression: str, *, state: str = "ENABL
         FlexibleTimeWindow={"Mode": "OFF"},
         Target={
             "Arn": arn,
-            "RoleArn": f"arn:aws:iam::{cloud.account_id}:role/scheduler",
+            "RoleArn": invoker,
             "Input": json.dumps(EVENT),
         },
     )

@@ -9,6 +9,7 @@ import pytest
 
 from localcloud import LocalCloud
 from tests.conftest import FIXTURES
+from tests.localcloud.conftest import service_role
 
 pytestmark = pytest.mark.localcloud
 
@@ -27,8 +28,14 @@ def engine_check(cloud: LocalCloud, health_arn: str, flaky_arn: str) -> str:
         .replace("${HealthFunctionArn}", health_arn)
         .replace("${FlakyFunctionArn}", flaky_arn)
     )
+    role = service_role(
+        cloud,
+        "engine-check",
+        "states.amazonaws.com",
+        {"Action": "lambda:InvokeFunction", "Resource": sorted({health_arn, flaky_arn})},
+    )
     machine: str = cloud.client("stepfunctions").create_state_machine(
-        name="engine-check", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn"
+        name="engine-check", definition=definition, roleArn=role
     )["stateMachineArn"]
     return machine
 
