@@ -26,6 +26,7 @@ from localcloud import resources
 from localcloud.adapters import ALL as ALL_ADAPTERS
 from localcloud.adapters import Adapter
 from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
+from localcloud.function_logs import FunctionLogs
 from localcloud.greengrass import GreengrassV2Backend
 from localcloud.iam import ADMIN_ACCESS_KEY, Actions, Authority, enforcing, unsupported_conditions
 from localcloud.runtime import LambdaRuntime
@@ -70,6 +71,8 @@ class LocalCloud:
         self.clock = Clock(time_scale)
         self.authority = Authority(ACCOUNT_ID, REGION)
         """Credentials issued in the local cloud and the decision on every request."""
+        self.function_logs = FunctionLogs(self)
+        """Handler output written to each function's log group, as its role (or lost, as on AWS)."""
         self.runtime = LambdaRuntime(dict(template.code), base_environment={}, credentials=self._function_credentials)
         self.outputs: dict[str, str] = {}
         self.physical_ids: dict[str, str] = {}
@@ -154,8 +157,12 @@ class LocalCloud:
         runtime = self.runtime
         clock = self.clock
 
+        function_logs = self.function_logs
+
         def invoke_in_process(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-            return runtime.invoke(function, event)
+            payload, errored, logs = runtime.invoke(function, event)
+            function_logs.write(function, logs)
+            return payload, errored, logs
 
         def scaled_wait(wait: WaitFunction, env: Any, wait_seconds: int) -> None:
             if wait_seconds > 0:

@@ -24,6 +24,7 @@ from localcloud.adapters.greengrassv2 import greengrassv2  # noqa: E402
 from localcloud.adapters.heartbeat_timeout import heartbeat_timeout  # noqa: E402
 from localcloud.adapters.lambda_async import lambda_async  # noqa: E402
 from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
+from localcloud.adapters.log_group_arn import log_group_arn  # noqa: E402
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks  # noqa: E402
 from localcloud.adapters.sagemaker_training import sagemaker_training  # noqa: E402
 from localcloud.adapters.sagemaker_update_endpoint import sagemaker_update_endpoint  # noqa: E402
@@ -46,6 +47,7 @@ ALL: list[Adapter] = [
     heartbeat_timeout,
     lambda_async,
     layer_version_ref,
+    log_group_arn,
     sagemaker_tasks,
     sagemaker_training,
     sagemaker_update_endpoint,

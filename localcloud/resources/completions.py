@@ -122,6 +122,8 @@ def complete_function(function: Any, properties: dict[str, Any], region: str) ->
         update["KMSKeyArn"] = properties["KmsKeyArn"]
     if "LoggingConfig" in properties:
         update["LoggingConfig"] = properties["LoggingConfig"]
+        # Moto's UpdateFunctionConfiguration drops it; the local runtime writes logs there.
+        function.logging_config = dict(properties["LoggingConfig"])
     if update:
         Provisioned.client("lambda", region).update_function_configuration(
             FunctionName=function.function_name, **update

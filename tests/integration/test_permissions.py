@@ -246,3 +246,27 @@ def test_a_schedule_whose_role_may_not_invoke_dead_letters_the_invocation() -> N
         [attributes] = [m["MessageAttributes"] for m in messages]
         assert attributes["ERROR_CODE"]["StringValue"] == "AccessDeniedException"
         assert attributes["TARGET_ARN"]["StringValue"].endswith(cloud.outputs["ScheduleRetrainingFunctionName"])
+
+
+def test_a_function_writes_its_output_to_its_log_group_only_while_its_role_allows(stack: LocalCloud) -> None:
+    logs = stack.client("logs")
+    group = f"/{stack.parameters['ProjectName']}/{stack.parameters['Stage']}/functions/health"
+
+    def events() -> list[str]:
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        return [
+            e["message"]
+            for s in streams
+            for e in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]
+        ]
+
+    # Given the health function's role may write its logs, an invocation's output reaches the group
+    stack.client("lambda").invoke(FunctionName=stack.outputs["HealthFunctionName"])
+    written = events()
+    assert any("health" in message for message in written)
+    # When the role loses logs:PutLogEvents, the function still runs, but its logs are lost
+    revoke(stack, "HealthFunctionRole", "logs:PutLogEvents")
+    response = stack.client("lambda").invoke(FunctionName=stack.outputs["HealthFunctionName"])
+    assert "FunctionError" not in response
+    assert events() == written
+    assert [name for name, _ in stack.function_logs.lost] == [stack.outputs["HealthFunctionName"]]
