@@ -36,6 +36,22 @@ def queue(cloud: LocalCloud, name: str) -> tuple[str, str]:
     return url, arn
 
 
+def subscribed_queue(cloud: LocalCloud, topic_arn: str, name: str) -> str:
+    """A new queue subscribed to ``topic_arn``, whose policy lets the topic deliver (as AWS requires): its URL."""
+    url, arn = queue(cloud, name)
+    allow_topic = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [allow_topic]})
+    cloud.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    cloud.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return url
+
+
 @pytest.fixture
 def cloud() -> Iterator[LocalCloud]:
     """The stack of template.yaml, freshly deployed into the local cloud."""

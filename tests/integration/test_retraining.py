@@ -13,7 +13,7 @@ from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
 from localcloud import LocalCloud
 from localcloud.synthetic import csv_text, records
-from tests.conftest import TEMPLATE, queue
+from tests.conftest import TEMPLATE, queue, subscribed_queue
 
 pytestmark = pytest.mark.localcloud
 
@@ -84,9 +84,7 @@ def report(cloud: LocalCloud, package: dict[str, Any]) -> Any:
 
 
 def notifications(cloud: LocalCloud) -> str:
-    url, arn = queue(cloud, "notifications")
-    cloud.client("sns").subscribe(TopicArn=cloud.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=arn)
-    return url
+    return subscribed_queue(cloud, cloud.outputs["NotificationTopicArn"], "notifications")
 
 
 def messages(cloud: LocalCloud, url: str) -> list[Any]:

@@ -11,7 +11,7 @@ import pytest
 from localcloud import LocalCloud
 from localcloud.adapters import ALL
 from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms, statistic
-from tests.conftest import FIXTURES, queue
+from tests.conftest import FIXTURES, queue, subscribed_queue
 
 pytestmark = pytest.mark.localcloud
 
@@ -95,17 +95,7 @@ def test_fix_a_quiet_variant_does_not_alarm(alarm_cloud: LocalCloud) -> None:
 
 def test_alarm_actions_notify_the_topic(alarm_cloud: LocalCloud) -> None:
     sqs = alarm_cloud.client("sqs")
-    url, arn = queue(alarm_cloud, "alarm-actions")
-    topic = alarm_cloud.outputs["TopicArn"]
-    allow_topic = {
-        "Effect": "Allow",
-        "Principal": {"Service": "sns.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [allow_topic]})})
-    alarm_cloud.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    url = subscribed_queue(alarm_cloud, alarm_cloud.outputs["TopicArn"], "alarm-actions")
     put_errors(alarm_cloud, 1)
     alarm_cloud.advance(seconds=30)
     [message] = sqs.receive_message(QueueUrl=url)["Messages"]

@@ -10,7 +10,7 @@ import pytest
 from localcloud import LocalCloud
 from localcloud.adapters import ALL
 from localcloud.adapters.sns_subscriptions import sns_subscriptions
-from tests.conftest import FIXTURES, queue
+from tests.conftest import FIXTURES, queue, subscribed_queue
 
 pytestmark = pytest.mark.localcloud
 
@@ -23,21 +23,12 @@ def topic_cloud() -> Iterator[LocalCloud]:
         yield cloud
 
 
-def subscribed_queue(cloud: LocalCloud, *, allow_topic: bool) -> str:
+def subscriber(cloud: LocalCloud, *, allow_topic: bool) -> str:
     """A queue subscribed to the fixture's topic, whose policy lets the topic send or not."""
-    sqs = cloud.client("sqs")
-    url, arn = queue(cloud, "subscriber")
     topic = cloud.outputs["TopicArn"]
     if allow_topic:
-        statement = {
-            "Effect": "Allow",
-            "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-        }
-        policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+        return subscribed_queue(cloud, topic, "subscriber")
+    url, arn = queue(cloud, "subscriber")
     cloud.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     return url
 
@@ -49,14 +40,14 @@ def received(cloud: LocalCloud, url: str) -> list[str]:
 
 def test_gap_moto_delivers_to_a_queue_whose_policy_does_not_allow_the_topic() -> None:
     with LocalCloud.from_template(TEMPLATE, adapters=[a for a in ALL if a is not sns_subscriptions]) as cloud:
-        url = subscribed_queue(cloud, allow_topic=False)
+        url = subscriber(cloud, allow_topic=False)
         cloud.client("sns").publish(TopicArn=cloud.outputs["TopicArn"], Message="hello")
         assert received(cloud, url) == ["hello"]
 
 
 def test_fix_a_queue_that_does_not_allow_the_topic_receives_nothing(topic_cloud: LocalCloud) -> None:
     # Given a subscribed queue with no policy for the topic
-    url = subscribed_queue(topic_cloud, allow_topic=False)
+    url = subscriber(topic_cloud, allow_topic=False)
     # When a message is published
     topic_cloud.client("sns").publish(TopicArn=topic_cloud.outputs["TopicArn"], Message="hello")
     # Then it is not delivered, and the refusal is on record
@@ -68,7 +59,7 @@ def test_fix_a_queue_that_does_not_allow_the_topic_receives_nothing(topic_cloud:
 
 
 def test_fix_a_queue_that_allows_the_topic_receives_its_messages(topic_cloud: LocalCloud) -> None:
-    url = subscribed_queue(topic_cloud, allow_topic=True)
+    url = subscriber(topic_cloud, allow_topic=True)
     topic_cloud.client("sns").publish(TopicArn=topic_cloud.outputs["TopicArn"], Message="hello")
     assert received(topic_cloud, url) == ["hello"]
     assert topic_cloud.undelivered == []
