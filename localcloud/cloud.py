@@ -28,7 +28,8 @@ from localcloud.adapters import Adapter
 from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
 from localcloud.function_logs import FunctionLogs
 from localcloud.greengrass import GreengrassV2Backend
-from localcloud.iam import ADMIN_ACCESS_KEY, Actions, Authority, enforcing, unsupported_conditions
+from localcloud.iam import ADMIN_ACCESS_KEY, Actions, Authority, enforcing
+from localcloud.iam.deploy import unevaluable_conditions, unusable_log_group_keys
 from localcloud.runtime import LambdaRuntime
 from localcloud.template import CODE_BUCKET, LocalTemplate, translate
 from localcloud.training import TrainingFaults
@@ -188,7 +189,7 @@ class LocalCloud:
             raise LocalCloudError(
                 "the local cloud can neither deploy nor provision these resource types: " + ", ".join(unsupported)
             )
-        unevaluable = _unevaluable_conditions(self.template.body)
+        unevaluable = unevaluable_conditions(self.template.body)
         if unevaluable:
             raise LocalCloudError("the local cloud cannot enforce these policies: " + "; ".join(unevaluable))
         cloudformation = self.client("cloudformation")
@@ -210,7 +211,7 @@ class LocalCloud:
             for r in cloudformation.describe_stack_resources(StackName=self.stack_name)["StackResources"]
             if "LogicalResourceId" in r  # moto also lists entries it did not create, without ids
         }
-        refused = self.authority.unusable_log_group_keys(logs_backends[self.account_id][self.region].groups.values())
+        refused = unusable_log_group_keys(self.authority, logs_backends[self.account_id][self.region].groups.values())
         if refused:
             raise LocalCloudError("CloudWatch Logs may not use the key of: " + "; ".join(refused))
 
@@ -367,28 +368,6 @@ _FIXTURE_POLICY = {
         }
     ],
 }
-
-_POLICY_PROPERTIES = {
-    "AWS::IAM::Role": ("AssumeRolePolicyDocument", "Policies"),
-    "AWS::IAM::Policy": ("PolicyDocument",),
-    "AWS::IAM::ManagedPolicy": ("PolicyDocument",),
-    "AWS::S3::BucketPolicy": ("PolicyDocument",),
-    "AWS::SQS::QueuePolicy": ("PolicyDocument",),
-    "AWS::SNS::TopicPolicy": ("PolicyDocument",),
-    "AWS::KMS::Key": ("KeyPolicy",),
-}
-
-
-def _unevaluable_conditions(body: dict[str, Any]) -> list[str]:
-    """Each condition in the template's policies that the local cloud could not evaluate."""
-    problems = []
-    for logical_id, resource in body.get("Resources", {}).items():
-        properties = resource.get("Properties", {})
-        for name in _POLICY_PROPERTIES.get(resource["Type"], ()):
-            value = properties.get(name)
-            documents = [p.get("PolicyDocument", {}) for p in value] if isinstance(value, list) else [value or {}]
-            problems += [f"{logical_id}.{name}: {problem}" for d in documents for problem in unsupported_conditions(d)]
-    return problems
 
 
 def _zip_folder(source: Path) -> bytes:

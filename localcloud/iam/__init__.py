@@ -2,6 +2,7 @@
 
 from localcloud.iam.actions import Actions, UnmodelledOperationError
 from localcloud.iam.authority import ADMIN_ACCESS_KEY, Authority, Credentials, DeniedError
+from localcloud.iam.deploy import unevaluable_conditions
 from localcloud.iam.enforcement import enforcing
 from localcloud.iam.policy import Check, Principal, UnsupportedConditionError, unsupported_conditions
 
@@ -16,5 +17,6 @@ __all__ = [
     "UnmodelledOperationError",
     "UnsupportedConditionError",
     "enforcing",
+    "unevaluable_conditions",
     "unsupported_conditions",
 ]

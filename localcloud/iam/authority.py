@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -258,27 +258,6 @@ class Authority:
             key = keys.get(resource.rsplit("/", 1)[-1])
             policy = key.policy if key is not None else None
         return _document(policy) if policy else None
-
-    def unusable_log_group_keys(self, groups: Iterable[Any]) -> list[str]:
-        """Each log group whose KMS key CloudWatch Logs may not use, and why.
-
-        AWS refuses to create (or associate a key with) such a group: the key policy must let
-        ``logs.<region>.amazonaws.com`` use the key for that group's encryption context.
-        """
-        service = f"logs.{self.region}.amazonaws.com"
-        refused = []
-        for group in groups:
-            key = getattr(group, "kms_key_id", None)
-            if not key:
-                continue
-            principal = self.service_principal(service)[0]
-            context = {"kms:EncryptionContext:aws:logs:arn": group.arn.removesuffix(":*")}
-            checks = [Check(action, key, context) for action in ("kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")]
-            try:
-                self.authorize(principal, checks)
-            except DeniedError as denied:
-                refused.append(f"{group.name}: {denied}")
-        return refused
 
     def key_state(self, key_arn: str) -> str:
         """Enabled, Disabled or PendingDeletion."""
