@@ -67,3 +67,13 @@ def test_every_arn_comes_from_a_substitution(path: Path) -> None:
     hard_coded = re.findall(r'"arn:aws:(?!states:::)[^"]*"', text)
     assert hard_coded == []
     assert "123456789012" not in text
+
+
+def test_the_two_training_states_differ_only_in_their_vpc_placement() -> None:
+    # Step Functions has no way to leave VpcConfig out of one state when TrainingSubnetIds is empty,
+    # so training without and with a VPC are two states; this keeps them from drifting apart.
+    retraining = load(ROOT / "statemachines" / "retraining.asl.json")["States"]
+    plain, in_vpc = retraining["Train model"], retraining["Train model in the VPC"]
+    vpc = in_vpc["Parameters"].pop("VpcConfig")
+    assert plain == in_vpc
+    assert set(vpc) == {"Subnets.$", "SecurityGroupIds.$"}
