@@ -176,7 +176,7 @@ class LocalCloud:
             stack.enter_context(mock.patch.object(module, "time", ScaledTime(clock)))
         for adapter in self.adapters:
             stack.enter_context(adapter(self))
-        stack.enter_context(resources.registered(self))
+        stack.enter_context(resources.registered())
 
     def deploy(self) -> None:
         """Upload the staged code and create the stack from the translated template."""

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 
 class FunctionLogs:
     """Delivers handler output to CloudWatch Logs as each function's role."""
 
-    def __init__(self, cloud: LocalCloud) -> None:
+    def __init__(self, cloud: Cloud) -> None:
         self._cloud = cloud
         self._streams: dict[str, tuple[Any, str, str]] = {}
         self.lost: list[tuple[str, str]] = []

@@ -11,9 +11,9 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
-Adapter = Callable[["LocalCloud"], AbstractContextManager[Any]]
+Adapter = Callable[["Cloud"], AbstractContextManager[Any]]
 
 from localcloud.adapters.atomic_requests import atomic_requests  # noqa: E402
 from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms  # noqa: E402

@@ -18,7 +18,7 @@ from unittest import mock
 from moto.core.botocore_stubber import BotocoreStubber
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 
 @contextmanager
@@ -36,6 +36,6 @@ def serialized_requests() -> Iterator[None]:
 
 
 @contextmanager
-def atomic_requests(cloud: LocalCloud) -> Iterator[None]:
+def atomic_requests(cloud: Cloud) -> Iterator[None]:
     with serialized_requests():
         yield

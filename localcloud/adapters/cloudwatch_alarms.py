@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from moto.cloudwatch.models import Alarm, MetricDatum, cloudwatch_backends
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanThreshold": operator.gt,
@@ -129,7 +129,7 @@ def _state_change_event(alarm: Any, previous: dict[str, str], now: datetime) -> 
     }
 
 
-def evaluate_all(cloud: LocalCloud) -> list[str]:
+def evaluate_all(cloud: Cloud) -> list[str]:
     """Evaluate every alarm at stack time now; return the names of those that changed state."""
     backend = cloudwatch_backends[cloud.account_id][cloud.region]
     now = cloud.clock.now()
@@ -151,7 +151,7 @@ def evaluate_all(cloud: LocalCloud) -> list[str]:
     return changed
 
 
-def _notify(cloud: LocalCloud, alarm: Alarm, topic_arn: str, state: str, reason: str) -> None:
+def _notify(cloud: Cloud, alarm: Alarm, topic_arn: str, state: str, reason: str) -> None:
     """Publish as CloudWatch does, as itself: the topic's policy and its key's policy must allow it.
 
     A refused action is not retried; it is kept in ``cloud.undelivered``.
@@ -168,7 +168,7 @@ def _notify(cloud: LocalCloud, alarm: Alarm, topic_arn: str, state: str, reason:
 
 
 @contextmanager
-def cloudwatch_alarms(cloud: LocalCloud) -> Iterator[None]:
+def cloudwatch_alarms(cloud: Cloud) -> Iterator[None]:
     def tick() -> None:
         evaluate_all(cloud)
 

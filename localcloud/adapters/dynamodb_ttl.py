@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from moto.dynamodb.models import dynamodb_backends
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 # Items whose TTL lies further in the past than this are never deleted on AWS.
 IGNORED_AFTER = timedelta(days=5 * 365)
@@ -38,7 +38,7 @@ def expired(item: Any, attribute: str, now: datetime) -> bool:
     return Decimal((now - IGNORED_AFTER).timestamp()) <= expiration <= Decimal(now.timestamp())
 
 
-def expire_all(cloud: LocalCloud) -> int:
+def expire_all(cloud: Cloud) -> int:
     """Delete every item whose TTL has passed at stack time now; return how many were deleted."""
     now = cloud.clock.now()
     deleted = 0
@@ -54,7 +54,7 @@ def expire_all(cloud: LocalCloud) -> int:
 
 
 @contextmanager
-def dynamodb_ttl(cloud: LocalCloud) -> Iterator[None]:
+def dynamodb_ttl(cloud: Cloud) -> Iterator[None]:
     def tick() -> None:
         expire_all(cloud)
 

@@ -26,7 +26,7 @@ from moto.utilities.arns import parse_arn
 from localcloud.arns import queue_url
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 HANDLED_SERVICES = {"lambda", "states"}
 EVENTS = "events.amazonaws.com"
@@ -55,7 +55,7 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     return event
 
 
-def _deliver(cloud: LocalCloud, rule_arn: str, target: dict[str, Any], payload: Any) -> None:
+def _deliver(cloud: Cloud, rule_arn: str, target: dict[str, Any], payload: Any) -> None:
     if ":lambda:" in target["Arn"]:
         events = cloud.client("lambda", principal=EVENTS, source_arn=rule_arn)
         events.invoke(FunctionName=target["Arn"], InvocationType="Event", Payload=json.dumps(payload).encode())
@@ -68,7 +68,7 @@ def _deliver(cloud: LocalCloud, rule_arn: str, target: dict[str, Any], payload: 
 
 
 def _dead_letter(
-    cloud: LocalCloud, rule_arn: str, target: dict[str, Any], event: dict[str, Any], error: ClientError
+    cloud: Cloud, rule_arn: str, target: dict[str, Any], event: dict[str, Any], error: ClientError
 ) -> None:
     queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
     if not queue_arn:
@@ -87,7 +87,7 @@ def _dead_letter(
     )
 
 
-def _delivering(cloud: LocalCloud, original: Callable[..., None]) -> Callable[..., None]:
+def _delivering(cloud: Cloud, original: Callable[..., None]) -> Callable[..., None]:
     def send_to_targets(rule: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
         if not rule.event_pattern.matches_event(original_event):
             return
@@ -114,6 +114,6 @@ def _delivering(cloud: LocalCloud, original: Callable[..., None]) -> Callable[..
 
 
 @contextmanager
-def eventbridge_targets(cloud: LocalCloud) -> Iterator[None]:
+def eventbridge_targets(cloud: Cloud) -> Iterator[None]:
     with mock.patch.object(Rule, "send_to_targets", _delivering(cloud, Rule.send_to_targets)):
         yield

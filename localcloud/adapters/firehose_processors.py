@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from moto.firehose.models import FirehoseBackend
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 _EXPRESSION = re.compile(r"!\{(timestamp|firehose):([^}]*)\}")
 # Java date patterns Firehose accepts in !{timestamp:...}, as strftime directives.
@@ -113,7 +113,7 @@ class DeliveryQueue:
     pending: list[Delivery] = field(default_factory=list)
     expired: list[Delivery] = field(default_factory=list)
 
-    def deliver(self, cloud: LocalCloud, delivery: Delivery) -> bool:
+    def deliver(self, cloud: Cloud, delivery: Delivery) -> bool:
         """Write ``delivery`` as its role; log and keep it for a retry when that fails."""
         delivery.attempts += 1
         s3 = _as_delivery_role(cloud, "s3", delivery.role_arn)
@@ -124,7 +124,7 @@ class DeliveryQueue:
             return False
         return True
 
-    def retry(self, cloud: LocalCloud) -> None:
+    def retry(self, cloud: Cloud) -> None:
         now = cloud.clock.now()
         waiting, self.pending = self.pending, []
         for delivery in waiting:
@@ -136,11 +136,11 @@ class DeliveryQueue:
                 self.pending.append(delivery)
 
 
-def _as_delivery_role(cloud: LocalCloud, service: str, role_arn: str) -> Any:
+def _as_delivery_role(cloud: Cloud, service: str, role_arn: str) -> Any:
     return cloud.client(service, principal=role_arn, assumed_by="firehose.amazonaws.com", external_id=cloud.account_id)
 
 
-def _log_delivery_error(cloud: LocalCloud, delivery: Delivery, error: ClientError) -> None:
+def _log_delivery_error(cloud: Cloud, delivery: Delivery, error: ClientError) -> None:
     """Write the failure to the stream's CloudWatch log stream, as the delivery role, as Firehose does."""
     if str(delivery.log.get("Enabled", "false")).lower() != "true":
         return
@@ -161,7 +161,7 @@ def _log_delivery_error(cloud: LocalCloud, delivery: Delivery, error: ClientErro
 
 
 def transform(
-    cloud: LocalCloud, stream_arn: str, lambda_arn: str, records: list[bytes], now: datetime, *, role_arn: str
+    cloud: Cloud, stream_arn: str, lambda_arn: str, records: list[bytes], now: datetime, *, role_arn: str
 ) -> tuple[list[bytes], list[bytes]]:
     """Run the processor over ``records``: (delivered data, error documents)."""
     ids = [f"{index:056d}" for index in range(len(records))]
@@ -215,7 +215,7 @@ def transform(
 
 
 def _delivering(
-    cloud: LocalCloud, original: Callable[..., list[dict[str, str]]], queue: DeliveryQueue
+    cloud: Cloud, original: Callable[..., list[dict[str, str]]], queue: DeliveryQueue
 ) -> Callable[..., list[dict[str, str]]]:
     def put_s3_records(
         backend: FirehoseBackend,
@@ -252,7 +252,7 @@ def _delivering(
 
 
 @contextmanager
-def firehose_processors(cloud: LocalCloud) -> Iterator[DeliveryQueue]:
+def firehose_processors(cloud: Cloud) -> Iterator[DeliveryQueue]:
     queue = DeliveryQueue()
 
     def retry() -> None:

@@ -35,7 +35,7 @@ from localcloud.greengrass import (
 )
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 _MODEL = botocore.session.get_session().get_service_model("greengrassv2")
 Response = tuple[int, dict[str, str], bytes]
@@ -241,7 +241,7 @@ def handle(backend: GreengrassV2Backend, method: str, url: str, body: bytes | st
     return _error("ResourceNotFoundException", 404, f"no Greengrass v2 operation at {method} {parts.path}")
 
 
-def _artifact_exists(cloud: LocalCloud) -> Callable[[str], bool]:
+def _artifact_exists(cloud: Cloud) -> Callable[[str], bool]:
     def exists(uri: str) -> bool:
         if not uri.startswith("s3://"):
             return False
@@ -256,7 +256,7 @@ def _artifact_exists(cloud: LocalCloud) -> Callable[[str], bool]:
 
 
 @contextmanager
-def greengrassv2(cloud: LocalCloud) -> Iterator[None]:
+def greengrassv2(cloud: Cloud) -> Iterator[None]:
     backend = GreengrassV2Backend(cloud.account_id, cloud.region, cloud.clock.now, _artifact_exists(cloud))
     original = BotocoreStubber.process_request
 

@@ -24,7 +24,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimeou
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 HEARTBEAT_TIMEOUT = StatesErrorName(typ=StatesErrorNameType.StatesHeartbeatTimeout)
 TIMEOUT = StatesErrorName(typ=StatesErrorNameType.StatesTimeout)
@@ -63,7 +63,7 @@ def _matching_timeout(original: Callable[..., None]) -> Callable[..., None]:
 
 
 @contextmanager
-def heartbeat_timeout(cloud: LocalCloud) -> Iterator[None]:
+def heartbeat_timeout(cloud: Cloud) -> Iterator[None]:
     with ExitStack() as stack:
         for task_class in (StateTask, StateTaskActivity):
             named = _naming_heartbeats(task_class._from_error)

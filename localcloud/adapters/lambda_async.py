@@ -18,7 +18,7 @@ from unittest import mock
 from moto.awslambda.models import LambdaFunction
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 DEFAULT_RETRIES = 2
 RETRY_WAITS_SECONDS = (60, 120)
@@ -29,7 +29,7 @@ def _config(function: Any) -> dict[str, Any]:
     return dict(configs[0].config) if configs else {}
 
 
-def _delivering(cloud: LocalCloud, original: Callable[..., Any]) -> Callable[..., Any]:
+def _delivering(cloud: Cloud, original: Callable[..., Any]) -> Callable[..., Any]:
     def invoke(function: Any, body: str, request_headers: Any, response_headers: Any) -> Any:
         if request_headers.get("x-amz-invocation-type") != "Event":
             return original(function, body, request_headers, response_headers)
@@ -48,9 +48,7 @@ def _delivering(cloud: LocalCloud, original: Callable[..., Any]) -> Callable[...
     return invoke
 
 
-def _give_up(
-    cloud: LocalCloud, function: Any, config: dict[str, Any], *, event: Any, error: Any, attempts: int
-) -> None:
+def _give_up(cloud: Cloud, function: Any, config: dict[str, Any], *, event: Any, error: Any, attempts: int) -> None:
     destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
     if destination and ":sqs:" in destination:
         record = {
@@ -68,13 +66,13 @@ def _give_up(
         _send(cloud, destination, json.dumps(record))
 
 
-def _send(cloud: LocalCloud, queue_arn: str, body: str) -> None:
+def _send(cloud: Cloud, queue_arn: str, body: str) -> None:
     sqs = cloud.client("sqs")
     name = queue_arn.rsplit(":", 1)[-1]
     sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], MessageBody=body)
 
 
 @contextmanager
-def lambda_async(cloud: LocalCloud) -> Iterator[None]:
+def lambda_async(cloud: Cloud) -> Iterator[None]:
     with mock.patch.object(LambdaFunction, "invoke", _delivering(cloud, LambdaFunction.invoke)):
         yield

@@ -15,7 +15,7 @@ from unittest import mock
 from moto.awslambda.models import LayerVersion
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 
 def _arn(layer_version: Any) -> str:
@@ -24,6 +24,6 @@ def _arn(layer_version: Any) -> str:
 
 
 @contextmanager
-def layer_version_ref(cloud: LocalCloud) -> Iterator[None]:
+def layer_version_ref(cloud: Cloud) -> Iterator[None]:
     with mock.patch.object(LayerVersion, "physical_resource_id", property(_arn), create=True):
         yield

@@ -16,7 +16,7 @@ from unittest import mock
 from moto.logs.models import LogGroup
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 
 def _with_streams(original: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
@@ -28,6 +28,6 @@ def _with_streams(original: Callable[[Any, str], Any]) -> Callable[[Any, str], A
 
 
 @contextmanager
-def log_group_arn(cloud: LocalCloud) -> Iterator[None]:
+def log_group_arn(cloud: Cloud) -> Iterator[None]:
     with mock.patch.object(LogGroup, "get_cfn_attribute", _with_streams(LogGroup.get_cfn_attribute)):
         yield

@@ -40,7 +40,7 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 _sagemaker_model = botocore.session.get_session().get_service_model("sagemaker")
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 TERMINAL_TRAINING_STATUSES: Final = {"Completed", "Failed", "Stopped"}
 SUPPORTED_PATTERNS: Final[set[Any]] = {ResourceCondition.WaitForTaskToken, ResourceCondition.Sync}
@@ -157,7 +157,7 @@ def _task_for(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def sagemaker_tasks(cloud: LocalCloud) -> Iterator[None]:
+def sagemaker_tasks(cloud: Cloud) -> Iterator[None]:
     with mock.patch.object(
         state_task_factory,
         "state_task_service_for",

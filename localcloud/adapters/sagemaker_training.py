@@ -23,7 +23,7 @@ from conveyor.aws import split_s3_uri
 from localcloud.training import CHECKPOINT_FILE, TrainingDataError, TrainingFaults, train
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 
 class ThrottlingError(JsonRESTError):
@@ -37,7 +37,7 @@ def _channel_objects(s3: Any, uri: str) -> list[bytes]:
     return [s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in sorted(found, key=lambda o: o["Key"])]
 
 
-def run_job(cloud: LocalCloud, job: Any, faults: TrainingFaults) -> None:
+def run_job(cloud: Cloud, job: Any, faults: TrainingFaults) -> None:
     """Train ``job`` for real and record the outcome on it, as SageMaker would."""
     # The job reads and writes as its role, which SageMaker assumes.
     s3 = cloud.client("s3", principal=job.role_arn, assumed_by="sagemaker.amazonaws.com", source_arn=job.arn)
@@ -85,7 +85,7 @@ def run_job(cloud: LocalCloud, job: Any, faults: TrainingFaults) -> None:
     job.training_job_status = job.secondary_status = "Completed"
 
 
-def _training(cloud: LocalCloud, original: Callable[..., FakeTrainingJob]) -> Callable[..., FakeTrainingJob]:
+def _training(cloud: Cloud, original: Callable[..., FakeTrainingJob]) -> Callable[..., FakeTrainingJob]:
     def create_training_job(backend: SageMakerModelBackend, *args: Any, **kwargs: Any) -> FakeTrainingJob:
         faults = cloud.training_faults
         if faults.throttle_creates > 0:
@@ -104,7 +104,7 @@ def _training(cloud: LocalCloud, original: Callable[..., FakeTrainingJob]) -> Ca
 
 
 @contextmanager
-def sagemaker_training(cloud: LocalCloud) -> Iterator[None]:
+def sagemaker_training(cloud: Cloud) -> Iterator[None]:
     with mock.patch.object(
         SageMakerModelBackend, "create_training_job", _training(cloud, SageMakerModelBackend.create_training_job)
     ):

@@ -20,7 +20,7 @@ from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerMod
 from moto.sagemaker.responses import SageMakerResponse
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 
 def update_endpoint(backend: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> str:
@@ -50,6 +50,6 @@ def update_endpoint_response(response: SageMakerResponse) -> ActionResult:
 
 
 @contextmanager
-def sagemaker_update_endpoint(cloud: LocalCloud) -> Iterator[None]:
+def sagemaker_update_endpoint(cloud: Cloud) -> Iterator[None]:
     with mock.patch.object(SageMakerResponse, "update_endpoint", update_endpoint_response, create=True):
         yield

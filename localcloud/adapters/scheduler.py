@@ -21,7 +21,7 @@ from moto.scheduler.models import scheduler_backends
 from localcloud.arns import queue_url
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNITS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -40,7 +40,7 @@ def period(expression: str) -> timedelta:
     return timedelta(seconds=count * _UNITS[unit])
 
 
-def _fire(cloud: LocalCloud, schedule_arn: str, target: dict[str, Any]) -> None:
+def _fire(cloud: Cloud, schedule_arn: str, target: dict[str, Any]) -> None:
     """Invoke the target as its role; a refusal goes to the target's dead-letter queue.
 
     Permission errors are not retried, as Scheduler does not retry them; the dead letter is
@@ -79,7 +79,7 @@ def _fire(cloud: LocalCloud, schedule_arn: str, target: dict[str, Any]) -> None:
 
 
 @contextmanager
-def scheduler(cloud: LocalCloud) -> Iterator[None]:
+def scheduler(cloud: Cloud) -> Iterator[None]:
     last_fired: dict[str, datetime] = {}
 
     def tick() -> None:

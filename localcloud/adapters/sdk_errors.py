@@ -18,7 +18,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 # Services whose SDK client name is not the API name with its first letter capitalised.
 SERVICE_ERROR_NAMES = {
@@ -42,7 +42,7 @@ def service_error_name(service_name: str) -> str:
 
 
 @contextmanager
-def sdk_errors(cloud: LocalCloud) -> Iterator[None]:
+def sdk_errors(cloud: Cloud) -> Iterator[None]:
     with mock.patch.object(
         state_task_service_aws_sdk.StateTaskServiceAwsSdk,
         "_normalise_service_error_name",

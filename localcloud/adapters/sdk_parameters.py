@@ -36,7 +36,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 _session = botocore.session.get_session()
 
@@ -189,7 +189,7 @@ def _converting_response(original: Callable[..., None]) -> Callable[..., None]:
 
 
 @contextmanager
-def sdk_parameters(cloud: LocalCloud) -> Iterator[None]:
+def sdk_parameters(cloud: Cloud) -> Iterator[None]:
     with ExitStack() as stack:
         stack.enter_context(
             mock.patch.object(

@@ -19,12 +19,12 @@ from moto.sns.models import Subscription
 from localcloud.iam import Actions, DeniedError
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 SNS = "sns.amazonaws.com"
 
 
-def _checked(cloud: LocalCloud, original: Callable[..., Any]) -> Callable[..., Any]:
+def _checked(cloud: Cloud, original: Callable[..., Any]) -> Callable[..., Any]:
     actions = Actions(cloud.account_id, cloud.region)
 
     def publish(subscription: Any, *args: Any, **kwargs: Any) -> Any:
@@ -47,6 +47,6 @@ def _checked(cloud: LocalCloud, original: Callable[..., Any]) -> Callable[..., A
 
 
 @contextmanager
-def sns_subscriptions(cloud: LocalCloud) -> Iterator[None]:
+def sns_subscriptions(cloud: Cloud) -> Iterator[None]:
     with mock.patch.object(Subscription, "publish", _checked(cloud, Subscription.publish)):
         yield

@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 
 @contextmanager
-def stack_time(cloud: LocalCloud) -> Iterator[None]:
+def stack_time(cloud: Cloud) -> Iterator[None]:
     with cloud.clock.travelling():
         yield

@@ -17,10 +17,10 @@ from moto.stepfunctions import models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 
 @contextmanager
-def stepfunctions_stack(cloud: LocalCloud) -> Iterator[None]:
+def stepfunctions_stack(cloud: Cloud) -> Iterator[None]:
     with mock.patch.object(models, "stepfunctions_backends", stepfunctions_parser_backends):
         yield

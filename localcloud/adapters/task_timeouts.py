@@ -28,7 +28,7 @@ from moto.stepfunctions.parser.asl.eval.callback import callback
 from localcloud.clock import Clock, ScaledEvent, ScaledThreading
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 # Every kind of Task state, each with its own evaluation.
 TASK_CLASSES = (StateTaskService, StateTaskLambda, StateTaskActivity)
@@ -43,7 +43,7 @@ def _working(clock: Clock, run: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def task_timeouts(cloud: LocalCloud) -> Iterator[None]:
+def task_timeouts(cloud: Cloud) -> Iterator[None]:
     clock = cloud.clock
     with ExitStack() as stack:
         # TimeoutSeconds: the state waits for its task's thread on a threading.Event.

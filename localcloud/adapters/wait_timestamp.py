@@ -20,11 +20,11 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.interface import Cloud
 
 
 @contextmanager
-def wait_timestamp(cloud: LocalCloud) -> Iterator[None]:
+def wait_timestamp(cloud: Cloud) -> Iterator[None]:
     def wait_seconds(wait: Timestamp, env: Any) -> int:
         wait.string.eval(env=env)
         text: str = env.stack.pop()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from moto.cloudformation import parsing
 
@@ -27,9 +27,6 @@ from localcloud.resources import (
     sns,
     sqs,
 )
-
-if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
 
 PROVISIONERS: tuple[type[Any], ...] = (
     awslambda.EventInvokeConfig,
@@ -52,7 +49,7 @@ def _clear_model_caches() -> None:
 
 
 @contextmanager
-def registered(cloud: LocalCloud) -> Iterator[None]:
+def registered() -> Iterator[None]:
     """Make moto's CloudFormation see the provisioners while the local cloud runs."""
     _clear_model_caches()
     try:

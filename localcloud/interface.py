@@ -1,0 +1,44 @@
+"""What adapters, provisioners and stand-ins may use of the running local cloud.
+
+They depend on this small interface, not on :class:`localcloud.cloud.LocalCloud`, which imports
+them: so no module of the local cloud imports one that imports it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from localcloud.clock import Clock
+from localcloud.greengrass import GreengrassV2Backend
+from localcloud.iam import Authority
+from localcloud.training import TrainingFaults
+
+
+class Cloud(Protocol):
+    """The running local cloud, as the pieces it installs see it."""
+
+    account_id: str
+    region: str
+    clock: Clock
+    authority: Authority
+    training_faults: TrainingFaults
+    greengrass: GreengrassV2Backend | None
+    before_advance: list[Callable[[], None]]
+    """Called on every ``advance``, before the clock moves."""
+    tickers: list[Callable[[], None]]
+    """Called on every ``advance``, after the clock moved."""
+    undelivered: list[tuple[str, str, str]]
+    """(source ARN, target ARN, why) of each delivery a service made and was refused."""
+
+    def client(
+        self,
+        service: str,
+        *,
+        principal: str | None = None,
+        source_arn: str = "",
+        assumed_by: str | None = None,
+        external_id: str | None = None,
+    ) -> Any:
+        """A boto3 client, as the administrator or as ``principal`` (see ``LocalCloud.client``)."""
+        ...
