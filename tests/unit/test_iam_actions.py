@@ -1,0 +1,146 @@
+"""Each API call becomes the IAM actions, resources and context keys AWS authorizes it with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from localcloud.iam.actions import Actions, UnmodelledOperationError
+from localcloud.iam.policy import Check
+
+REGION, ACCOUNT = "us-east-1", "123456789012"
+
+
+@pytest.fixture
+def actions() -> Iterator[Actions]:
+    with mock_aws():
+        yield Actions(ACCOUNT, REGION)
+
+
+def simple(checks: list[Check]) -> list[tuple[str, str]]:
+    return [(c.action, c.resource) for c in checks]
+
+
+def test_s3_reads_writes_copies_and_lists_name_their_objects_and_prefixes(actions: Actions) -> None:
+    assert simple(actions.checks("s3", "HeadObject", {"Bucket": "b", "Key": "k"})) == [
+        ("s3:GetObject", "arn:aws:s3:::b/k")
+    ]
+    assert simple(actions.checks("s3", "GetObject", {"Bucket": "b", "Key": "k", "VersionId": "v"})) == [
+        ("s3:GetObjectVersion", "arn:aws:s3:::b/k")
+    ]
+    copy = actions.checks(
+        "s3", "CopyObject", {"Bucket": "b", "Key": "to", "CopySource": {"Bucket": "a", "Key": "from"}}
+    )
+    assert simple(copy) == [("s3:PutObject", "arn:aws:s3:::b/to"), ("s3:GetObject", "arn:aws:s3:::a/from")]
+    [listing] = actions.checks("s3", "ListObjectsV2", {"Bucket": "b", "Prefix": "datasets/"})
+    assert (listing.action, listing.resource, dict(listing.context)) == (
+        "s3:ListBucket",
+        "arn:aws:s3:::b",
+        {"s3:prefix": "datasets/"},
+    )
+
+
+def test_writing_to_an_sse_kms_bucket_needs_the_key_through_s3(actions: Actions) -> None:
+    kms, s3 = boto3.client("kms", region_name=REGION), boto3.client("s3", region_name=REGION)
+    key = kms.create_key()["KeyMetadata"]
+    s3.create_bucket(Bucket="data")
+    s3.put_bucket_encryption(
+        Bucket="data",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key["Arn"]}}]
+        },
+    )
+    put, use = actions.checks("s3", "PutObject", {"Bucket": "data", "Key": "k"})
+    assert (put.action, use.action, use.resource) == ("s3:PutObject", "kms:GenerateDataKey", key["Arn"])
+    assert use.context["kms:ViaService"] == f"s3.{REGION}.amazonaws.com"
+
+
+def test_a_dynamodb_transaction_needs_each_item_action_with_its_partition_keys(actions: Actions) -> None:
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName="state",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    checks = actions.checks(
+        "dynamodb",
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": "state", "Item": {"pk": {"S": "dataset"}, "sk": {"S": "part#1"}}}},
+                {"ConditionCheck": {"TableName": "state", "Key": {"pk": {"S": "object"}, "sk": {"S": "o"}}}},
+            ]
+        },
+    )
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/state"
+    assert [(c.action, c.resource, c.context["dynamodb:LeadingKeys"]) for c in checks] == [
+        ("dynamodb:PutItem", table, ["dataset"]),
+        ("dynamodb:ConditionCheckItem", table, ["object"]),
+    ]
+    [query] = actions.checks(
+        "dynamodb",
+        "Query",
+        {
+            "TableName": "state",
+            "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": {"#p": "pk"},
+            "ExpressionAttributeValues": {":p": {"S": "run"}},
+        },
+    )
+    assert query.context["dynamodb:LeadingKeys"] == ["run"]
+
+
+def test_passing_a_role_is_a_permission_of_its_own(actions: Actions) -> None:
+    checks = actions.checks(
+        "sagemaker",
+        "CreateTrainingJob",
+        {"TrainingJobName": "Conveyor-Run-1", "RoleArn": "arn:aws:iam::1:role/training"},
+    )
+    assert simple(checks) == [
+        ("sagemaker:CreateTrainingJob", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/conveyor-run-1"),
+        ("iam:PassRole", "arn:aws:iam::1:role/training"),
+    ]
+    assert checks[1].context == {"iam:PassedToService": "sagemaker.amazonaws.com"}
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "params", "expected"),
+    [
+        (
+            "lambda",
+            "Invoke",
+            {"FunctionName": "ingest"},
+            ("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ingest"),
+        ),
+        ("stepfunctions", "StartExecution", {"stateMachineArn": "arn:sm"}, ("states:StartExecution", "arn:sm")),
+        (
+            "events",
+            "PutEvents",
+            {"Entries": [{"Source": "conveyor"}]},
+            ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"),
+        ),
+        ("sns", "Publish", {"TopicArn": "arn:topic"}, ("sns:Publish", "arn:topic")),
+        ("cloudwatch", "PutMetricData", {"Namespace": "Conveyor"}, ("cloudwatch:PutMetricData", "*")),
+        (
+            "firehose",
+            "PutRecordBatch",
+            {"DeliveryStreamName": "s"},
+            ("firehose:PutRecordBatch", f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/s"),
+        ),
+    ],
+)
+def test_operations_map_to_their_iam_action_and_resource(
+    actions: Actions, service: str, operation: str, params: dict[str, object], expected: tuple[str, str]
+) -> None:
+    assert simple(actions.checks(service, operation, params))[0] == expected
+
+
+def test_an_operation_with_no_resource_model_is_named_not_guessed(actions: Actions) -> None:
+    with pytest.raises(UnmodelledOperationError, match="glue:GetDatabases"):
+        actions.checks("glue", "GetDatabases", {})
