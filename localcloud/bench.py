@@ -9,36 +9,49 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import csv
 import importlib
 import io
 import itertools
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from conveyor.schema import load_schema
 from localcloud.cloud import LocalCloud
+from localcloud.lambda_packages import layer_requirements, link_packages
 from localcloud.synthetic import csv_text, records
 from localcloud.template import load_sam_template
 
 ROOT = Path(__file__).resolve().parent.parent
 FIREHOSE_BATCH_BYTES = 6 * 1024 * 1024
 INGEST_FILE_BYTES = 50 * 1024 * 1024
-# Services a function reaches only through the runtime (logs, traces, encryption, on-failure
-# destinations), not with clients of its own; and IAM prefixes that boto3 names differently.
-RUNTIME_SERVICES = {"logs", "xray", "kms", "sqs"}
-BOTO3_NAMES = {"states": "stepfunctions"}
-
-_CLIENTS = "import boto3\nfor service in {services!r}:\n    boto3.client(service)\n"
-_TIMED = "import time\nstart = time.perf_counter()\n{body}\nprint(time.perf_counter() - start)\n"
+COLD_START = ROOT / "localcloud" / "cold_start.py"
+EVENTS = ROOT / "events"
+REGION = "us-east-1"
+# What AWS answers each call of a first invocation with: nothing handled yet, no champion, no freeze.
+REPLIES: dict[str, dict[str, Any]] = {
+    "dynamodb.GetItem": {},
+    "dynamodb.PutItem": {},
+    "dynamodb.UpdateItem": {},
+    "dynamodb.TransactWriteItems": {},
+    "dynamodb.Query": {"Items": [], "Count": 0, "ScannedCount": 0},
+    "s3.PutObject": {"ETag": '"bench"'},
+    "s3.CopyObject": {"CopyObjectResult": {"ETag": '"bench"'}},
+    "s3.DeleteObject": {},
+    "sagemaker.ListModelPackages": {"ModelPackageSummaryList": []},
+    "stepfunctions.StartExecution": {"executionArn": "arn:aws:states:us-east-1:123456789012:execution:bench:run"},
+}
 
 
 @dataclass(frozen=True)
@@ -59,85 +72,189 @@ class Row:
         return cls(name, shown(value), unit, shown(baseline), round(value / baseline, 3))
 
 
-def measure(body: str, env: dict[str, str], repeats: int) -> float:
-    """Median seconds that ``body`` takes in a fresh interpreter, interpreter start-up excluded."""
-    samples = []
-    for _ in range(repeats):
-        completed = subprocess.run(
-            [sys.executable, "-c", _TIMED.format(body=body)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if completed.returncode != 0:
-            raise RuntimeError(f"benchmark process failed:\n{completed.stderr}")
-        samples.append(float(completed.stdout.strip().splitlines()[-1]))
-    return statistics.median(samples)
-
-
-def function_services(template: dict[str, Any], function: dict[str, Any]) -> list[str]:
-    """AWS services a function calls itself, read from the Allow statements of its role."""
-    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
-    role = template["Resources"][role_id]["Properties"]
-    actions = [
-        action
-        for policy in role.get("Policies", [])
-        for statement in policy["PolicyDocument"]["Statement"]
-        if statement.get("Effect") == "Allow"
-        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
-    ]
-    prefixes = {action.split(":")[0] for action in actions} - RUNTIME_SERVICES
-    return sorted(BOTO3_NAMES.get(prefix, prefix) for prefix in prefixes)
-
-
 def function_environment(template: dict[str, Any], function: dict[str, Any]) -> dict[str, str]:
     """The function's environment variables, with placeholders where the template resolves values."""
     variables = {
         **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
         **function["Properties"].get("Environment", {}).get("Variables", {}),
     }
-    defaults = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
-
-    def resolve(name: str, value: Any) -> str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, dict) and value.get("Ref") in defaults:
-            return defaults[value["Ref"]]
-        return f"bench-{name.lower()}"
-
-    return {name: resolve(name, value) for name, value in variables.items()}
+    return {name: _resolve(template, name, value) for name, value in variables.items()}
 
 
-def cold_starts(repeats: int) -> list[Row]:
-    """Each function's cold start against a fresh process that only creates the same boto3 clients."""
+def function_property(template: dict[str, Any], function: dict[str, Any], name: str) -> str:
+    """A property of the function, or of the template's Globals, as a stack with default parameters sets it."""
+    value = function["Properties"].get(name, template.get("Globals", {}).get("Function", {}).get(name, ""))
+    return _resolve(template, name, value)
+
+
+def _resolve(template: dict[str, Any], name: str, value: Any) -> str:
+    if isinstance(value, str | int):
+        return str(value)
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, when_true, when_false = value["Fn::If"]
+        chosen = when_true if _holds(template, template["Conditions"][condition]) else when_false
+        return _resolve(template, name, chosen)
+    if isinstance(value, dict) and value.get("Ref") in template.get("Parameters", {}):
+        return str(template["Parameters"][value["Ref"]].get("Default", ""))
+    return f"bench-{name.lower().replace('_', '-')}"
+
+
+def _holds(template: dict[str, Any], condition: dict[str, Any]) -> bool:
+    """A condition of ``Fn::Equals`` and ``Fn::Not`` over parameters, as the parameters' defaults decide it."""
+    if "Fn::Not" in condition:
+        return not _holds(template, condition["Fn::Not"][0])
+    left, right = (_resolve(template, "condition", side) for side in condition["Fn::Equals"])
+    return left == right
+
+
+def bench_objects() -> dict[str, bytes]:
+    """The S3 objects the sample events refer to: the uploaded CSV, a dataset snapshot and its parts."""
+    columns = load_schema("predictive_maintenance").columns
+    upload = json.loads((EVENTS / "ingest.json").read_text(encoding="utf-8"))["detail"]["object"]
+    dataset = json.loads((EVENTS / "prepare_channels.json").read_text(encoding="utf-8"))["dataset"]
+    objects = {upload["key"]: csv_text(records(5), columns, header=True).encode()}
+    parts = [
+        {"key": f"datasets/parts/bench-{index}.csv", "rows": dataset["rows"] // dataset["parts"]}
+        for index in range(dataset["parts"])
+    ]
+    for part in parts:
+        objects[part["key"]] = csv_text(records(part["rows"]), columns, header=False).encode()
+    objects[dataset["manifest_key"]] = json.dumps({"run_id": "run-000001", "parts": parts}).encode()
+    return objects
+
+
+class ColdStart:
+    """Runs localcloud/cold_start.py for one function in a fresh interpreter laid out as Lambda lays it out."""
+
+    def __init__(self, work: Path, plan: dict[str, Any], env: dict[str, str], traces: socket.socket) -> None:
+        self.work = work
+        self.plan = plan
+        self.env = env
+        self.traces = traces
+
+    def run(self, mode: str, **fields: Any) -> float:
+        """CPU seconds from the first statement to the end of the work of ``mode`` (see cold_start.py)."""
+        plan_file = self.work / f"{mode}.json"
+        plan_file.write_text(json.dumps({**self.plan, **fields, "mode": mode}), encoding="utf-8")
+        completed = subprocess.run(
+            [sys.executable, "-I", "-S", str(COLD_START), str(plan_file)],
+            cwd=self.plan["path"][0],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"cold start of {self.plan['handler']} ({mode}) failed:\n{completed.stderr}")
+        _wall, cpu = completed.stdout.strip().splitlines()[-1].split()
+        return float(cpu)
+
+    def segments(self) -> int:
+        """X-Ray documents the runs sent since the last call."""
+        count = 0
+        with contextlib.suppress(BlockingIOError):
+            while self.traces.recv(65_536):
+                count += 1
+        return count
+
+
+def cold_starts(repeats: int, environment: dict[str, str] | None = None) -> list[Row]:
+    """Each function's cold start to the end of its first invocation, against boto3 making the same calls.
+
+    The floor is a fresh process that imports boto3, creates the clients the function created and
+    makes the calls it made, answered the same way (cold_start.py says how). Handler and floor
+    runs alternate so that both see the same machine. ``environment`` overrides the functions'
+    variables (to compare options, e.g. POWERTOOLS_TRACE_DISABLED).
+    """
     template = load_sam_template(ROOT / "template.yaml")
-    base_env = {
-        **os.environ,
-        "AWS_DEFAULT_REGION": "us-east-1",
+    objects = {key: base64.b64encode(body).decode() for key, body in bench_objects().items()}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as scratch, _trace_daemon() as traces:
+        packages = Path(scratch)
+        layer = link_packages(packages / "layer", layer_requirements(ROOT / "layers" / "shared" / "requirements.txt"))
+        runtime = link_packages(packages / "runtime", ["boto3"])
+        for logical_id, function in template["Resources"].items():
+            if function["Type"] != "AWS::Serverless::Function":
+                continue
+            code = ROOT / function["Properties"]["CodeUri"]
+            work = packages / logical_id
+            work.mkdir()
+            plan = {
+                "path": [str(code), str(layer), str(ROOT / "layers" / "shared"), str(runtime)],
+                "handler": function["Properties"]["Handler"],
+                "event": json.loads((EVENTS / f"{code.name}.json").read_text(encoding="utf-8")),
+                "context": {
+                    "function_name": logical_id,
+                    "invoked_function_arn": f"arn:aws:lambda:{REGION}:123456789012:function:{logical_id}",
+                    "memory_limit_in_mb": int(function_property(template, function, "MemorySize")),
+                    "aws_request_id": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+                    "log_group_name": f"/aws/lambda/{logical_id}",
+                },
+            }
+            env = {**lambda_environment(template, function, logical_id, traces.getsockname()[1]), **(environment or {})}
+            probe = ColdStart(work, plan, env, traces)
+            record_to = work / "calls.json"
+            probe.run("record", replies=REPLIES, objects=objects, record_to=str(record_to))
+            traced = function_property(template, function, "Tracing") == "Active"
+            if traced and env.get("POWERTOOLS_TRACE_DISABLED", "false") != "true" and probe.segments() == 0:
+                raise RuntimeError(f"{logical_id} has Tracing Active but sent no trace to the X-Ray daemon")
+            calls = json.loads(record_to.read_text(encoding="utf-8"))
+            samples: dict[str, list[float]] = {"handler": [], "floor": []}
+            for repeat in range(repeats):
+                for mode in ("handler", "floor") if repeat % 2 == 0 else ("floor", "handler"):
+                    samples[mode].append(probe.run(mode, calls=calls))
+                probe.segments()
+            services = sorted({call["service"] for call in calls})
+            name = (
+                f"cold start: {logical_id} to the end of its first invocation"
+                f" (floor: boto3 making the same AWS calls, {len(calls)} to {', '.join(services)})"
+            )
+            value, baseline = (statistics.median(samples[mode]) * 1000 for mode in ("handler", "floor"))
+            rows.append(Row.measured(name, value, baseline, "ms"))
+    return rows
+
+
+def lambda_environment(
+    template: dict[str, Any], function: dict[str, Any], logical_id: str, port: int
+) -> dict[str, str]:
+    """The variables Lambda sets for the function, its own included; traces go to a local port."""
+    code = ROOT / function["Properties"]["CodeUri"]
+    # Lambda sets a trace header for every invocation; it asks for the trace to be kept when tracing is Active.
+    sampled = 1 if function_property(template, function, "Tracing") == "Active" else 0
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        # No shared AWS configuration exists in Lambda; credentials come from the environment.
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
-        "POWERTOOLS_TRACE_DISABLED": "false",
+        "AWS_SESSION_TOKEN": "bench",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": function_property(template, function, "MemorySize"),
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": "INFO",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{port}",
+        "_X_AMZN_TRACE_ID": f"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled={sampled}",
+        "LAMBDA_TASK_ROOT": str(code),
+        "_HANDLER": function["Properties"]["Handler"],
+        **function_environment(template, function),
     }
-    rows = []
-    for logical_id, function in template["Resources"].items():
-        if function["Type"] != "AWS::Serverless::Function":
-            continue
-        code = ROOT / function["Properties"]["CodeUri"]
-        module, _, _ = function["Properties"]["Handler"].rpartition(".")
-        services = function_services(template, function)
-        env = {
-            **base_env,
-            **function_environment(template, function),
-            "AWS_LAMBDA_FUNCTION_NAME": logical_id,
-            "PYTHONPATH": os.pathsep.join([str(code), str(ROOT / "layers" / "shared")]),
-        }
-        clients = _CLIENTS.format(services=services)
-        value = measure(f"import {module}\n{clients}", env, repeats)
-        baseline = measure(clients, env, repeats)
-        name = f"cold start: {logical_id} (import handler + create {', '.join(services)} clients)"
-        rows.append(Row.measured(name, value * 1000, baseline * 1000, "ms"))
-    return rows
+
+
+@contextlib.contextmanager
+def _trace_daemon() -> Iterator[socket.socket]:
+    """A UDP socket standing where Lambda's X-Ray daemon listens."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(("127.0.0.1", 0))
+        daemon.setblocking(False)
+        yield daemon
 
 
 def _timed(function: Callable[[], object], repeats: int) -> float:
@@ -250,13 +367,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="conveyor-bench", description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("build/bench/results.json"))
     parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args(argv)
-    rows = (
-        cold_starts(args.repeats)
-        + firehose_transform(args.repeats)
-        + ingest_throughput(args.repeats)
-        + retraining_transitions()
+    parser.add_argument(
+        "--cold-start-repeats",
+        type=int,
+        default=15,
+        help="pairs of handler and floor runs per function (a cold start differs from the floor by tens of ms)",
     )
+    parser.add_argument(
+        "--cold-starts-only", action="store_true", help="measure only the functions' cold starts (to compare options)"
+    )
+    parser.add_argument(
+        "--environment",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a variable every function gets for its cold start, to compare options (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    environment = dict(item.split("=", 1) for item in args.environment)
+    rows = cold_starts(args.cold_start_repeats, environment)
+    if not args.cold_starts_only:
+        rows += firehose_transform(args.repeats) + ingest_throughput(args.repeats) + retraining_transitions()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n", encoding="utf-8")
     for row in rows:

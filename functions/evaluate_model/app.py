@@ -2,13 +2,15 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from evaluation import EvaluateSettings, EvaluationInput, evaluate
 
+from conveyor.tracing import handler_tracer
+
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 metrics = Metrics()
 settings = EvaluateSettings.from_env()
 

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ingestion import IngestSettings, ingest_object
@@ -12,9 +12,10 @@ from conveyor.events import ObjectCreated
 from conveyor.ledger import Ledger
 from conveyor.retraining import start_due_runs
 from conveyor.schema import load_schema
+from conveyor.tracing import handler_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 metrics = Metrics()
 settings = IngestSettings.from_env()
 schema = load_schema(settings.feature_schema)

@@ -2,14 +2,15 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from channels import PrepareSettings, prepare_channels
 
 from conveyor.retraining import RetrainingInput
+from conveyor.tracing import handler_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 settings = PrepareSettings.from_env()
 
 

@@ -3,15 +3,16 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduling import ScheduleSettings, run_schedule
 
 from conveyor.ledger import Ledger
+from conveyor.tracing import handler_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 metrics = Metrics()
 settings = ScheduleSettings.from_env()
 ledger = Ledger(settings.state_table_name)

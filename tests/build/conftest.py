@@ -14,14 +14,12 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
-from importlib.metadata import Distribution, distribution
 from pathlib import Path
 from typing import Any
 
 import pytest
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
+from localcloud.lambda_packages import link_packages
 from localcloud.template import load_sam_template, translate
 from tests.conftest import ROOT, TEMPLATE
 
@@ -156,31 +154,8 @@ def host_build(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BuiltFunct
     return built_functions(build)
 
 
-def with_requirements(name: str) -> list[Distribution]:
-    """The installed distribution ``name`` and every distribution it requires, extras left out."""
-    found: dict[str, Distribution] = {}
-    pending = [name]
-    while pending:
-        installed = distribution(pending.pop())
-        key = canonicalize_name(installed.metadata["Name"])
-        if key in found:
-            continue
-        found[key] = installed
-        for line in installed.requires or []:
-            requirement = Requirement(line)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                pending.append(requirement.name)
-    return list(found.values())
-
-
 @pytest.fixture(scope="session")
 def lambda_runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding boto3 and what it needs, and nothing else."""
     # Lambda's Python runtime brings its own boto3, after the layers on sys.path; the pinned dev copy stands in for it.
-    folder = tmp_path_factory.mktemp("lambda-runtime")
-    for installed in with_requirements("boto3"):
-        tops = {file.parts[0] for file in installed.files or []}
-        for top in tops - {"..", "__pycache__"}:
-            if not top.endswith(".dist-info"):
-                (folder / top).symlink_to(Path(str(installed.locate_file(top))))
-    return folder
+    return link_packages(tmp_path_factory.mktemp("lambda-runtime"), ["boto3"])

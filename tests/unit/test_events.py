@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from conveyor.events import ObjectCreated
+from conveyor.events import FirehoseTransformation, ObjectCreated
 from tests.conftest import load_event
 
 
@@ -21,3 +21,17 @@ def test_an_event_without_an_object_key_is_refused_by_name() -> None:
     del event["detail"]["object"]["key"]
     with pytest.raises(ValidationError, match=r"detail\.object\.key"):
         ObjectCreated.model_validate(event)
+
+
+def test_the_sample_firehose_invocation_lists_each_record_with_its_data() -> None:
+    invocation = FirehoseTransformation.model_validate(load_event("firehose_transform.json"))
+    assert invocation.invocation_id == "invocationIdExample"
+    assert [record.record_id[-3:] for record in invocation.records] == ["154", "155", "156"]
+    assert invocation.records[1].data == "eyJoZWFydGJlYXQiOiB0cnVlfQ=="
+
+
+def test_a_firehose_record_without_data_is_refused_by_name() -> None:
+    event = load_event("firehose_transform.json")
+    del event["records"][0]["data"]
+    with pytest.raises(ValidationError, match=r"records\.0\.data"):
+        FirehoseTransformation.model_validate(event)
