@@ -19,9 +19,11 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from itertools import chain, islice, repeat
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 
@@ -35,6 +37,8 @@ STREAM = "incoming/stream/"
 QUARANTINE = "quarantine/"
 PARTS = "datasets/parts/"
 MAX_REPORTED_ERRORS = 1000
+# Rows read and checked column by column at a time; a chunk with a bad row is checked again row by row.
+CHUNK_ROWS = 16_384
 
 
 class IngestSettings(Settings):
@@ -72,7 +76,12 @@ class IngestReport(BaseModel):
 
 
 def check_file(schema: FeatureSchema, body: bytes, *, has_header: bool, max_rows: int) -> FileCheck:
-    """Validate a CSV file against the schema, row by row, with 1-based line numbers."""
+    """Validate a CSV file against the schema: its good rows as lines, and every reason with its 1-based line.
+
+    Rows are read in chunks and checked column by column (``FeatureSchema.parse_rows``). A chunk
+    that is not all good data rows (a bad or blank row, the header, the row limit, a CSV error) is
+    read again and checked row by row, which gives each reason its line.
+    """
     check = FileCheck()
     try:
         text = body.decode("utf-8-sig")
@@ -84,20 +93,81 @@ def check_file(schema: FeatureSchema, body: bytes, *, has_header: bool, max_rows
     if not text.strip():
         check.fatal = Rejection(rule="empty-file", message="file is empty")
         return check
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        _check_rows(schema, reader, check, has_header=has_header, max_rows=max_rows)
-    except csv.Error as error:
-        check.fatal = Rejection(rule="csv", message=f"file is not valid CSV: {error}", line=reader.line_num)
+    for chunk in _chunks(text):
+        known = None if chunk.rows is None else schema.parse_rows(chunk.rows)
+        may_hold_header = has_header and chunk.lines_before == 0
+        if known is None or None in known or may_hold_header or check.rows_in + len(known) > max_rows:
+            _check_text(schema, chunk, known, check, has_header=has_header, max_rows=max_rows)
+            if check.fatal is not None:
+                break
+        else:
+            check.rows_in += len(known)
+            check.good += cast(list[str], known)  # None is not in it
     if check.fatal is None and check.rows_in == 0:
         check.fatal = Rejection(rule="empty-file", message="file has no data rows", line=1 if has_header else None)
     return check
 
 
-def _check_rows(schema: FeatureSchema, reader: Any, check: FileCheck, *, has_header: bool, max_rows: int) -> None:
-    for cells in reader:
-        line = reader.line_num
-        if not cells or all(not cell.strip() for cell in cells):
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Rows read together, their text, and the number of lines before them; no rows at a CSV error."""
+
+    text: str
+    lines_before: int
+    rows: list[list[str]] | None
+
+
+def _chunks(text: str) -> Iterator[_Chunk]:
+    """A file's rows: the first alone (it may be the header), then CHUNK_ROWS at a time, up to any CSV error."""
+    source = io.StringIO(text, newline="")
+    reader = csv.reader(source, strict=True)
+    for size in chain([1], repeat(CHUNK_ROWS)):
+        # csv.reader reads no further than the rows it returns: the text between two tell()s holds them
+        start, lines_before = source.tell(), reader.line_num
+        try:
+            rows = list(islice(reader, size))
+        except csv.Error:
+            yield _Chunk(text[start : source.tell()], lines_before, None)
+            return
+        if not rows:
+            return
+        yield _Chunk(text[start : source.tell()], lines_before, rows)
+
+
+def _check_text(
+    schema: FeatureSchema,
+    chunk: _Chunk,
+    known: list[str | None] | None,
+    check: FileCheck,
+    *,
+    has_header: bool,
+    max_rows: int,
+) -> None:
+    """Read a chunk again and check its rows one by one; ``known`` has the lines of the rows found good."""
+    reader = csv.reader(io.StringIO(chunk.text, newline=""), strict=True)
+    try:
+        _check_rows(
+            schema, reader, known, check, lines_before=chunk.lines_before, has_header=has_header, max_rows=max_rows
+        )
+    except csv.Error as error:
+        line = chunk.lines_before + reader.line_num
+        check.fatal = Rejection(rule="csv", message=f"file is not valid CSV: {error}", line=line)
+
+
+def _check_rows(
+    schema: FeatureSchema,
+    reader: Any,
+    known: list[str | None] | None,
+    check: FileCheck,
+    *,
+    lines_before: int,
+    has_header: bool,
+    max_rows: int,
+) -> None:
+    # A chunk that ends in a CSV error has no rows read, so none known good
+    for cells, known_line in zip(reader, repeat(None) if known is None else known, strict=False):
+        line = lines_before + reader.line_num
+        if known_line is None and (not cells or all(not cell.strip() for cell in cells)):
             continue
         if has_header and line == 1:
             header = [cell.strip() for cell in cells]
@@ -114,6 +184,9 @@ def _check_rows(schema: FeatureSchema, reader: Any, check: FileCheck, *, has_hea
         if check.rows_in > max_rows:
             check.fatal = Rejection(rule="too-many-rows", message=f"file has more than {max_rows} rows", line=line)
             return
+        if known_line is not None:
+            check.good.append(known_line)
+            continue
         values = schema.parse_row(cells, line)
         if isinstance(values, Rejection):
             check.rejections.append(values)

@@ -3,14 +3,20 @@
 Schemas are JSON documents in ``conveyor/schemas/``; the stack's ``FeatureSchema`` parameter
 names the one in force. Validation returns the row's values, or a :class:`Rejection` that says
 which line, column, value and rule failed.
+
+Each column's check is bound once per schema (``_Column``), and one check serves every path: a
+JSON record, a CSV row, and a batch of CSV rows checked column by column (``parse_rows``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from functools import cache
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, cached_property, partial
 from importlib import resources
+from itertools import chain, compress
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +24,8 @@ from pydantic import BaseModel, ConfigDict
 from conveyor.errors import ConfigurationError
 
 Value = int | float
+Problem = tuple[str, str]
+"""The ``(rule, message)`` a cell breaks."""
 
 
 class Rejection(BaseModel):
@@ -58,9 +66,14 @@ class FeatureSchema(BaseModel):
     def columns(self) -> list[str]:
         return [self.label.name, *(feature.name for feature in self.features)]
 
+    @cached_property
+    def _columns(self) -> tuple[_Column, ...]:
+        label = _Column(self.label.name, partial(_label_value, self.label))
+        return (label, *(_Column(feature.name, partial(_feature_value, feature)) for feature in self.features))
+
     def parse_row(self, cells: list[str], line: int | None = None) -> list[Value] | Rejection:
         """Validate one CSV row (label first) given as strings."""
-        if len(cells) != len(self.columns):
+        if len(cells) != len(self._columns):
             return Rejection(
                 rule="column-count",
                 message=f"expected {len(self.columns)} columns ({', '.join(self.columns)}), found {len(cells)}",
@@ -69,40 +82,102 @@ class FeatureSchema(BaseModel):
             )
         return self._parse(cells, line)
 
+    def parse_rows(self, rows: list[list[str]]) -> list[str | None]:
+        """Validate CSV rows column by column: each row's line as ``csv_row`` writes it, or None.
+
+        None marks a row that ``parse_row`` would not accept as it is: a bad row, a blank one, or
+        one of another width; only ``parse_row`` says why. Each distinct value of a column is
+        checked and formatted once, with the check ``parse_row`` uses, so every other row gets the
+        very line ``csv_row(parse_row(row))`` gives.
+        """
+        width = len(self._columns)
+        fits = list(map(width.__eq__, map(len, rows)))
+        cells = list(chain.from_iterable(compress(rows, fits)))
+        texts: list[list[str]] = []
+        bad: set[int] = set()
+        for index, column in enumerate(self._columns):
+            # The last column's texts end the line, so that joining a row's texts with commas gives it
+            column_texts, column_bad = column.texts(cells[index::width], end="\n" if index == width - 1 else "")
+            texts.append(column_texts)
+            bad.update(column_bad)
+        lines: list[str | None] = list(map(",".join, zip(*texts, strict=True)))
+        for position in bad:
+            lines[position] = None
+        if all(fits):
+            return lines
+        fitting = iter(lines)
+        return [next(fitting) if fit else None for fit in fits]
+
     def parse_record(self, record: Any) -> list[Value] | Rejection:
         """Validate one JSON record (an object with the label and every feature by name)."""
         if not isinstance(record, dict):
             return Rejection(rule="not-object", message=f"expected a JSON object, got {type(record).__name__}")
-        if len(record) != len(self.columns) or not all(column in record for column in self.columns):
-            unknown = sorted(set(record) - set(self.columns))
+        columns = self.columns
+        if len(record) != len(columns) or not all(column in record for column in columns):
+            unknown = sorted(set(record) - set(columns))
             if unknown:
                 return Rejection(rule="unknown-field", message=f"unknown field {unknown[0]!r}", column=unknown[0])
-            missing = next(column for column in self.columns if column not in record)
+            missing = next(column for column in columns if column not in record)
             return Rejection(rule="missing-field", message=f"missing field {missing!r}", column=missing)
-        return self._parse([record[column] for column in self.columns], None)
+        return self._parse([record[column] for column in columns], None)
 
     def _parse(self, raw: list[Any], line: int | None) -> list[Value] | Rejection:
         """Label and features from strings (CSV) or JSON values; the first problem if any."""
-        label = _number(raw[0])
-        if label is None or not label.is_integer() or int(label) not in self.label.values:
-            allowed = ", ".join(str(v) for v in self.label.values)
-            return Rejection(
-                rule="type" if isinstance(raw[0], bool) else "label",
-                message=f"{self.label.name} must be one of {allowed}",
-                line=line,
-                column=self.label.name,
-                value=_shown(raw[0]),
-            )
-        values: list[Value] = [int(label)]
-        for feature, cell in zip(self.features, raw[1:], strict=True):
-            number = _number(cell)
-            problem = _problem(feature, cell, number)
-            if problem is not None:
-                rule, message = problem
-                return Rejection(rule=rule, message=message, line=line, column=feature.name, value=_shown(cell))
-            assert number is not None
-            values.append(int(number) if feature.type == "integer" else number)
+        values: list[Value] = []
+        for column, cell in zip(self._columns, raw, strict=True):
+            value = column.check(cell)
+            if isinstance(value, tuple):
+                rule, message = value
+                return Rejection(rule=rule, message=message, line=line, column=column.name, value=_shown(cell))
+            values.append(value)
         return values
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    """A column's name and its check, bound to its spec: a cell's value, or the problem it has."""
+
+    name: str
+    check: Callable[[Any], Value | Problem]
+
+    def texts(self, cells: list[str], end: str) -> tuple[list[str], list[int]]:
+        """Each cell's text in a CSV line, then ``end``; and the positions of the bad cells (whose text is empty)."""
+        texts = dict.fromkeys(cells, "")
+        bad = set()
+        for cell in texts:
+            value = self.check(cell)
+            if isinstance(value, tuple):
+                bad.add(cell)
+            else:
+                texts[cell] = repr(value) + end
+        positions = [position for position, cell in enumerate(cells) if cell in bad] if bad else []
+        return list(map(texts.__getitem__, cells)), positions
+
+
+def _label_value(label: LabelSpec, cell: Any) -> Value | Problem:
+    """The label as an int, or its problem: not a number, not whole, or not one of the label's values."""
+    number = _number(cell)
+    if number is None or not number.is_integer() or int(number) not in label.values:
+        allowed = ", ".join(str(v) for v in label.values)
+        return "type" if isinstance(cell, bool) else "label", f"{label.name} must be one of {allowed}"
+    return int(number)
+
+
+def _feature_value(feature: FeatureSpec, cell: Any) -> Value | Problem:
+    """The feature's value (an int for an integer feature), or the first rule it breaks. Messages only on failure."""
+    number = _number(cell)
+    if number is None:
+        empty = isinstance(cell, str) and not cell.strip()
+        return ("missing-value", f"{feature.name} is empty") if empty else ("type", f"{feature.name} must be a number")
+    if not math.isfinite(number):
+        return "not-finite", f"{feature.name} must be finite"
+    if feature.type == "integer" and not number.is_integer():
+        return "type", f"{feature.name} must be a whole number"
+    if feature.min is not None and number < feature.min:
+        return "min", f"{feature.name} must be at least {feature.min:g}"
+    if feature.max is not None and number > feature.max:
+        return "max", f"{feature.name} must be at most {feature.max:g}"
+    return int(number) if feature.type == "integer" else number
 
 
 def _number(cell: Any) -> float | None:
@@ -120,22 +195,6 @@ def _number(cell: Any) -> float | None:
 
 def _shown(cell: Any) -> str:
     return (cell if isinstance(cell, str) else json.dumps(cell))[:200]
-
-
-def _problem(feature: FeatureSpec, cell: Any, number: float | None) -> tuple[str, str] | None:
-    """The (rule, message) a feature's cell breaks; None when it is valid. Messages only on failure."""
-    if number is None:
-        empty = isinstance(cell, str) and not cell.strip()
-        return ("missing-value", f"{feature.name} is empty") if empty else ("type", f"{feature.name} must be a number")
-    if not math.isfinite(number):
-        return "not-finite", f"{feature.name} must be finite"
-    if feature.type == "integer" and not number.is_integer():
-        return "type", f"{feature.name} must be a whole number"
-    if feature.min is not None and number < feature.min:
-        return "min", f"{feature.name} must be at least {feature.min:g}"
-    if feature.max is not None and number > feature.max:
-        return "max", f"{feature.name} must be at most {feature.max:g}"
-    return None
 
 
 def csv_row(values: list[Value]) -> str:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import ingestion
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ingestion import check_file
 
-from conveyor.schema import load_schema
+from conveyor.schema import FeatureSchema, load_schema
 from tests.conftest import FIXTURES
+from tests.unit.csv_rows import CELLS, any_rows, good_rows
 
 CORPUS = FIXTURES / "bad_inputs"
 CASES = [c for c in json.loads((CORPUS / "cases.json").read_text())["cases"] if c["kind"] == "upload"]
@@ -18,8 +22,12 @@ HEADER = ",".join(SCHEMA.columns)
 GOOD = "0,298.1,308.6,1551,42.8,0,4.2"
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 2, ingestion.CHUNK_ROWS])
 @pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
-def test_each_bad_upload_is_rejected_with_its_reason(case: dict[str, Any]) -> None:
+def test_each_bad_upload_is_rejected_with_its_reason(
+    case: dict[str, Any], chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingestion, "CHUNK_ROWS", chunk_rows)
     body = (CORPUS / case["file"]).read_bytes()
     check = check_file(SCHEMA, body, has_header=True, max_rows=5)
     reason = check.fatal or check.rejections[0]
@@ -49,3 +57,67 @@ def test_every_bad_row_is_reported_with_its_line() -> None:
     check = check_file(SCHEMA, body, has_header=True, max_rows=10)
     assert [(r.line, r.rule) for r in check.rejections] == [(3, "min"), (5, "label")]
     assert check.rows_in == len(check.good) + len(check.rejections) == 4
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "expected_line"),
+    [('0,"29"8,308.6,1551,42.8,0,4.2', 5), ('0,"298.1,308.6', 6)],
+    ids=["stray quote", "quote left open"],
+)
+def test_a_csv_error_is_reported_at_its_line_after_the_rows_before_it(
+    bad_line: str, expected_line: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given good rows, then a CSV error in a later chunk
+    monkeypatch.setattr(ingestion, "CHUNK_ROWS", 2)
+    body = f"{HEADER}\n{GOOD}\n{GOOD}\n{GOOD}\n{bad_line}\n{GOOD}\n".encode()
+    # When the file is checked
+    check = check_file(SCHEMA, body, has_header=True, max_rows=10)
+    # Then the error has its line in the file, and the rows before it were counted
+    assert check.fatal is not None
+    assert (check.fatal.rule, check.fatal.line, check.rows_in) == ("csv", expected_line, 3)
+
+
+def quoted(cells: list[str]) -> str:
+    return ",".join(f'"{cell}"' for cell in cells)
+
+
+lines = st.one_of(
+    good_rows.map(",".join),
+    any_rows.map(",".join),
+    st.sampled_from([HEADER, HEADER.replace("torque_nm", "torque"), "", "  ", ",,,,,,"]),
+    good_rows.map(quoted),
+    # A quoted cell over two lines, a doubled quote, a quote left open
+    st.sampled_from(['0,"298.1\n",308.6,1551,42.8,0,4.2', '0,"29""8",308.6,1551,42.8,0,4.2', '0,"298.1', *CELLS]),
+)
+
+
+def upload(bom: str, header: bool, rows: list[str], newline: str, last_newline: bool) -> bytes:
+    text = newline.join([HEADER, *rows] if header else rows) + (newline if last_newline else "")
+    return (bom + text).encode()
+
+
+uploads = st.builds(
+    upload,
+    st.sampled_from(["", "\ufeff"]),
+    st.booleans(),
+    st.lists(lines, max_size=14),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(uploads, st.booleans(), st.integers(1, 10), st.integers(1, 4))
+def test_chunks_checked_column_by_column_find_what_rows_checked_one_by_one_find(
+    body: bytes, has_header: bool, max_rows: int, chunk_rows: int
+) -> None:
+    # Given any upload, checked in chunks of a few rows, column by column where a chunk allows
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingestion, "CHUNK_ROWS", chunk_rows)
+        check = check_file(SCHEMA, body, has_header=has_header, max_rows=max_rows)
+    # When the same upload is checked row by row alone
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FeatureSchema, "parse_rows", lambda self, rows: [None] * len(rows))
+        one_by_one = check_file(SCHEMA, body, has_header=has_header, max_rows=max_rows)
+    # Then the verdicts are the same: rows, good lines, bad lines, every reason with its line
+    assert check == one_by_one
