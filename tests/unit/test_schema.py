@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conveyor.schema import Rejection, csv_row
+from conveyor.schema import Rejection, csv_row, load_schema
 from tests.unit.csv_rows import GOOD, SCHEMA, any_rows
 
 
@@ -31,3 +31,11 @@ def test_column_by_column_agrees_with_row_by_row(rows: list[list[str]]) -> None:
         values = SCHEMA.parse_row(row)
         expected.append(None if isinstance(values, Rejection) else csv_row(values))
     assert SCHEMA.parse_rows(rows) == expected
+
+
+def test_a_json_integer_past_float_range_is_rejected_not_raised() -> None:
+    schema = load_schema("predictive_maintenance")
+    record = dict.fromkeys(schema.columns, 1) | {schema.features[0].name: 10**400}
+    rejection = schema.parse_record(record)
+    assert isinstance(rejection, Rejection)
+    assert (rejection.rule, rejection.column) == ("not-finite", schema.features[0].name)

@@ -183,8 +183,11 @@ def _feature_value(feature: FeatureSpec, cell: Any) -> Value | Problem:
 def _number(cell: Any) -> float | None:
     """The cell as a float: numbers as they are, strings parsed, anything else (booleans too) None."""
     kind = type(cell)
-    if kind is float or kind is int:
+    if kind is float:
         return float(cell)
+    if kind is int:
+        # A JSON integer past float's range (10**400) is infinitely large for every check.
+        return float(cell) if abs(cell) < 2**1023 else (math.inf if cell > 0 else -math.inf)
     if kind is str:
         try:
             return float(cell)
