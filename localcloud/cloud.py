@@ -26,6 +26,7 @@ from localcloud import resources
 from localcloud.adapters import ALL as ALL_ADAPTERS
 from localcloud.adapters import Adapter
 from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
+from localcloud.delivery import AtLeastOnce, Deliveries
 from localcloud.function_logs import FunctionLogs
 from localcloud.greengrass import GreengrassV2Backend
 from localcloud.iam import ADMIN_ACCESS_KEY, Actions, Authority, enforcing
@@ -62,6 +63,7 @@ class LocalCloud:
         stack_name: str = DEFAULT_STACK_NAME,
         time_scale: float = DEFAULT_SCALE,
         adapters: Sequence[Adapter] = ALL_ADAPTERS,
+        delivery: AtLeastOnce | None = None,
     ) -> None:
         self.template = template
         self.adapters = list(adapters)
@@ -70,6 +72,8 @@ class LocalCloud:
         self.region = REGION
         self.account_id = ACCOUNT_ID
         self.clock = Clock(time_scale)
+        self.deliveries = Deliveries(delivery)
+        """How events are delivered: once and in order (``delivery`` None), or at least once."""
         self.authority = Authority(ACCOUNT_ID, REGION)
         """Credentials issued in the local cloud and the decision on every request."""
         self.function_logs = FunctionLogs(self)
@@ -87,6 +91,8 @@ class LocalCloud:
         """(source ARN, target ARN, why) of each delivery a service made and was refused."""
         self.tickers: list[Callable[[], None]] = []
         """Called on every :meth:`advance`, after the clock moved (registered by adapters)."""
+        # Deliveries held back are late, not lost: they arrive before time moves on.
+        self.before_advance.append(self.deliveries.settle)
         self._exit_stack = ExitStack()
 
     @classmethod
@@ -98,10 +104,13 @@ class LocalCloud:
         stack_name: str = DEFAULT_STACK_NAME,
         time_scale: float = DEFAULT_SCALE,
         adapters: Sequence[Adapter] = ALL_ADAPTERS,
+        delivery: AtLeastOnce | None = None,
     ) -> Self:
         """Translate the SAM template at ``path``; entering the context deploys it.
 
         ``adapters`` defaults to all of them; tests leave one out to show the gap it fills.
+        ``delivery`` None delivers every event once, in order; ``AtLeastOnce(seed=...)`` delivers
+        as AWS may (:mod:`localcloud.delivery`).
         """
         merged = {**DEFAULT_PARAMETERS, **(parameters or {})}
         return cls(
@@ -110,6 +119,7 @@ class LocalCloud:
             stack_name=stack_name,
             time_scale=time_scale,
             adapters=adapters,
+            delivery=delivery,
         )
 
     def __enter__(self) -> Self:
@@ -233,7 +243,9 @@ class LocalCloud:
         assumed by that service, as the service does it: its trust policy must allow it.
         """
         if principal is None:
-            return boto3.client(service, region_name=self.region)
+            # Explicit keys: while a handler runs on another thread, os.environ holds its role's.
+            admin = {"aws_access_key_id": ADMIN_ACCESS_KEY, "aws_secret_access_key": ADMIN_ACCESS_KEY}
+            return boto3.client(service, region_name=self.region, **admin)
         if assumed_by is not None:
             credentials = self.authority.assume_role(
                 principal, service=assumed_by, source_arn=source_arn, external_id=external_id
@@ -318,7 +330,8 @@ class LocalCloud:
         return arn
 
     def run_until_idle(self, timeout: float = 30.0) -> None:
-        """Block until no state machine execution is running (or raise after ``timeout`` seconds)."""
+        """Block until no state machine execution is running and no delivery is held back
+        (or raise after ``timeout`` seconds)."""
         deadline = time.monotonic() + timeout
         sfn = self.client("stepfunctions")
         while True:
@@ -329,7 +342,7 @@ class LocalCloud:
                     stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
                 )["executions"]
             ]
-            if not running:
+            if not self.deliveries.release() and not running:
                 return
             if time.monotonic() > deadline:
                 raise LocalCloudError(f"still running after {timeout} s: {', '.join(running)}")

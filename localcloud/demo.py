@@ -10,6 +10,7 @@ from typing import Any
 from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
 from localcloud.cloud import LocalCloud
+from localcloud.delivery import AtLeastOnce
 from localcloud.synthetic import csv_text, records
 
 PARAMETERS = {"MinNewRows": "3000", "RetrainSchedule": "rate(1 hour)", "NumRound": "100"}
@@ -51,6 +52,7 @@ def stream_records(cloud: LocalCloud) -> None:
         DeliveryStreamName=cloud.outputs["IngestStreamName"],
         Records=[{"Data": r.encode()} for r in good + bad + heartbeats],
     )
+    cloud.deliveries.settle()
     bucket = cloud.outputs["DataBucketName"]
     s3 = cloud.client("s3")
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="errors/stream/reasons/").get("Contents", [])
@@ -76,6 +78,7 @@ def upload_files(cloud: LocalCloud) -> None:
     }
     for key, body in uploads.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    cloud.deliveries.settle()
     errors = s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/").get("Contents", [])
     reports = [o["Key"] for o in errors if o["Key"].endswith(".error.json")]
     expect(len(reports) == 1, f"expected one quarantined file, found {reports}")
@@ -122,6 +125,45 @@ def models(cloud: LocalCloud) -> list[dict[str, Any]]:
     return found
 
 
+def runs(cloud: LocalCloud) -> list[dict[str, Any]]:
+    """What each retraining run was started with: its trigger, its new rows and its snapshot."""
+    sfn = cloud.client("stepfunctions")
+    listed = sfn.list_executions(stateMachineArn=cloud.outputs["RetrainingStateMachineArn"])["executions"]
+    found = []
+    for execution in sorted(listed, key=lambda e: e["name"]):
+        started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+        snapshot = started["dataset"]
+        found.append(
+            {
+                "run_id": started["run_id"],
+                "trigger": started["trigger"],
+                "new_rows": started["new_rows"],
+                "rows": snapshot["rows"],
+                "parts": snapshot["parts"],
+            }
+        )
+    return found
+
+
+def dataset(cloud: LocalCloud) -> dict[str, Any]:
+    """The dataset as the ledger records it: each part's source object and rows."""
+    pages = (
+        cloud.client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=cloud.outputs["StateTableName"],
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :part)",
+            ExpressionAttributeValues={":pk": {"S": "dataset"}, ":part": {"S": "part#"}},
+        )
+    )
+    items = [item for page in pages for item in page["Items"]]
+    parts = sorted(
+        ({"source": item["source_key"]["S"], "rows": int(item["rows"]["N"])} for item in items),
+        key=lambda part: (part["source"], part["rows"]),
+    )
+    return {"parts": parts, "rows": sum(part["rows"] for part in parts)}
+
+
 def show_round(cloud: LocalCloud, expected_run: str, expected_decision: str) -> dict[str, Any]:
     cloud.run_until_idle(timeout=300)
     runs = [e for e in executions(cloud) if e["workflow"] == "retraining"]
@@ -152,10 +194,13 @@ WORKFLOWS = {
 }
 
 
-def run(template: Path, summary_path: Path) -> dict[str, Any]:
-    """Deploy the stack locally and walk through each capability; return and write the summary."""
+def run(template: Path, summary_path: Path, *, delivery: AtLeastOnce | None = None) -> dict[str, Any]:
+    """Deploy the stack locally and walk through each capability; return and write the summary.
+
+    ``delivery`` None delivers every event once, in order; ``AtLeastOnce(seed=...)`` as AWS may.
+    """
     say(f"Deploying {template} into the local cloud (samtranslator + moto, no AWS account)")
-    with LocalCloud.from_template(template, parameters=PARAMETERS) as cloud:
+    with LocalCloud.from_template(template, parameters=PARAMETERS, delivery=delivery) as cloud:
         for name, value in sorted(cloud.outputs.items()):
             detail(f"{name:<32} {value}")
         health = check_health(cloud)
@@ -173,6 +218,13 @@ def run(template: Path, summary_path: Path) -> dict[str, Any]:
             "stack": cloud.stack_name,
             "version": health["version"],
             "health": health["status"],
+            "deliveries": {
+                "duplicated": sum(fate.copies - 1 for fate in cloud.deliveries.log),
+                "late": sum(fate.late for fate in cloud.deliveries.log),
+                "refused": sum(cloud.deliveries.refused.values()),
+            },
+            "dataset": dataset(cloud),
+            "runs": runs(cloud),
             "executions": executions(cloud),
             "models": models(cloud),
         }

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from localcloud.clock import Clock
+from localcloud.delivery import Deliveries
 from localcloud.greengrass import GreengrassV2Backend
 from localcloud.iam import Authority
 from localcloud.training import TrainingFaults
@@ -21,6 +22,10 @@ class Cloud(Protocol):
     account_id: str
     region: str
     clock: Clock
+    deliveries: Deliveries
+    """How services deliver events: once and in order, or at least once (:mod:`localcloud.delivery`)."""
+    physical_ids: dict[str, str]
+    """Each template resource's physical id, by logical id."""
     authority: Authority
     training_faults: TrainingFaults
     greengrass: GreengrassV2Backend | None

@@ -10,7 +10,9 @@ A file's fate, by ``RowErrorPolicy``:
   ``quarantine/<key>.rejected.csv`` with the same ``.error.json``.
 
 Files under ``incoming/stream/`` come from Firehose and have no header. Each input object is
-handled once, whatever number of times its event arrives.
+handled once, whatever number of times its event arrives; and the same bytes written again under
+the same key (a new version: a client's or Firehose's retry of a write that had gone through) add
+no rows a second time, since a part is named by its key and content.
 """
 
 from __future__ import annotations
@@ -195,8 +197,9 @@ def _check_rows(
             check.good.append(csv_row(values))
 
 
-def part_id(key: str, version: str) -> str:
-    return hashlib.sha256(f"{key}#{version}".encode()).hexdigest()[:24]
+def part_id(key: str, body: bytes) -> str:
+    """The id of the part made of ``body`` under ``key``: the same for every version with these bytes."""
+    return hashlib.sha256(f"{key}#{hashlib.sha256(body).hexdigest()}".encode()).hexdigest()[:24]
 
 
 def ingest_object(
@@ -207,6 +210,7 @@ def ingest_object(
     object_id = ledger.object_id(bucket, key, version)
     if ledger.seen(object_id):
         return IngestReport(key=key, outcome="duplicate", rows_in=0, rows_accepted=0, rows_set_aside=0)
+    body = b""
     if size > settings.max_file_bytes:
         check = FileCheck(fatal=Rejection(rule="too-large", message=f"file exceeds {settings.max_file_bytes} bytes"))
     else:
@@ -226,8 +230,8 @@ def ingest_object(
         _quarantine(settings, key=key, version=version, check=check, report=report, now=now, whole_file=not keep_good)
     if keep_good:
         part = Part(
-            part_id=part_id(key, version),
-            key=f"{PARTS}{part_id(key, version)}.csv",
+            part_id=part_id(key, body),
+            key=f"{PARTS}{part_id(key, body)}.csv",
             rows=len(check.good),
             source_key=key,
             source_version=version,

@@ -17,6 +17,7 @@ Adapter = Callable[["Cloud"], AbstractContextManager[Any]]
 
 from localcloud.adapters.atomic_requests import atomic_requests  # noqa: E402
 from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms  # noqa: E402
+from localcloud.adapters.dynamodb_faults import dynamodb_faults  # noqa: E402
 from localcloud.adapters.dynamodb_ttl import dynamodb_ttl  # noqa: E402
 from localcloud.adapters.eventbridge_targets import eventbridge_targets  # noqa: E402
 from localcloud.adapters.firehose_processors import firehose_processors  # noqa: E402
@@ -25,12 +26,14 @@ from localcloud.adapters.heartbeat_timeout import heartbeat_timeout  # noqa: E40
 from localcloud.adapters.lambda_async import lambda_async  # noqa: E402
 from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
 from localcloud.adapters.log_group_arn import log_group_arn  # noqa: E402
+from localcloud.adapters.s3_notifications import s3_notifications  # noqa: E402
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks  # noqa: E402
 from localcloud.adapters.sagemaker_training import sagemaker_training  # noqa: E402
 from localcloud.adapters.sagemaker_update_endpoint import sagemaker_update_endpoint  # noqa: E402
 from localcloud.adapters.scheduler import scheduler  # noqa: E402
 from localcloud.adapters.sdk_errors import sdk_errors  # noqa: E402
 from localcloud.adapters.sdk_parameters import sdk_parameters  # noqa: E402
+from localcloud.adapters.sns_delivery import sns_delivery  # noqa: E402
 from localcloud.adapters.sns_subscriptions import sns_subscriptions  # noqa: E402
 from localcloud.adapters.stack_time import stack_time  # noqa: E402
 from localcloud.adapters.stepfunctions_stack import stepfunctions_stack  # noqa: E402
@@ -40,6 +43,7 @@ from localcloud.adapters.wait_timestamp import wait_timestamp  # noqa: E402
 ALL: list[Adapter] = [
     atomic_requests,
     cloudwatch_alarms,
+    dynamodb_faults,
     dynamodb_ttl,
     eventbridge_targets,
     firehose_processors,
@@ -48,12 +52,14 @@ ALL: list[Adapter] = [
     lambda_async,
     layer_version_ref,
     log_group_arn,
+    s3_notifications,
     sagemaker_tasks,
     sagemaker_training,
     sagemaker_update_endpoint,
     scheduler,
     sdk_errors,
     sdk_parameters,
+    sns_delivery,
     sns_subscriptions,
     stack_time,
     stepfunctions_stack,

@@ -5,6 +5,8 @@ fails with "dictionary changed size during iteration". AWS services handle each 
 atomically. Fix: each request to the emulation runs alone, under one re-entrant lock (a handler
 that calls back into the emulation from the same thread, as an in-process Lambda does, goes on).
 Between requests, threads still interleave, so read-then-conditional-write races stay real.
+The lock is the cloud's deliveries' (:mod:`localcloud.delivery`): a delivery held back and released
+outside any request holds it too, as it would had it been made inside the request that sent it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def serialized_requests() -> Iterator[None]:
-    """Handle one request to moto at a time, for as long as the context lasts."""
-    lock = threading.RLock()
+def serialized_requests(lock: threading.RLock | None = None) -> Iterator[None]:
+    """Handle one request to moto at a time (holding ``lock``), for as long as the context lasts."""
+    lock = lock or threading.RLock()
     original = BotocoreStubber.process_request
 
     def process_request(stubber: BotocoreStubber, request: Any) -> Any:
@@ -37,5 +39,5 @@ def serialized_requests() -> Iterator[None]:
 
 @contextmanager
 def atomic_requests(cloud: Cloud) -> Iterator[None]:
-    with serialized_requests():
+    with serialized_requests(cloud.deliveries.request_lock):
         yield

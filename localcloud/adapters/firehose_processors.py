@@ -8,6 +8,9 @@ whose answer lost or repeated a recordId, go under ``ErrorOutputPrefix`` as Fire
 documents (``processing-failed``). Prefix expressions ``!{timestamp:...}``,
 ``!{firehose:error-output-type}`` and ``!{firehose:random-string}`` are expanded.
 Each PutRecordBatch is delivered at once, as one object: the local cloud does not buffer.
+Writing each object is one delivery on the stream's channel of the cloud's deliveries
+(:mod:`localcloud.delivery`): in the at-least-once mode an object may be written twice (Firehose
+retried a write that had gone through: the same key again, a new version) or after later ones.
 Firehose acts under the stream's delivery role (assumed with the account as external id): it
 invokes the processor and writes to S3 as that role. A write the role may not make is logged
 to the stream's error log and retried on every ``cloud.advance``, for up to 24 hours of stack
@@ -24,11 +27,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from botocore.exceptions import ClientError
 from moto.firehose.models import FirehoseBackend
+
+from localcloud.delivery import channel
 
 if TYPE_CHECKING:
     from localcloud.interface import Cloud
@@ -123,6 +129,11 @@ class DeliveryQueue:
             _log_delivery_error(cloud, delivery, error)
             return False
         return True
+
+    def write(self, cloud: Cloud, delivery: Delivery) -> None:
+        """Deliver, or keep for a retry."""
+        if not self.deliver(cloud, delivery):
+            self.pending.append(delivery)
 
     def retry(self, cloud: Cloud) -> None:
         now = cloud.clock.now()
@@ -242,10 +253,10 @@ def _delivering(
             error_prefix = s3_destination.get("ErrorOutputPrefix") or ""
             prefix = expand_prefix(error_prefix, now, "processing-failed")
             objects.append((prefix if error_prefix else "processing-failed/" + prefix, b"".join(failed)))
+        stream_channel = channel(cloud.physical_ids, "firehose", delivery_stream_name)
         for prefix, body in objects:
             delivery = Delivery(role, bucket, prefix + name, body, log, first_attempt=now)
-            if not queue.deliver(cloud, delivery):
-                queue.pending.append(delivery)
+            cloud.deliveries.deliver(stream_channel, partial(queue.write, cloud, delivery))
         return [{"RecordId": str(uuid.uuid4())} for _ in records]
 
     return put_s3_records

@@ -1,4 +1,9 @@
-"""Ingestion through the local cloud: Firehose and uploads feed the dataset and start retraining once."""
+"""Ingestion through the local cloud: Firehose and uploads feed the dataset and start retraining once.
+
+Every test runs twice: with each event delivered once and in order, and with events delivered as
+AWS may deliver them (some twice, some late, so out of order; DynamoDB now and then throttling or
+cancelling a transaction for a conflict). The outcome a user sees must be the same.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import pytest
 
 from conveyor.schema import load_schema
 from localcloud import LocalCloud
+from localcloud.delivery import AtLeastOnce
 from tests.conftest import FIXTURES, TEMPLATE
 
 pytestmark = pytest.mark.localcloud
@@ -20,17 +26,31 @@ RECORD = dict(zip(HEADER.split(","), [1, 298.1, 308.6, 1551, 42.8, 215, 4.2], st
 CORPUS = FIXTURES / "bad_inputs"
 
 
+DELIVERIES = {"ordered": None, "at-least-once": AtLeastOnce(seed=7)}
+
+
+@pytest.fixture(params=list(DELIVERIES))
+def delivery(request: pytest.FixtureRequest) -> AtLeastOnce | None:
+    """How the local cloud delivers events: once and in order, or at least once."""
+    mode: AtLeastOnce | None = DELIVERIES[request.param]
+    return mode
+
+
 @pytest.fixture
-def stack() -> Iterator[LocalCloud]:
+def stack(delivery: AtLeastOnce | None) -> Iterator[LocalCloud]:
     """The stack with a small retraining threshold and row limit, so tests stay small."""
-    with LocalCloud.from_template(TEMPLATE, parameters={"MinNewRows": "10", "MaxFileRows": "5"}) as cloud:
+    parameters = {"MinNewRows": "10", "MaxFileRows": "5"}
+    with LocalCloud.from_template(TEMPLATE, parameters=parameters, delivery=delivery) as cloud:
         yield cloud
 
 
-def upload(cloud: LocalCloud, name: str, rows: int = 0, body: bytes | None = None) -> str:
+def upload(cloud: LocalCloud, name: str, rows: int = 0, body: bytes | None = None, *, settle: bool = True) -> str:
+    """Upload a file under incoming/uploads/ and, unless told not to, let its events be delivered."""
     key = f"incoming/uploads/{name}"
     content = body if body is not None else (HEADER + "\n" + "\n".join([ROW] * rows) + "\n").encode()
     cloud.client("s3").put_object(Bucket=cloud.outputs["DataBucketName"], Key=key, Body=content)
+    if settle:
+        cloud.run_until_idle()
     return key
 
 
@@ -49,6 +69,19 @@ def executions(cloud: LocalCloud) -> list[dict[str, Any]]:
         "executions"
     ]
     return found
+
+
+def described_executions(cloud: LocalCloud) -> list[dict[str, Any]]:
+    sfn = cloud.client("stepfunctions")
+    return [sfn.describe_execution(executionArn=e["executionArn"]) for e in executions(cloud)]
+
+
+def counter_item(cloud: LocalCloud) -> dict[str, int]:
+    """The ledger's dataset counter, as numbers."""
+    item = cloud.client("dynamodb").get_item(
+        TableName=cloud.outputs["StateTableName"], Key={"pk": {"S": "dataset"}, "sk": {"S": "counter"}}
+    )["Item"]
+    return {name: int(value["N"]) for name, value in item.items() if "N" in value}
 
 
 def ingest_events(cloud: LocalCloud, key: str) -> list[Any]:
@@ -86,9 +119,9 @@ def test_each_bad_upload_is_quarantined_with_its_reason_and_nothing_is_lost(
     assert f"quarantine/uploads/{name}" in keys(stack, "quarantine/")
 
 
-def test_keep_good_rows_keeps_them_and_sets_the_bad_ones_aside() -> None:
+def test_keep_good_rows_keeps_them_and_sets_the_bad_ones_aside(delivery: AtLeastOnce | None) -> None:
     parameters = {"RowErrorPolicy": "keep-good-rows", "MinNewRows": "100"}
-    with LocalCloud.from_template(TEMPLATE, parameters=parameters) as cloud:
+    with LocalCloud.from_template(TEMPLATE, parameters=parameters, delivery=delivery) as cloud:
         body = f"{HEADER}\n{ROW}\n1,298.1,308.6,1551,-3,0,4.2\n{ROW}\n".encode()
         upload(cloud, "mixed.csv", body=body)
         [part] = keys(cloud, "datasets/parts/")
@@ -112,7 +145,7 @@ def test_the_upload_that_crosses_the_threshold_starts_exactly_one_run(stack: Loc
     crossing = upload(stack, "crossing.csv", rows=5)
     upload(stack, "third.csv", rows=5)
     # ...its event is delivered twice more, and two other uploads land
-    [event] = ingest_events(stack, crossing)
+    event = ingest_events(stack, crossing)[0]
     for _ in range(2):
         stack.client("lambda").invoke(
             FunctionName=stack.outputs["IngestFunctionName"], InvocationType="Event", Payload=json.dumps(event).encode()
@@ -128,6 +161,28 @@ def test_the_upload_that_crosses_the_threshold_starts_exactly_one_run(stack: Loc
     manifest = read_json(stack, run_input["dataset"]["manifest_key"])
     assert sum(part["rows"] for part in manifest["parts"]) == 14
     assert len(keys(stack, "datasets/parts/")) == 4
+
+
+def test_uploads_count_once_each_in_whatever_order_their_events_arrive(stack: LocalCloud) -> None:
+    # Given uploads whose events may arrive late, twice, out of order (MinNewRows is 10)
+    sizes = [3, 5, 2, 4, 5, 1, 4, 3]
+    for number, rows in enumerate(sizes):
+        upload(stack, f"batch-{number}.csv", rows=rows, settle=False)
+    # When the stack settles
+    stack.run_until_idle()
+    # Then each upload is one part, and each row counts in exactly one run or is still pending
+    assert len(keys(stack, "datasets/parts/")) == len(sizes)
+    runs = [json.loads(e["input"]) for e in described_executions(stack)]
+    counter = counter_item(stack)
+    assert counter["total_rows"] == sum(sizes)
+    assert sum(run["new_rows"] for run in runs) + counter["pending_rows"] == sum(sizes)
+    assert all(run["new_rows"] >= 10 for run in runs)
+    assert sorted(run["run_id"] for run in runs) == [f"run-{n:06d}" for n in range(1, len(runs) + 1)]
+    assert counter["runs"] == len(runs) >= 1
+    # And each run's snapshot holds exactly the rows its manifest lists
+    for run in runs:
+        manifest = read_json(stack, run["dataset"]["manifest_key"])
+        assert sum(part["rows"] for part in manifest["parts"]) == run["dataset"]["rows"] >= run["new_rows"]
 
 
 def test_a_frozen_stack_ingests_but_starts_nothing(stack: LocalCloud) -> None:
@@ -149,6 +204,7 @@ def test_records_streamed_through_firehose_land_transformed_and_failures_under_t
     stack.client("firehose").put_record_batch(
         DeliveryStreamName=stack.outputs["IngestStreamName"], Records=[{"Data": r.encode()} for r in records]
     )
+    stack.run_until_idle()
     # The stream's output is itself ingested: its rows are a dataset part, and the object leaves incoming/
     [part] = keys(stack, "datasets/parts/")
     body = stack.client("s3").get_object(Bucket=stack.outputs["DataBucketName"], Key=part)["Body"].read()
@@ -165,9 +221,20 @@ def test_records_streamed_through_firehose_land_transformed_and_failures_under_t
     ]
 
 
-def test_the_schedule_starts_a_run_for_rows_below_the_threshold() -> None:
+def test_the_same_bytes_written_twice_under_one_key_count_once(stack: LocalCloud) -> None:
+    # Given a stream object written twice (Firehose retried a write that had gone through): two versions
+    key = "incoming/stream/2026/11/26/conveyor-stream-1-2026-11-26-10-00-00-retried"
+    for _ in range(2):
+        stack.client("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key=key, Body=f"{ROW}\n{ROW}\n".encode())
+    stack.run_until_idle()
+    # Then its rows are one part, counted once
+    assert len(keys(stack, "datasets/parts/")) == 1
+    assert counter_item(stack)["total_rows"] == 2
+
+
+def test_the_schedule_starts_a_run_for_rows_below_the_threshold(delivery: AtLeastOnce | None) -> None:
     parameters = {"MinNewRows": "1000", "RetrainSchedule": "rate(1 hour)"}
-    with LocalCloud.from_template(TEMPLATE, parameters=parameters) as cloud:
+    with LocalCloud.from_template(TEMPLATE, parameters=parameters, delivery=delivery) as cloud:
         upload(cloud, "few.csv", rows=3)
         assert executions(cloud) == []
         cloud.advance(minutes=61)

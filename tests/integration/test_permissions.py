@@ -70,9 +70,15 @@ def keys(cloud: LocalCloud, prefix: str) -> list[str]:
 
 
 def dead_letters(cloud: LocalCloud) -> list[dict[str, Any]]:
+    """The invocation records in the stack's dead-letter queue.
+
+    It is the ingest function's on-failure destination and its dead-letter queue too: Lambda sends
+    a failed event to both, so the queue also holds the bare event beside each record.
+    """
     sqs = cloud.client("sqs")
     messages = sqs.receive_message(QueueUrl=cloud.outputs["DeadLetterQueueUrl"], MaxNumberOfMessages=10)
-    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+    bodies = [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+    return [body for body in bodies if "requestContext" in body]
 
 
 def test_ingest_without_its_quarantine_permission_keeps_the_upload_and_dead_letters_the_event(

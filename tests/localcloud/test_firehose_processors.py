@@ -12,6 +12,7 @@ import pytest
 from localcloud import LocalCloud
 from localcloud.adapters import ALL
 from localcloud.adapters.firehose_processors import expand_prefix, firehose_processors
+from localcloud.delivery import AtLeastOnce
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.localcloud
@@ -67,6 +68,25 @@ def test_fix_a_failing_processor_sends_every_record_to_the_error_prefix(stream_c
     put(stream_cloud, b"not json")
     [errors] = objects(stream_cloud, "errors/processing-failed/")
     assert json.loads(errors)["errorCode"] == "Lambda.FunctionError"
+
+
+def test_fix_at_least_once_an_object_can_be_written_twice_under_the_same_key() -> None:
+    with LocalCloud.from_template(TEMPLATE, delivery=AtLeastOnce(seed=1, duplicate_rate=1, delay_rate=0)) as cloud:
+        bucket = cloud.outputs["BucketName"]
+        cloud.client("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        put(cloud, b'{"value": "a"}')
+        versions = cloud.client("s3").list_object_versions(Bucket=bucket, Prefix="incoming/stream/")["Versions"]
+        assert objects(cloud, "incoming/stream/") == [b"A\n"]
+    assert len(versions) == 2
+    assert len({v["Key"] for v in versions}) == 1
+
+
+def test_fix_at_least_once_an_object_can_be_written_late() -> None:
+    with LocalCloud.from_template(TEMPLATE, delivery=AtLeastOnce(seed=1, duplicate_rate=0, delay_rate=1)) as cloud:
+        put(cloud, b'{"value": "a"}')
+        assert objects(cloud, "incoming/stream/") == []
+        cloud.run_until_idle()
+        assert objects(cloud, "incoming/stream/") == [b"A\n"]
 
 
 def test_prefix_expressions_are_expanded() -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from conveyor import aws
-from conveyor.ledger import Ledger, Part
+from conveyor.ledger import CONFLICT_ATTEMPTS, Ledger, Part
 from localcloud.adapters.atomic_requests import serialized_requests
 from localcloud.template import load_sam_template
 from tests.conftest import TEMPLATE
@@ -33,6 +35,38 @@ def ledger() -> Iterator[Ledger]:
         )
         yield Ledger("state")
     aws.client.cache_clear()
+
+
+Cancel = Callable[..., list[int]]
+
+
+@pytest.fixture
+def cancel(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> Cancel:
+    """Make DynamoDB cancel the next ``times`` transactions with ``reasons``; returns the count left.
+
+    DynamoDB cancels a transaction before applying any of it, so the cancelled calls never reach
+    the table.
+    """
+
+    def arrange(times: int, reasons: tuple[str, ...] = ("None", "TransactionConflict")) -> list[int]:
+        client = aws.client("dynamodb")
+        apply = client.transact_write_items
+        left = [times]
+
+        def transact_write_items(**request: Any) -> Any:
+            if left[0]:
+                left[0] -= 1
+                error = {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                    "CancellationReasons": [{"Code": code} for code in reasons],
+                }
+                raise ClientError(error, "TransactWriteItems")
+            return apply(**request)
+
+        monkeypatch.setattr(client, "transact_write_items", transact_write_items)
+        return left
+
+    return arrange
 
 
 def part(number: int, rows: int) -> Part:
@@ -101,3 +135,35 @@ def test_a_snapshot_holds_the_parts_created_until_the_claim(ledger: Ledger) -> N
     for number in (1, 2, 3):
         ledger.record_part(part(number, 1), f"o{number}")
     assert [p.part_id for p in ledger.parts(created_until=NOW + timedelta(seconds=2))] == ["p1", "p2"]
+
+
+def test_a_part_cancelled_for_a_conflict_is_recorded_on_a_retry_and_counted_once(
+    ledger: Ledger, cancel: Cancel
+) -> None:
+    cancel(3)
+    assert ledger.record_part(part(1, 7), "bucket/incoming/f1.csv#v1") is True
+    counter = ledger.counter()
+    assert (counter.pending_rows, counter.total_rows, counter.parts) == (7, 7, 1)
+
+
+def test_a_run_claim_cancelled_for_a_conflict_is_claimed_on_a_retry(ledger: Ledger, cancel: Cancel) -> None:
+    ledger.record_part(part(1, 12), "o1")
+    cancel(2, ("TransactionConflict", "None"))
+    run = ledger.claim_run(10, "threshold", NOW)
+    assert run is not None
+    assert (run.run_id, run.rows) == ("run-000001", 12)
+    assert ledger.counter().pending_rows == 0
+
+
+def test_a_conflict_that_does_not_end_fails_the_call_and_changes_nothing(ledger: Ledger, cancel: Cancel) -> None:
+    left = cancel(CONFLICT_ATTEMPTS + 1)
+    with pytest.raises(ClientError, match="TransactionCanceledException"):
+        ledger.record_part(part(1, 7), "o1")
+    assert left == [1]
+    assert ledger.counter().total_rows == 0
+
+
+def test_a_failed_condition_is_a_duplicate_not_a_conflict_to_retry(ledger: Ledger, cancel: Cancel) -> None:
+    left = cancel(5, ("ConditionalCheckFailed", "TransactionConflict", "None"))
+    assert ledger.record_part(part(1, 7), "o1") is False
+    assert left == [4]

@@ -8,11 +8,16 @@ Items (partition key ``pk``, sort key ``sk``):
 - ``run`` / ``run-000001``: a retraining run, ``CLAIMED`` then ``STARTED``.
 
 Every change is a conditional write, so concurrent uploads never lose a count and a replayed
-event never records a part, or claims a run, twice.
+event never records a part, or claims a run, twice. A transaction DynamoDB cancels for a conflict
+with another request (which changes nothing) is retried here; the SDK's standard retry mode
+retries throttled requests but not those.
 """
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -24,6 +29,9 @@ from conveyor.dynamo import from_item, to_item
 
 COUNTER_KEY = {"pk": "dataset", "sk": "counter"}
 CLAIM_ATTEMPTS = 10
+CONFLICT_ATTEMPTS = 8
+# First back-off after a conflict, doubled on each retry, with full jitter (DynamoDB's own SDK base).
+CONFLICT_BACKOFF_SECONDS = 0.025
 
 
 class Part(BaseModel):
@@ -66,6 +74,32 @@ def _is_condition_failure(error: ClientError) -> bool:
     )
 
 
+def _is_conflict(error: ClientError) -> bool:
+    """Whether DynamoDB refused the request because another one was changing the same item."""
+    code = error.response["Error"]["Code"]
+    if code == "TransactionConflictException":
+        return True
+    reasons = error.response.get("CancellationReasons", [])
+    return (
+        code == "TransactionCanceledException"
+        and not _is_condition_failure(error)
+        and any(reason.get("Code") == "TransactionConflict" for reason in reasons)
+    )
+
+
+def _retrying_conflicts[T](request: Callable[[], T]) -> T:
+    """Make ``request`` again while DynamoDB cancels it for a conflict (it changed nothing)."""
+    attempt = 0
+    while True:
+        try:
+            return request()
+        except ClientError as error:
+            attempt += 1
+            if attempt == CONFLICT_ATTEMPTS or not _is_conflict(error):
+                raise
+            time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * 2 ** (attempt - 1)))
+
+
 class Ledger:
     """The ledger of one state table."""
 
@@ -89,6 +123,9 @@ class Ledger:
             }
         }
 
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        _retrying_conflicts(lambda: self._dynamodb.transact_write_items(TransactItems=items))
+
     def seen(self, object_id: str) -> bool:
         """Whether the input object was handled already."""
         key = to_item({"pk": "object", "sk": object_id})
@@ -107,9 +144,7 @@ class Ledger:
             }
         }
         try:
-            self._dynamodb.transact_write_items(
-                TransactItems=[self._put_new(part_item), self._put_new(marker), counter_update]
-            )
+            self._transact([self._put_new(part_item), self._put_new(marker), counter_update])
         except ClientError as error:
             if _is_condition_failure(error):
                 return False
@@ -120,7 +155,7 @@ class Ledger:
         """Remember that the object was set aside, once. False if it was handled before."""
         marker = {"pk": "object", "sk": object_id, "outcome": "quarantined", "quarantine_key": quarantine_key}
         try:
-            self._dynamodb.transact_write_items(TransactItems=[self._put_new(marker)])
+            self._transact([self._put_new(marker)])
         except ClientError as error:
             if _is_condition_failure(error):
                 return False
@@ -173,7 +208,7 @@ class Ledger:
             }
             run_item = {"pk": "run", "sk": run.run_id, **run.model_dump(mode="json")}
             try:
-                self._dynamodb.transact_write_items(TransactItems=[claim, self._put_new(run_item)])
+                self._transact([claim, self._put_new(run_item)])
             except ClientError as error:
                 if _is_condition_failure(error):
                     continue
@@ -194,10 +229,12 @@ class Ledger:
         return [Run.model_validate(from_item(item)) for item in response["Items"]]
 
     def mark_started(self, run: Run, execution_arn: str) -> None:
-        self._dynamodb.update_item(
-            TableName=self.table_name,
-            Key=to_item({"pk": "run", "sk": run.run_id}),
-            UpdateExpression="SET #status = :started, execution_arn = :arn",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item({":started": "STARTED", ":arn": execution_arn}),
+        _retrying_conflicts(
+            lambda: self._dynamodb.update_item(
+                TableName=self.table_name,
+                Key=to_item({"pk": "run", "sk": run.run_id}),
+                UpdateExpression="SET #status = :started, execution_arn = :arn",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item({":started": "STARTED", ":arn": execution_arn}),
+            )
         )
