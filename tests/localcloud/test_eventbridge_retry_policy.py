@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from localcloud import LocalCloud
 from tests.conftest import queue
+from tests.localcloud.test_eventbridge_targets import allow_events
 
 pytestmark = pytest.mark.localcloud
 
@@ -44,13 +45,7 @@ def route_to_health(cloud: LocalCloud, *, allowed: bool = True, **target: Any) -
     policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
     cloud.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
     if allowed:
-        cloud.client("lambda").add_permission(
-            FunctionName=function_arn,
-            StatementId="check-requested",
-            Action="lambda:InvokeFunction",
-            Principal="events.amazonaws.com",
-            SourceArn=rule_arn,
-        )
+        allow_events(cloud, function_arn, rule_arn)
     targets = [{"Id": "health", "Arn": function_arn, "DeadLetterConfig": {"Arn": dead_letters}, **target}]
     events.put_targets(Rule="check-requested", Targets=targets)
     return url

@@ -26,7 +26,11 @@ def route_to(cloud: LocalCloud, target_arn: str, **target: str) -> str:
 
 def route_to_function(cloud: LocalCloud, function_arn: str) -> None:
     """A rule that invokes ``function_arn``, which lets EventBridge invoke it for that rule only."""
-    rule_arn = route_to(cloud, function_arn)
+    allow_events(cloud, function_arn, route_to(cloud, function_arn))
+
+
+def allow_events(cloud: LocalCloud, function_arn: str, rule_arn: str) -> None:
+    """Let EventBridge invoke ``function_arn`` for the rule ``rule_arn`` (the function's resource policy)."""
     cloud.client("lambda").add_permission(
         FunctionName=function_arn,
         StatementId="check-requested",
