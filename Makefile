@@ -37,9 +37,9 @@ install: $(BIN)/.installed .tools/sam/.installed .tools/checkov/.installed
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/shared/conveyor localcloud
+	$(BIN)/mypy layers/shared/conveyor localcloud conveyor_tools
 	@# Each function is checked alone: every handler module is named app, as Lambda wants.
-	for function in functions/*/; do \
+	for function in functions/*/*/; do \
 	  MYPYPATH=layers/shared:$$function $(BIN)/mypy --strict --explicit-package-bases $$function || exit 1; \
 	done
 	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml

@@ -17,14 +17,17 @@ TEMPLATE = ROOT / "template.yaml"
 FUNCTIONS = ROOT / "functions"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+# One folder per function, grouped by flow: functions/<flow>/<function>/app.py.
+FUNCTION_FOLDERS = sorted(app.parent for app in FUNCTIONS.glob("*/*/app.py"))
+
 # Logic modules are imported by name, as each function's handler does in Lambda.
-for function_folder in sorted(FUNCTIONS.iterdir()):
-    if function_folder.is_dir() and str(function_folder) not in sys.path:
+for function_folder in FUNCTION_FOLDERS:
+    if str(function_folder) not in sys.path:
         sys.path.append(str(function_folder))
 
 
 def load_event(name: str) -> Any:
-    """A sample event from events/ (the same files `sam local invoke -e` uses)."""
+    """A sample event from events/, e.g. ``ingestion/ingest.json`` (the files `sam local invoke -e` uses)."""
     return json.loads((ROOT / "events" / name).read_text(encoding="utf-8"))
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.lambda_packages import link_packages
+from conveyor_tools.lambda_packages import link_packages
 from localcloud.template import load_sam_template, translate
 from tests.conftest import ROOT, TEMPLATE
 

@@ -10,9 +10,9 @@ import pytest
 
 from localcloud.template import load_sam_template
 from tests.build.conftest import REGION, BuiltFunction
-from tests.conftest import FUNCTIONS, ROOT, TEMPLATE
+from tests.conftest import FUNCTION_FOLDERS, ROOT, TEMPLATE
 
-HANDLER_FOLDERS = sorted(app.parent.name for app in FUNCTIONS.glob("*/app.py"))
+HANDLER_FOLDERS = [folder.name for folder in FUNCTION_FOLDERS]
 FUNCTION_OF_FOLDER = {
     Path(resource["Properties"]["CodeUri"]).name: logical_id
     for logical_id, resource in load_sam_template(TEMPLATE)["Resources"].items()
@@ -61,7 +61,7 @@ def test_each_handler_imports_from_the_built_package_alone(
     folder: str, host_build: dict[str, BuiltFunction], lambda_runtime: Path
 ) -> None:
     # Given the function as sam build packaged it, its layer, and the runtime's boto3, nothing else
-    assert folder in FUNCTION_OF_FOLDER, f"functions/{folder}/ is the CodeUri of no function in template.yaml"
+    assert folder in FUNCTION_OF_FOLDER, f"functions/*/{folder}/ is the CodeUri of no function in template.yaml"
     function = host_build[FUNCTION_OF_FOLDER[folder]]
     # When Lambda's cold start imports its handler with the template's environment
     result = cold_start(function, lambda_runtime)

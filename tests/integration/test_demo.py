@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from localcloud import demo
+from conveyor_tools import demo
 from localcloud.delivery import AtLeastOnce
 from tests.conftest import TEMPLATE
 

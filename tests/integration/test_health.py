@@ -17,7 +17,7 @@ def test_health_function_reports_the_version_and_writes_its_item(cloud: LocalClo
     # When an operator invokes the health function
     response = cloud.client("lambda").invoke(
         FunctionName=cloud.outputs["HealthFunctionName"],
-        Payload=json.dumps(load_event("health.json")).encode(),
+        Payload=json.dumps(load_event("operations/health.json")).encode(),
     )
     report = json.loads(response["Payload"].read())
     # Then it returns the deployed version

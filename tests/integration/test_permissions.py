@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conveyor.schema import load_schema
+from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
-from localcloud.synthetic import csv_text, records
 from tests.conftest import FIXTURES, TEMPLATE
 from tests.integration.test_retraining import packages, run, snapshot
 

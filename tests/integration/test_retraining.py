@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError
 
 from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
+from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
 from localcloud.delivery import AtLeastOnce
-from localcloud.synthetic import csv_text, records
 from tests.conftest import TEMPLATE, queue, subscribed_queue
 
 pytestmark = pytest.mark.localcloud

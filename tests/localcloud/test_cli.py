@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from localcloud import demo
-from localcloud.cli import main
+from conveyor_tools import demo
+from conveyor_tools.cli import main
 from tests.conftest import TEMPLATE
 
 

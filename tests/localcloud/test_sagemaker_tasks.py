@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from conveyor.schema import load_schema
+from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks
-from localcloud.synthetic import csv_text, records
 from tests.localcloud.conftest import cloud_without, training_role
 
 pytestmark = pytest.mark.localcloud

@@ -15,9 +15,9 @@ from botocore.exceptions import ClientError
 
 from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
+from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
 from localcloud.adapters.sagemaker_training import sagemaker_training
-from localcloud.synthetic import csv_text, records
 from tests.localcloud.conftest import cloud_without, training_role
 
 pytestmark = pytest.mark.localcloud

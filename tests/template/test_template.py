@@ -7,7 +7,7 @@ import tomllib
 from collections.abc import Iterator
 from typing import Any
 
-from tests.conftest import FUNCTIONS, ROOT
+from tests.conftest import FUNCTION_FOLDERS, FUNCTIONS, ROOT
 
 # Actions with no resource-level permissions (X-Ray; CloudWatch Logs' vended log delivery, which
 # Step Functions logging needs): the only ones allowed on "*".
@@ -154,15 +154,25 @@ def test_function_folders_have_a_handler_a_sample_event_and_unique_module_names(
     # In the local cloud every function runs in one process, so module names must not collide.
     seen: dict[str, str] = {}
     code_uris = {f["Properties"]["CodeUri"].rstrip("/") for f in resources(sam, "AWS::Serverless::Function").values()}
-    for folder in sorted(p for p in FUNCTIONS.iterdir() if p.is_dir() and p.name != "__pycache__"):
-        assert f"functions/{folder.name}" in code_uris, f"{folder} is not deployed by template.yaml"
+    folders = {folder.relative_to(FUNCTIONS) for folder in FUNCTIONS.glob("*/*") if folder.name != "__pycache__"}
+    assert folders == {folder.relative_to(FUNCTIONS) for folder in FUNCTION_FOLDERS}, "a function folder has no app.py"
+    for folder in FUNCTION_FOLDERS:
+        name = folder.relative_to(FUNCTIONS)
+        assert f"functions/{name}" in code_uris, f"{folder} is not deployed by template.yaml"
         assert re.search(r"^def handler\(", (folder / "app.py").read_text(), re.MULTILINE), folder
-        assert (ROOT / "events" / f"{folder.name}.json").is_file(), f"no sample event for {folder.name}"
+        assert (ROOT / "events" / f"{name}.json").is_file(), f"no sample event events/{name}.json"
         for module in folder.glob("*.py"):
             if module.name == "app.py":
                 continue
             assert module.stem not in seen, f"{module} and {seen[module.stem]} share a module name"
             seen[module.stem] = str(module)
+
+
+def test_function_folders_are_named_after_their_functions(sam: dict[str, Any]) -> None:
+    # functions/<flow>/<function>/: the leaf is the logical id in snake case, without "Function".
+    for logical_id, function in resources(sam, "AWS::Serverless::Function").items():
+        leaf = re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id.removesuffix("Function")).lower()
+        assert function["Properties"]["CodeUri"].rstrip("/").endswith(f"/{leaf}"), logical_id
 
 
 def test_state_machines_come_from_files_with_substitutions(sam: dict[str, Any]) -> None:

@@ -7,7 +7,11 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-PACKAGES = {"localcloud": ROOT / "localcloud", "conveyor": ROOT / "layers" / "shared" / "conveyor"}
+PACKAGES = {
+    "localcloud": ROOT / "localcloud",
+    "conveyor": ROOT / "layers" / "shared" / "conveyor",
+    "conveyor_tools": ROOT / "conveyor_tools",
+}
 
 
 def module_files() -> dict[str, Path]:
@@ -60,3 +64,11 @@ def test_the_cycle_finder_sees_a_cycle() -> None:
 
 def test_no_module_imports_a_module_that_imports_it_back() -> None:
     assert cycles(imports(module_files())) == []
+
+
+def test_the_local_cloud_and_the_layer_import_nothing_from_the_tools() -> None:
+    # The tools use the emulator (and, later, a deployed stack); the emulator never needs them.
+    graph = imports(module_files())
+    tools = {module for module in graph if module.startswith("conveyor_tools")}
+    leaks = {module: graph[module] & tools for module in graph if module not in tools and graph[module] & tools}
+    assert leaks == {}

@@ -34,7 +34,7 @@ def test_each_bad_record_fails_with_its_reason(case: dict[str, Any]) -> None:
 
 
 def test_the_sample_event_gives_one_row_one_drop_and_one_failure() -> None:
-    event = load_event("firehose_transform.json")
+    event = load_event("ingestion/firehose_transform.json")
     batch = transform_batch(SCHEMA, ((r["recordId"], r["data"]) for r in event["records"]))
     assert [o.result for o in batch.outcomes] == ["Ok", "Dropped", "ProcessingFailed"]
     assert base64.b64decode(batch.outcomes[0].data) == b"1,298.1,308.6,1551.0,42.8,215,4.2\n"

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.schema import load_schema
+from conveyor_tools.lambda_packages import layer_requirements, link_packages
+from conveyor_tools.synthetic import csv_text, records
 from localcloud.cloud import LocalCloud
-from localcloud.lambda_packages import layer_requirements, link_packages
-from localcloud.synthetic import csv_text, records
 from localcloud.template import load_sam_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,8 +110,8 @@ def _holds(template: dict[str, Any], condition: dict[str, Any]) -> bool:
 def bench_objects() -> dict[str, bytes]:
     """The S3 objects the sample events refer to: the uploaded CSV, a dataset snapshot and its parts."""
     columns = load_schema("predictive_maintenance").columns
-    upload = json.loads((EVENTS / "ingest.json").read_text(encoding="utf-8"))["detail"]["object"]
-    dataset = json.loads((EVENTS / "prepare_channels.json").read_text(encoding="utf-8"))["dataset"]
+    upload = json.loads((EVENTS / "ingestion" / "ingest.json").read_text(encoding="utf-8"))["detail"]["object"]
+    dataset = json.loads((EVENTS / "retraining" / "prepare_channels.json").read_text(encoding="utf-8"))["dataset"]
     objects = {upload["key"]: csv_text(records(5), columns, header=True).encode()}
     parts = [
         {"key": f"datasets/parts/bench-{index}.csv", "rows": dataset["rows"] // dataset["parts"]}
@@ -177,12 +177,13 @@ def cold_starts(repeats: int, environment: dict[str, str] | None = None) -> list
             if function["Type"] != "AWS::Serverless::Function":
                 continue
             code = ROOT / function["Properties"]["CodeUri"]
+            sample_event = (EVENTS / code.relative_to(ROOT / "functions")).with_suffix(".json")
             work = packages / logical_id
             work.mkdir()
             plan = {
                 "path": [str(code), str(layer), str(ROOT / "layers" / "shared"), str(runtime)],
                 "handler": function["Properties"]["Handler"],
-                "event": json.loads((EVENTS / f"{code.name}.json").read_text(encoding="utf-8")),
+                "event": json.loads(sample_event.read_text(encoding="utf-8")),
                 "context": {
                     "function_name": logical_id,
                     "invoked_function_arn": f"arn:aws:lambda:{REGION}:123456789012:function:{logical_id}",
@@ -275,7 +276,7 @@ def _function_module(function: str, module: str) -> Any:
 
 def firehose_transform(repeats: int) -> list[Row]:
     """The transform on a 6 MB Firehose batch against decode + parse + CSV encode without validation."""
-    transform_batch = _function_module("firehose_transform", "transform").transform_batch
+    transform_batch = _function_module("ingestion/firehose_transform", "transform").transform_batch
 
     schema = load_schema("predictive_maintenance")
     batch: list[tuple[str, str]] = []
@@ -300,7 +301,7 @@ def firehose_transform(repeats: int) -> list[Row]:
 
 def ingest_throughput(repeats: int) -> list[Row]:
     """Rows per second that upload validation checks in a 50 MB CSV, against csv.reader + float()."""
-    check_file = _function_module("ingest", "ingestion").check_file
+    check_file = _function_module("ingestion/ingest", "ingestion").check_file
 
     schema = load_schema("predictive_maintenance")
     lines = [",".join(schema.columns)]

@@ -1,6 +1,6 @@
 """One cold start in a fresh interpreter, timed to the end of the first invocation; run by bench.py.
 
-``python -I -S localcloud/cold_start.py <plan.json>`` imports nothing but the standard library
+``python -I -S conveyor_tools/cold_start.py <plan.json>`` imports nothing but the standard library
 before its timer starts, so everything a function loads (boto3 too) is timed. The plan says:
 
 - ``path``: sys.path as Lambda sets it (task root, the layer, the runtime's boto3);

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from localcloud import demo
+from conveyor_tools import demo
 from localcloud.template import translate
 
 

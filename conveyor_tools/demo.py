@@ -9,9 +9,9 @@ from typing import Any
 
 from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
+from conveyor_tools.synthetic import csv_text, records
 from localcloud.cloud import LocalCloud
 from localcloud.delivery import AtLeastOnce
-from localcloud.synthetic import csv_text, records
 
 PARAMETERS = {"MinNewRows": "3000", "RetrainSchedule": "rate(1 hour)", "NumRound": "100"}
 SCHEMA = load_schema("predictive_maintenance")
