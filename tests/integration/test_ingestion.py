@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from conveyor.schema import load_schema
+from conveyor.state.control import set_frozen
+from conveyor.state.ledger import Counter, Ledger
 from localcloud import LocalCloud
 from localcloud.delivery import AtLeastOnce
 from tests.conftest import FIXTURES, TEMPLATE
@@ -76,12 +78,9 @@ def described_executions(cloud: LocalCloud) -> list[dict[str, Any]]:
     return [sfn.describe_execution(executionArn=e["executionArn"]) for e in executions(cloud)]
 
 
-def counter_item(cloud: LocalCloud) -> dict[str, int]:
-    """The ledger's dataset counter, as numbers."""
-    item = cloud.client("dynamodb").get_item(
-        TableName=cloud.outputs["StateTableName"], Key={"pk": {"S": "dataset"}, "sk": {"S": "counter"}}
-    )["Item"]
-    return {name: int(value["N"]) for name, value in item.items() if "N" in value}
+def counter(cloud: LocalCloud) -> Counter:
+    """The ledger's dataset counter."""
+    return Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb")).counter()
 
 
 def ingest_events(cloud: LocalCloud, key: str) -> list[Any]:
@@ -173,12 +172,12 @@ def test_uploads_count_once_each_in_whatever_order_their_events_arrive(stack: Lo
     # Then each upload is one part, and each row counts in exactly one run or is still pending
     assert len(keys(stack, "datasets/parts/")) == len(sizes)
     runs = [json.loads(e["input"]) for e in described_executions(stack)]
-    counter = counter_item(stack)
-    assert counter["total_rows"] == sum(sizes)
-    assert sum(run["new_rows"] for run in runs) + counter["pending_rows"] == sum(sizes)
+    dataset = counter(stack)
+    assert dataset.total_rows == sum(sizes)
+    assert sum(run["new_rows"] for run in runs) + dataset.pending_rows == sum(sizes)
     assert all(run["new_rows"] >= 10 for run in runs)
     assert sorted(run["run_id"] for run in runs) == [f"run-{n:06d}" for n in range(1, len(runs) + 1)]
-    assert counter["runs"] == len(runs) >= 1
+    assert dataset.runs == len(runs) >= 1
     # And each run's snapshot holds exactly the rows its manifest lists
     for run in runs:
         manifest = read_json(stack, run["dataset"]["manifest_key"])
@@ -186,9 +185,12 @@ def test_uploads_count_once_each_in_whatever_order_their_events_arrive(stack: Lo
 
 
 def test_a_frozen_stack_ingests_but_starts_nothing(stack: LocalCloud) -> None:
-    stack.client("dynamodb").put_item(
-        TableName=stack.outputs["StateTableName"],
-        Item={"pk": {"S": "control"}, "sk": {"S": "freeze"}, "frozen": {"BOOL": True}},
+    set_frozen(
+        stack.outputs["StateTableName"],
+        frozen=True,
+        reason="a test froze releases",
+        now=stack.clock.now(),
+        dynamodb=stack.client("dynamodb"),
     )
     upload(stack, "a.csv", rows=5)
     upload(stack, "b.csv", rows=5)
@@ -229,7 +231,7 @@ def test_the_same_bytes_written_twice_under_one_key_count_once(stack: LocalCloud
     stack.run_until_idle()
     # Then its rows are one part, counted once
     assert len(keys(stack, "datasets/parts/")) == 1
-    assert counter_item(stack)["total_rows"] == 2
+    assert counter(stack).total_rows == 2
 
 
 def test_the_schedule_starts_a_run_for_rows_below_the_threshold(delivery: AtLeastOnce | None) -> None:

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
+from conveyor.state.control import set_frozen
 from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
 from localcloud.delivery import AtLeastOnce
@@ -177,9 +178,12 @@ def test_a_throttled_training_request_is_retried_until_it_succeeds(stack: LocalC
 
 
 def test_a_frozen_stack_refuses_to_train(stack: LocalCloud) -> None:
-    stack.client("dynamodb").put_item(
-        TableName=stack.outputs["StateTableName"],
-        Item={"pk": {"S": "control"}, "sk": {"S": "freeze"}, "frozen": {"BOOL": True}},
+    set_frozen(
+        stack.outputs["StateTableName"],
+        frozen=True,
+        reason="a test froze releases",
+        now=stack.clock.now(),
+        dynamodb=stack.client("dynamodb"),
     )
     result = run(stack, snapshot(stack, "run-000001"))
     assert (result["status"], result["error"]) == ("FAILED", "ReleasesFrozen")

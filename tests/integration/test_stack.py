@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conveyor.state import PARTITION_KEY, SORT_KEY
 from localcloud import LocalCloud
 from localcloud.template import load_sam_template
 from tests.conftest import TEMPLATE, queue
@@ -81,8 +82,8 @@ def test_the_state_table_is_keyed_by_pk_and_sk_on_demand_with_kms(cloud: LocalCl
     dynamodb = cloud.client("dynamodb")
     table = dynamodb.describe_table(TableName=cloud.outputs["StateTableName"])["Table"]
     assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == [
-        ("pk", "HASH"),
-        ("sk", "RANGE"),
+        (PARTITION_KEY, "HASH"),
+        (SORT_KEY, "RANGE"),
     ]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["SSEDescription"]["SSEType"] == "KMS"

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from conveyor.state.items import key
 from localcloud import LocalCloud
 from localcloud.adapters.atomic_requests import atomic_requests
 from tests.localcloud.conftest import cloud_without
@@ -35,8 +36,8 @@ def frequent_thread_switches() -> Iterator[None]:
     sys.setswitchinterval(interval)
 
 
-def item(pk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": "race"}}
+def item(partition: str) -> dict[str, Any]:
+    return key(partition, "race")
 
 
 def fill(cloud: LocalCloud, table: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from conveyor.state.items import key
 from localcloud import LocalCloud
 from localcloud.adapters import ALL
 from localcloud.adapters.dynamodb_faults import dynamodb_faults
@@ -35,7 +36,7 @@ def as_ingest_function(cloud: LocalCloud) -> Any:
 
 
 def item(name: str) -> dict[str, Any]:
-    return {"pk": {"S": "fault-test"}, "sk": {"S": name}}
+    return key("fault-test", name)
 
 
 def stored(cloud: LocalCloud, name: str) -> bool:

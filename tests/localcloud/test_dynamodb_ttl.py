@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
+from conveyor.state import EXPIRATION
 from localcloud import LocalCloud
 from localcloud.adapters.dynamodb_ttl import dynamodb_ttl, expired
 from tests.localcloud.conftest import cloud_without
@@ -25,7 +26,7 @@ def check_health(cloud: LocalCloud) -> None:
 
 def health_items(cloud: LocalCloud) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = cloud.client("dynamodb").scan(TableName=cloud.outputs["StateTableName"])["Items"]
-    return [item for item in items if item["pk"]["S"].startswith("health#")]
+    return [item for item in items if EXPIRATION in item]  # only health checks expire
 
 
 def test_gap_moto_keeps_expired_items() -> None:
@@ -56,7 +57,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def item(expiration: dict[str, Any] | None) -> Item:
-    attrs = {"pk": {"S": "p"}} | ({"expiration": expiration} if expiration else {})
+    attrs = {"id": {"S": "p"}} | ({"expiration": expiration} if expiration else {})
     return Item(hash_key=DynamoType({"S": "p"}), range_key=None, attrs=attrs)
 
 

@@ -84,7 +84,7 @@ def test_fix_json_services_refuse_with_access_denied_exception(small: LocalCloud
     assert code_of(refused) == ("AccessDenied", 403)
     dynamodb = small.client("dynamodb", principal=role(small, "nobody-else"))
     with pytest.raises(ClientError) as refused_table:
-        dynamodb.get_item(TableName="anything", Key={"pk": {"S": "x"}})
+        dynamodb.get_item(TableName="anything", Key={"id": {"S": "x"}})
     assert code_of(refused_table) == ("AccessDeniedException", 403)
 
 

@@ -86,12 +86,12 @@ def test_fix_nested_fields_and_paths_are_checked_by_the_api_shape() -> None:
             "Put": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::aws-sdk:dynamodb:putItem",
-                "Parameters": {"TableName": "t", "Item": {"pk": {"s": "x"}}, "ConditionExpression.$": "$.c"},
+                "Parameters": {"TableName": "t", "Item": {"id": {"s": "x"}}, "ConditionExpression.$": "$.c"},
                 "End": True,
             }
         },
     }
-    # Then only the nested misspelling is reported (map keys such as "pk" are data, not members)
+    # Then only the nested misspelling is reported (map keys such as "id" are data, not members)
     assert unsupported_fields(definition) == [
-        'The field "s" is not supported by Step Functions at /States/Put/Parameters/Item/pk'
+        'The field "s" is not supported by Step Functions at /States/Put/Parameters/Item/id'
     ]

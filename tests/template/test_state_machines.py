@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from conveyor.state import PARTITION_KEY, SORT_KEY
+from conveyor.state.control import FREEZE_KEY, FROZEN
+from localcloud.template import load_sam_template
+from tests.conftest import ROOT, TEMPLATE
 
 MACHINES = sorted((ROOT / "statemachines").glob("*.asl.json"))
 NOTIFY = "arn:aws:states:::sns:publish"
@@ -77,3 +80,21 @@ def test_the_two_training_states_differ_only_in_their_vpc_placement() -> None:
     vpc = in_vpc["Parameters"].pop("VpcConfig")
     assert plain == in_vpc
     assert set(vpc) == {"Subnets.$", "SecurityGroupIds.$"}
+
+
+def test_the_workflow_reads_the_freeze_item_the_state_module_writes() -> None:
+    # Given the retraining workflow's definition with template.yaml's substitutions applied
+    template = load_sam_template(TEMPLATE)["Resources"]
+    substitutions = template["RetrainingStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    text = (ROOT / "statemachines" / "retraining.asl.json").read_text()
+    for name, value in substitutions.items():
+        if isinstance(value, str):
+            text = text.replace(f"${{{name}}}", value)
+    retraining = json.loads(text)["States"]
+    # Then it reads the key conveyor.state.control owns, on the table's own key schema
+    assert retraining["Check the release freeze"]["Parameters"]["Key"] == FREEZE_KEY
+    key_schema = template["StateTable"]["Properties"]["KeySchema"]
+    assert [(k["AttributeName"], k["KeyType"]) for k in key_schema] == [(PARTITION_KEY, "HASH"), (SORT_KEY, "RANGE")]
+    # And decides on the attribute the module sets
+    [choice] = retraining["Are releases frozen"]["Choices"]
+    assert choice["Variable"] == f"$.freeze.Item.{FROZEN}.BOOL"

@@ -61,10 +61,10 @@ def test_writing_to_an_sse_kms_bucket_needs_the_key_through_s3(actions: Actions)
 def test_a_dynamodb_transaction_needs_each_item_action_with_its_partition_keys(actions: Actions) -> None:
     boto3.client("dynamodb", region_name=REGION).create_table(
         TableName="state",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        KeySchema=[{"AttributeName": "family", "KeyType": "HASH"}, {"AttributeName": "name", "KeyType": "RANGE"}],
         AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "family", "AttributeType": "S"},
+            {"AttributeName": "name", "AttributeType": "S"},
         ],
         BillingMode="PAY_PER_REQUEST",
     )
@@ -73,8 +73,8 @@ def test_a_dynamodb_transaction_needs_each_item_action_with_its_partition_keys(a
         "TransactWriteItems",
         {
             "TransactItems": [
-                {"Put": {"TableName": "state", "Item": {"pk": {"S": "dataset"}, "sk": {"S": "part#1"}}}},
-                {"ConditionCheck": {"TableName": "state", "Key": {"pk": {"S": "object"}, "sk": {"S": "o"}}}},
+                {"Put": {"TableName": "state", "Item": {"family": {"S": "dataset"}, "name": {"S": "part#1"}}}},
+                {"ConditionCheck": {"TableName": "state", "Key": {"family": {"S": "object"}, "name": {"S": "o"}}}},
             ]
         },
     )
@@ -89,7 +89,7 @@ def test_a_dynamodb_transaction_needs_each_item_action_with_its_partition_keys(a
         {
             "TableName": "state",
             "KeyConditionExpression": "#p = :p",
-            "ExpressionAttributeNames": {"#p": "pk"},
+            "ExpressionAttributeNames": {"#p": "family"},
             "ExpressionAttributeValues": {":p": {"S": "run"}},
         },
     )

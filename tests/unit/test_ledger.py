@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from conveyor import aws
-from conveyor.ledger import CONFLICT_ATTEMPTS, Ledger, Part
+from conveyor.state.ledger import CONFLICT_ATTEMPTS, Ledger, Part
 from localcloud.adapters.atomic_requests import serialized_requests
 from localcloud.template import load_sam_template
 from tests.conftest import TEMPLATE

@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ingestion import IngestSettings, ingest_object
 
 from conveyor.events import ObjectCreated
-from conveyor.ledger import Ledger
 from conveyor.retraining import start_due_runs
 from conveyor.schema import load_schema
+from conveyor.state.ledger import Ledger
 from conveyor.tracing import handler_tracer
 
 logger = Logger()

@@ -30,9 +30,9 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel
 
 from conveyor import aws
-from conveyor.ledger import Ledger, Part
 from conveyor.schema import FeatureSchema, Rejection, csv_row
 from conveyor.settings import Settings
+from conveyor.state.ledger import Ledger, Part
 
 INCOMING = "incoming/"
 STREAM = "incoming/stream/"

@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scheduling import ScheduleSettings, run_schedule
 
-from conveyor.ledger import Ledger
+from conveyor.state.ledger import Ledger
 from conveyor.tracing import handler_tracer
 
 logger = Logger()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from conveyor.ledger import Ledger
 from conveyor.retraining import start_due_runs
 from conveyor.settings import Settings
+from conveyor.state.ledger import Ledger
 
 
 class ScheduleSettings(Settings):

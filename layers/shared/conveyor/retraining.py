@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from conveyor import aws
-from conveyor.freeze import is_frozen
-from conveyor.ledger import Ledger, Run
+from conveyor.state.control import is_frozen
+from conveyor.state.ledger import Ledger, Run
 
 SNAPSHOT_PREFIX = "datasets/snapshots/"
 

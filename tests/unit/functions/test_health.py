@@ -8,6 +8,7 @@ from botocore.stub import Stubber
 from health import HealthSettings, check_health
 
 from conveyor import aws
+from conveyor.state.items import item
 
 SETTINGS = HealthSettings(project_name="conveyor", stage="dev", conveyor_version="0.1.0", state_table_name="StateTable")
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -22,13 +23,13 @@ def test_health_check_writes_one_expiring_item_and_reports_the_version() -> None
             {},
             {
                 "TableName": "StateTable",
-                "Item": {
-                    "pk": {"S": "health#dev"},
-                    "sk": {"S": "2026-01-02T03:04:05+00:00#request-1"},
-                    "expiration": {"N": str(int(NOW.timestamp()) + 86_400)},
-                    "version": {"S": "0.1.0"},
-                    "checked_at": {"S": "2026-01-02T03:04:05Z"},
-                },
+                "Item": item(
+                    "health#dev",
+                    "2026-01-02T03:04:05+00:00#request-1",
+                    expiration=int(NOW.timestamp()) + 86_400,
+                    version="0.1.0",
+                    checked_at="2026-01-02T03:04:05Z",
+                ),
             },
         )
         # When the health check runs

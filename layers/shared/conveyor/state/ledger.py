@@ -1,6 +1,6 @@
 """The dataset ledger in the state table: parts, processed objects, pending rows and runs.
 
-Items (partition key ``pk``, sort key ``sk``):
+Items (``pk`` / ``sk``; every family of the table is listed in :mod:`conveyor.state`):
 
 - ``dataset`` / ``counter``: ``pending_rows`` since the last claimed run, ``total_rows``, ``parts``, ``runs``;
 - ``dataset`` / ``part#<id>``: one immutable part of the dataset under ``datasets/parts/``;
@@ -25,9 +25,10 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from conveyor import aws
-from conveyor.dynamo import from_item, to_item
+from conveyor.state import PARTITION_KEY, SORT_KEY
+from conveyor.state.items import from_item, key, plain_key, to_item
 
-COUNTER_KEY = {"pk": "dataset", "sk": "counter"}
+COUNTER_KEY = key("dataset", "counter")
 CLAIM_ATTEMPTS = 10
 CONFLICT_ATTEMPTS = 8
 # First back-off after a conflict, doubled on each retry, with full jitter (DynamoDB's own SDK base).
@@ -103,12 +104,13 @@ def _retrying_conflicts[T](request: Callable[[], T]) -> T:
 class Ledger:
     """The ledger of one state table."""
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
         self.table_name = table_name
+        self._client = dynamodb
 
     @property
     def _dynamodb(self) -> Any:
-        return aws.client("dynamodb")
+        return self._client or aws.client("dynamodb")
 
     @staticmethod
     def object_id(bucket: str, key: str, version: str) -> str:
@@ -119,7 +121,7 @@ class Ledger:
             "Put": {
                 "TableName": self.table_name,
                 "Item": to_item(item),
-                "ConditionExpression": "attribute_not_exists(pk)",
+                "ConditionExpression": f"attribute_not_exists({PARTITION_KEY})",
             }
         }
 
@@ -128,17 +130,17 @@ class Ledger:
 
     def seen(self, object_id: str) -> bool:
         """Whether the input object was handled already."""
-        key = to_item({"pk": "object", "sk": object_id})
-        return "Item" in self._dynamodb.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+        found = self._dynamodb.get_item(TableName=self.table_name, Key=key("object", object_id), ConsistentRead=True)
+        return "Item" in found
 
     def record_part(self, part: Part, object_id: str) -> bool:
         """Add ``part`` and its rows to the pending count, once. False if it was recorded before."""
-        marker = {"pk": "object", "sk": object_id, "outcome": "accepted", "part_id": part.part_id}
-        part_item = {"pk": "dataset", "sk": f"part#{part.part_id}", **part.model_dump(mode="json")}
+        marker = plain_key("object", object_id) | {"outcome": "accepted", "part_id": part.part_id}
+        part_item = plain_key("dataset", f"part#{part.part_id}") | part.model_dump(mode="json")
         counter_update = {
             "Update": {
                 "TableName": self.table_name,
-                "Key": to_item(COUNTER_KEY),
+                "Key": COUNTER_KEY,
                 "UpdateExpression": "ADD pending_rows :rows, total_rows :rows, parts :one",
                 "ExpressionAttributeValues": to_item({":rows": part.rows, ":one": 1}),
             }
@@ -153,7 +155,7 @@ class Ledger:
 
     def record_quarantine(self, object_id: str, quarantine_key: str) -> bool:
         """Remember that the object was set aside, once. False if it was handled before."""
-        marker = {"pk": "object", "sk": object_id, "outcome": "quarantined", "quarantine_key": quarantine_key}
+        marker = plain_key("object", object_id) | {"outcome": "quarantined", "quarantine_key": quarantine_key}
         try:
             self._transact([self._put_new(marker)])
         except ClientError as error:
@@ -163,7 +165,7 @@ class Ledger:
         return True
 
     def counter(self) -> Counter:
-        item = self._dynamodb.get_item(TableName=self.table_name, Key=to_item(COUNTER_KEY), ConsistentRead=True)
+        item = self._dynamodb.get_item(TableName=self.table_name, Key=COUNTER_KEY, ConsistentRead=True)
         return Counter.model_validate(from_item(item.get("Item", {})))
 
     def parts(self, created_until: datetime | None = None) -> list[Part]:
@@ -171,8 +173,8 @@ class Ledger:
         found = []
         for page in self._dynamodb.get_paginator("query").paginate(
             TableName=self.table_name,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :part)",
-            ExpressionAttributeValues=to_item({":pk": "dataset", ":part": "part#"}),
+            KeyConditionExpression=f"{PARTITION_KEY} = :family AND begins_with({SORT_KEY}, :part)",
+            ExpressionAttributeValues=to_item({":family": "dataset", ":part": "part#"}),
             ConsistentRead=True,
         ):
             found += [Part.model_validate(from_item(item)) for item in page["Items"]]
@@ -198,7 +200,7 @@ class Ledger:
             claim = {
                 "Update": {
                     "TableName": self.table_name,
-                    "Key": to_item(COUNTER_KEY),
+                    "Key": COUNTER_KEY,
                     "UpdateExpression": "SET runs = :number, pending_rows = pending_rows - :rows",
                     "ConditionExpression": "(attribute_not_exists(runs) OR runs = :runs) AND pending_rows >= :rows",
                     "ExpressionAttributeValues": to_item(
@@ -206,7 +208,7 @@ class Ledger:
                     ),
                 }
             }
-            run_item = {"pk": "run", "sk": run.run_id, **run.model_dump(mode="json")}
+            run_item = plain_key("run", run.run_id) | run.model_dump(mode="json")
             try:
                 self._transact([claim, self._put_new(run_item)])
             except ClientError as error:
@@ -220,10 +222,10 @@ class Ledger:
         """Runs claimed but not yet started (a crash between the two leaves one behind)."""
         response = self._dynamodb.query(
             TableName=self.table_name,
-            KeyConditionExpression="pk = :pk",
+            KeyConditionExpression=f"{PARTITION_KEY} = :family",
             FilterExpression="#status = :claimed",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=to_item({":pk": "run", ":claimed": "CLAIMED"}),
+            ExpressionAttributeValues=to_item({":family": "run", ":claimed": "CLAIMED"}),
             ConsistentRead=True,
         )
         return [Run.model_validate(from_item(item)) for item in response["Items"]]
@@ -232,7 +234,7 @@ class Ledger:
         _retrying_conflicts(
             lambda: self._dynamodb.update_item(
                 TableName=self.table_name,
-                Key=to_item({"pk": "run", "sk": run.run_id}),
+                Key=key("run", run.run_id),
                 UpdateExpression="SET #status = :started, execution_arn = :arn",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=to_item({":started": "STARTED", ":arn": execution_arn}),

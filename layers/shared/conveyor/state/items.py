@@ -1,4 +1,4 @@
-"""DynamoDB attribute-value conversion for the state table's plain Python items."""
+"""State-table items: keys, and DynamoDB's attribute-value form of plain Python items."""
 
 from __future__ import annotations
 
@@ -7,8 +7,25 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from conveyor.state import PARTITION_KEY, SORT_KEY
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+
+
+def plain_key(partition: str, sort: str) -> dict[str, str]:
+    """The key of an item, as plain values."""
+    return {PARTITION_KEY: partition, SORT_KEY: sort}
+
+
+def key(partition: str, sort: str) -> dict[str, Any]:
+    """The key of an item, in attribute-value form."""
+    return to_item(plain_key(partition, sort))
+
+
+def item(partition: str, sort: str, **attributes: Any) -> dict[str, Any]:
+    """An item with its key and ``attributes`` (plain values), in attribute-value form."""
+    return to_item(plain_key(partition, sort) | attributes)
 
 
 def to_item(plain: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,23 @@
+"""The stack's one DynamoDB state table: every item family, and the one module that owns each.
+
+The table is keyed by ``pk`` (partition) and ``sk`` (sort); ``expiration`` (epoch seconds) is its
+TTL attribute. No code outside this package builds a key of it.
+
+=======================  ======================================  ===========================
+``pk``                   ``sk``                                  owner
+=======================  ======================================  ===========================
+``dataset``              ``counter``                             :mod:`conveyor.state.ledger`
+``dataset``              ``part#<id>``                           :mod:`conveyor.state.ledger`
+``object``               ``<bucket>/<key>#<version>``            :mod:`conveyor.state.ledger`
+``run``                  ``run-000001``                          :mod:`conveyor.state.ledger`
+``control``              ``freeze``                              :mod:`conveyor.state.control`
+``health#<stage>``       ``<checked at>#<request id>`` (TTL)     :mod:`conveyor.state.health`
+=======================  ======================================  ===========================
+
+The release workflows add their families here: the canary record, security findings and edge
+rollouts, each with a module of its own.
+"""
+
+PARTITION_KEY = "pk"
+SORT_KEY = "sk"
+EXPIRATION = "expiration"

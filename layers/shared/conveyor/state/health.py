@@ -1,0 +1,40 @@
+"""Health checks (``health#<stage>`` / ``<checked at>#<request id>``): evidence of a check, not state.
+
+The table's TTL removes each item a day after its check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from conveyor import aws
+from conveyor.state import EXPIRATION
+from conveyor.state.items import item
+
+RECORD_LIFETIME = timedelta(days=1)
+
+
+class HealthCheck(BaseModel):
+    """One health check of a stage's deployment."""
+
+    stage: str
+    request_id: str
+    version: str
+    checked_at: datetime
+
+
+def record_check(table_name: str, check: HealthCheck, dynamodb: Any = None) -> None:
+    """Write ``check``, to expire RECORD_LIFETIME after it ran."""
+    client = dynamodb or aws.client("dynamodb")
+    expiration = int((check.checked_at + RECORD_LIFETIME).timestamp())
+    client.put_item(
+        TableName=table_name,
+        Item=item(
+            f"health#{check.stage}",
+            f"{check.checked_at.isoformat()}#{check.request_id}",
+            **{EXPIRATION: expiration} | check.model_dump(mode="json", include={"version", "checked_at"}),
+        ),
+    )
