@@ -91,10 +91,18 @@ def test_the_workflow_reads_the_freeze_item_the_state_module_writes() -> None:
         if isinstance(value, str):
             text = text.replace(f"${{{name}}}", value)
     retraining = json.loads(text)["States"]
-    # Then it reads the key conveyor.state.control owns, on the table's own key schema
-    assert retraining["Check the release freeze"]["Parameters"]["Key"] == FREEZE_KEY
+    # Then both of its checks read the key conveyor.state.control owns, on the table's own key schema
+    for check in ("Check the release freeze", "Check the release freeze before registering"):
+        assert retraining[check]["Parameters"]["Key"] == FREEZE_KEY, check
     key_schema = template["StateTable"]["Properties"]["KeySchema"]
     assert [(k["AttributeName"], k["KeyType"]) for k in key_schema] == [(PARTITION_KEY, "HASH"), (SORT_KEY, "RANGE")]
-    # And decides on the attribute the module sets
-    [choice] = retraining["Are releases frozen"]["Choices"]
-    assert choice["Variable"] == f"$.freeze.Item.{FROZEN}.BOOL"
+    # And decide on the attribute the module sets
+    for decision in ("Are releases frozen", "Were releases frozen during the run"):
+        [choice] = retraining[decision]["Choices"]
+        assert {rule["Variable"] for rule in choice["And"]} == {f"$.freeze.Item.{FROZEN}.BOOL"}, decision
+
+
+def test_a_run_checks_the_freeze_again_before_it_registers_or_releases() -> None:
+    retraining = load(ROOT / "statemachines" / "retraining.asl.json")["States"]
+    assert retraining["Evaluate against the champion"]["Next"] == "Check the release freeze before registering"
+    assert retraining["Were releases frozen during the run"]["Default"] == "Register model package"
