@@ -92,8 +92,9 @@ _APPLY: dict[Remedy, Callable[[ResponderSettings, str], None]] = {
         Bucket=bucket, BucketLoggingStatus=access_logging(settings, bucket)
     ),
     Remedy.START_LOGGING: lambda settings, _: aws.client("cloudtrail").start_logging(Name=settings.trail_arn),
-    Remedy.CANCEL_KEY_DELETION: lambda settings, _: aws.client("kms").cancel_key_deletion(KeyId=settings.key_arn),
-    Remedy.ENABLE_KEY: lambda settings, _: aws.client("kms").enable_key(KeyId=settings.key_arn),
+    # By key id: the responder runs in the key's account and Region (moto 5.2.5 resolves no key ARN here).
+    Remedy.CANCEL_KEY_DELETION: lambda settings, _: aws.client("kms").cancel_key_deletion(KeyId=settings.key_id),
+    Remedy.ENABLE_KEY: lambda settings, _: aws.client("kms").enable_key(KeyId=settings.key_id),
 }
 
 
