@@ -21,6 +21,7 @@ settings = ResponderSettings.from_env()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="TrailEventsReceived", unit=MetricUnit.Count, value=1)
     outcome = respond(settings, event, now=datetime.now(UTC))
     if outcome.status == "ignored":
         logger.info("event ignored", reason=outcome.reason, detail=outcome.detail, event_id=_id(event))
