@@ -1,5 +1,5 @@
 """The response to one CloudTrail event: claim the finding, undo what is safe, freeze releases,
-import into Security Hub, alert, and mark the finding done, each step once.
+alert, import into Security Hub, and mark the finding done, each step once.
 
 The finding is claimed in the state table before anything is done (:mod:`conveyor.state.findings`),
 so the same event delivered any number of times gives one finding, one remediation and one alert.
@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from alerting import message, subject
+from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 from remedies import apply, command
@@ -36,16 +37,13 @@ from conveyor.state.findings import (
     release_claim,
 )
 
+logger = Logger()
 # A claim older than this is taken to belong to an attempt that crashed (the function's timeout is 30 s).
 CLAIM_TIMEOUT = timedelta(minutes=2)
 
 
 class FindingInProgressError(ConveyorError):
     """Another attempt is handling the same finding now; this delivery is retried later."""
-
-
-class SecurityHubImportError(ConveyorError):
-    """Security Hub refused the finding."""
 
 
 class Outcome(BaseModel):
@@ -145,11 +143,6 @@ def _carry_out(
             table, finding_id=finding.finding_id, reason=finding.title, principal=finding.actor.arn, now=now
         )
         step(frozen_at=now.isoformat())
-    imported = record.imported_at is not None
-    if settings.security_hub == "enabled" and not imported:
-        _import(finding, settings, manual, now)
-        step(imported_at=now.isoformat())
-        imported = True
     if record.alerted_at is None:
         aws.client("sns").publish(
             TopicArn=settings.notification_topic_arn,
@@ -164,6 +157,11 @@ def _carry_out(
             ),
         )
         step(alerted_at=now.isoformat())
+    imported = record.imported_at is not None
+    if settings.security_hub == "enabled" and not imported:
+        imported = _import(finding, settings, manual, now)
+        if imported:
+            step(imported_at=now.isoformat())
     complete_finding(table, finding.finding_id, token, now=now)
     return Outcome(
         status="responded",
@@ -178,9 +176,21 @@ def _carry_out(
     )
 
 
-def _import(finding: Finding, settings: ResponderSettings, manual: list[str], now: datetime) -> None:
-    response = aws.client("securityhub").batch_import_findings(
-        Findings=[asff(finding, settings, manual_steps=manual, now=now)]
-    )
+def _import(finding: Finding, settings: ResponderSettings, manual: list[str], now: datetime) -> bool:
+    """Import the finding into Security Hub; whether it took it.
+
+    A refusal is logged, not raised: the alert is out and the finding recorded, and a hub that is
+    not enabled in the account must not make EventBridge deliver the event again and again.
+    """
+    try:
+        response = aws.client("securityhub").batch_import_findings(
+            Findings=[asff(finding, settings, manual_steps=manual, now=now)]
+        )
+    except (ClientError, BotoCoreError) as error:
+        logger.error("Security Hub import failed", finding_id=finding.finding_id, error=str(error))
+        return False
     if response.get("FailedCount"):
-        raise SecurityHubImportError(f"Security Hub refused finding {finding.finding_id}: {response['FailedFindings']}")
+        refused = response["FailedFindings"]
+        logger.error("Security Hub refused the finding", finding_id=finding.finding_id, refused=refused)
+        return False
+    return True

@@ -10,6 +10,7 @@ import json
 import shlex
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 from bucket_policies import artifact_bucket_policy, data_bucket_policy, log_bucket_policy
 from stack_facts import LOG_PREFIXES, ResponderSettings
@@ -36,7 +37,7 @@ class Remedy(StrEnum):
     ENABLE_KEY = "enabled the key"
 
 
-def bucket_policy(settings: ResponderSettings, bucket: str) -> dict[str, object]:
+def bucket_policy(settings: ResponderSettings, bucket: str) -> dict[str, Any]:
     """The template's policy of one of the stack's buckets."""
     role = settings.buckets[bucket]
     if role == "data":

@@ -392,3 +392,13 @@ def test_security_hub_gets_one_finding_in_asff_however_often_the_event_comes() -
         )
         assert finding["Resources"][0]["Id"] == f"arn:aws:s3:::{DATA_BUCKET}"
         assert finding["Types"] == ["TTPs/Defense Evasion/public-access-block-deleted"]
+
+
+def test_a_security_hub_that_refuses_the_finding_does_not_hold_back_the_alert() -> None:
+    with deployed_stack(security_hub="enabled") as stack:
+        event = intruder_call("DeleteBucketPublicAccessBlock", S3, {"bucketName": DATA_BUCKET})
+        with Stubber(aws.client("securityhub")) as hub:
+            hub.add_client_error("batch_import_findings", "InvalidAccessException", "not subscribed")
+            outcome = deliver(stack, event)
+        assert (outcome.status, outcome.alerted, outcome.imported) == ("responded", True, False)
+        assert len(stack.alerts()) == 1
