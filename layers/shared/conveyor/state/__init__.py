@@ -11,11 +11,12 @@ TTL attribute. No code outside this package builds a key of it.
 ``object``               ``<bucket>/<key>#<version>``            :mod:`conveyor.state.ledger`
 ``run``                  ``run-000001``                          :mod:`conveyor.state.ledger`
 ``control``              ``freeze``                              :mod:`conveyor.state.control`
+``finding``              ``<CloudTrail eventID>``                :mod:`conveyor.state.findings`
 ``health#<stage>``       ``<checked at>#<request id>`` (TTL)     :mod:`conveyor.state.health`
 =======================  ======================================  ===========================
 
-The release workflows add their families here: the canary record, security findings and edge
-rollouts, each with a module of its own.
+The release workflows add their families here: the canary record and edge rollouts, each with a
+module of its own.
 """
 
 PARTITION_KEY = "pk"

@@ -2,6 +2,21 @@
 
 The retraining workflow reads the same item directly (its ``Check the release freeze`` state);
 template.yaml gives it this key through DefinitionSubstitutions, and a test keeps the two equal.
+
+The item's attributes:
+
+- ``frozen``: the flag the workflows read;
+- ``finding_ids``: every security finding that froze releases and that no operator has
+  acknowledged yet (a string set; DynamoDB drops it once empty);
+- ``finding_id``, ``reason``, ``principal``, ``frozen_at``: the latest finding that froze them,
+  why, who did what it found, and when releases were frozen for it;
+- ``lifted_by``, ``lifted_at``, ``lift_reason``: who lifted the last freeze, when and why
+  (removed when releases are frozen again);
+- ``changed_at``: the last change of the item.
+
+Several findings can freeze releases before anyone looks. Each must be acknowledged, one at a
+time, by the operator who looked at it; releases stay frozen until the last one is, so a freeze
+lifted after reading one alert cannot release past another.
 """
 
 from __future__ import annotations
@@ -9,7 +24,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
 from conveyor import aws
+from conveyor.errors import ConveyorError
 from conveyor.state.items import from_item, key, to_item
 
 FREEZE_KEY = key("control", "freeze")
@@ -17,15 +36,140 @@ FREEZE_KEY = key("control", "freeze")
 FROZEN = "frozen"
 
 
+class NotFrozenError(ConveyorError):
+    """An operator asked to lift a freeze, but releases are not frozen."""
+
+
+class FindingNotFreezingError(ConveyorError):
+    """An operator named a finding that is not one of those holding the freeze."""
+
+
+class Freeze(BaseModel):
+    """The freeze item, as plain values."""
+
+    frozen: bool = False
+    finding_ids: list[str] = []
+    finding_id: str | None = None
+    reason: str | None = None
+    principal: str | None = None
+    frozen_at: datetime | None = None
+    lifted_by: str | None = None
+    lifted_at: datetime | None = None
+    lift_reason: str | None = None
+    changed_at: datetime | None = None
+
+
+def _client(dynamodb: Any) -> Any:
+    return dynamodb or aws.client("dynamodb")
+
+
 def is_frozen(table_name: str, dynamodb: Any = None) -> bool:
     """Whether releases are frozen (a security finding froze them and no operator lifted it yet)."""
-    client = dynamodb or aws.client("dynamodb")
-    item = client.get_item(TableName=table_name, Key=FREEZE_KEY, ConsistentRead=True).get("Item")
+    item = _client(dynamodb).get_item(TableName=table_name, Key=FREEZE_KEY, ConsistentRead=True).get("Item")
     return bool(item and from_item(item).get(FROZEN))
 
 
-def set_frozen(table_name: str, *, frozen: bool, reason: str, now: datetime, dynamodb: Any = None) -> None:
-    """Freeze releases, or lift the freeze, recording why and when."""
-    client = dynamodb or aws.client("dynamodb")
-    attributes = to_item({FROZEN: frozen, "reason": reason, "changed_at": now.isoformat()})
-    client.put_item(TableName=table_name, Item=FREEZE_KEY | attributes)
+def freeze_state(table_name: str, dynamodb: Any = None) -> Freeze:
+    """The freeze item (a stack never frozen reads as not frozen)."""
+    item = _client(dynamodb).get_item(TableName=table_name, Key=FREEZE_KEY, ConsistentRead=True).get("Item", {})
+    plain = from_item(item)
+    plain["finding_ids"] = sorted(plain.get("finding_ids", set()))
+    return Freeze.model_validate(plain)
+
+
+def set_frozen(
+    table_name: str, *, frozen: bool, reason: str, now: datetime, principal: str = "operator", dynamodb: Any = None
+) -> None:
+    """Freeze releases by hand, or lift every freeze at once, recording why, by whom and when.
+
+    Security findings freeze through :func:`freeze_for_finding`; this is the operator's (and the
+    tests') direct switch.
+    """
+    stamp = now.isoformat()
+    attributes: dict[str, Any] = {FROZEN: frozen, "changed_at": stamp}
+    if frozen:
+        attributes |= {"reason": reason, "principal": principal, "frozen_at": stamp}
+    else:
+        attributes |= {"lifted_by": principal, "lifted_at": stamp, "lift_reason": reason}
+    _client(dynamodb).put_item(TableName=table_name, Item=FREEZE_KEY | to_item(attributes))
+
+
+def freeze_for_finding(
+    table_name: str, *, finding_id: str, reason: str, principal: str, now: datetime, dynamodb: Any = None
+) -> None:
+    """Freeze releases for a finding; freezing again for the same finding changes nothing but the time."""
+    _client(dynamodb).update_item(
+        TableName=table_name,
+        Key=FREEZE_KEY,
+        UpdateExpression=(
+            "SET #frozen = :true, finding_id = :id, reason = :reason, principal = :principal, "
+            "frozen_at = :now, changed_at = :now ADD finding_ids :ids REMOVE lifted_by, lifted_at, lift_reason"
+        ),
+        ExpressionAttributeNames={"#frozen": FROZEN},
+        ExpressionAttributeValues=to_item(
+            {
+                ":true": True,
+                ":id": finding_id,
+                ":ids": {finding_id},
+                ":reason": reason,
+                ":principal": principal,
+                ":now": now.isoformat(),
+            }
+        ),
+    )
+
+
+def acknowledge_finding(
+    table_name: str, *, finding_id: str, lifted_by: str, reason: str, now: datetime, dynamodb: Any = None
+) -> Freeze:
+    """Acknowledge one finding that holds the freeze; lift the freeze once none is left.
+
+    Raises NotFrozenError when releases are not frozen, and FindingNotFreezingError when the
+    finding is not one of those holding the freeze. Returns the freeze as it is afterwards.
+    """
+    client = _client(dynamodb)
+    current = freeze_state(table_name, client)
+    if not current.frozen:
+        raise NotFrozenError("releases are not frozen: there is nothing to lift")
+    if finding_id not in current.finding_ids:
+        holding = ", ".join(current.finding_ids) or "none (frozen by hand: lift it with set_frozen)"
+        raise FindingNotFreezingError(
+            f"finding {finding_id} does not hold the freeze; the findings holding it: {holding}"
+        )
+    try:
+        client.update_item(
+            TableName=table_name,
+            Key=FREEZE_KEY,
+            UpdateExpression="DELETE finding_ids :ids SET changed_at = :now",
+            ConditionExpression="#frozen = :true AND contains(finding_ids, :id)",
+            ExpressionAttributeNames={"#frozen": FROZEN},
+            ExpressionAttributeValues=to_item(
+                {":ids": {finding_id}, ":id": finding_id, ":true": True, ":now": now.isoformat()}
+            ),
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        raise FindingNotFreezingError(f"finding {finding_id} was acknowledged meanwhile by someone else") from error
+    _lift_if_none_left(client, table_name, lifted_by=lifted_by, reason=reason, now=now)
+    return freeze_state(table_name, client)
+
+
+def _lift_if_none_left(client: Any, table_name: str, *, lifted_by: str, reason: str, now: datetime) -> None:
+    """Lift the freeze if no finding holds it (a finding that froze meanwhile keeps it)."""
+    try:
+        client.update_item(
+            TableName=table_name,
+            Key=FREEZE_KEY,
+            UpdateExpression=(
+                "SET #frozen = :false, lifted_by = :by, lifted_at = :now, lift_reason = :reason, changed_at = :now"
+            ),
+            ConditionExpression="#frozen = :true AND attribute_not_exists(finding_ids)",
+            ExpressionAttributeNames={"#frozen": FROZEN},
+            ExpressionAttributeValues=to_item(
+                {":false": False, ":true": True, ":by": lifted_by, ":now": now.isoformat(), ":reason": reason}
+            ),
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
