@@ -37,11 +37,10 @@ def artifact_bucket_policy(bucket_name: str, *, partition: str = "aws") -> Polic
     return {"Version": "2012-10-17", "Statement": [_deny_insecure_transport(_bucket_arn(bucket_name, partition))]}
 
 
-def log_bucket_policy(
-    bucket_name: str, *, account_id: str, partition: str = "aws", trail_arn: str | None = None
-) -> Policy:
-    """template.yaml's LogBucketPolicy: TLS only, S3 access-log delivery and, when the stack's own
-    trail writes here (``trail_arn``), CloudTrail's ACL check and its writes under ``trail/``.
+def log_bucket_policy(bucket_name: str, *, account_id: str, trail_arn: str, partition: str = "aws") -> Policy:
+    """template.yaml's LogBucketPolicy: TLS only, S3 access-log delivery, and the stack's own trail
+    (``trail_arn``; granted even while an organisation trail stands in for it) checking the
+    bucket's ACL and writing under ``trail/``.
     """
     bucket_arn = _bucket_arn(bucket_name, partition)
     statements = [
@@ -54,26 +53,21 @@ def log_bucket_policy(
             "Resource": f"{bucket_arn}/*",
             "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
         },
+        {
+            "Sid": "AWSCloudTrailAclCheck",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:GetBucketAcl",
+            "Resource": bucket_arn,
+            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+        },
+        {
+            "Sid": "AWSCloudTrailWrite",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/trail/AWSLogs/{account_id}/*",
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}},
+        },
     ]
-    if trail_arn is not None:
-        statements += [
-            {
-                "Sid": "AWSCloudTrailAclCheck",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": "s3:GetBucketAcl",
-                "Resource": bucket_arn,
-                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
-            },
-            {
-                "Sid": "AWSCloudTrailWrite",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": "s3:PutObject",
-                "Resource": f"{bucket_arn}/trail/AWSLogs/{account_id}/*",
-                "Condition": {
-                    "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}
-                },
-            },
-        ]
     return {"Version": "2012-10-17", "Statement": statements}

@@ -44,8 +44,9 @@ def bucket_policy(settings: ResponderSettings, bucket: str) -> dict[str, Any]:
         return data_bucket_policy(bucket, partition=settings.partition)
     if role == "artifact":
         return artifact_bucket_policy(bucket, partition=settings.partition)
-    trail = settings.trail_arn if settings.trail_is_the_stacks else None
-    return log_bucket_policy(bucket, account_id=settings.account_id, partition=settings.partition, trail_arn=trail)
+    return log_bucket_policy(
+        bucket, account_id=settings.account_id, partition=settings.partition, trail_arn=settings.own_trail_arn
+    )
 
 
 def encryption(settings: ResponderSettings, bucket: str) -> dict[str, object]:

@@ -127,14 +127,17 @@ class ResponderSettings(Settings):
         return match.group("name")
 
     @property
-    def trail_is_the_stacks(self) -> bool:
-        """Whether the trail is in the stack's account, so it writes into the stack's log bucket.
+    def own_trail_arn(self) -> str:
+        """The trail the stack creates unless an organisation trail stands in for it (template.yaml's Trail)."""
+        return f"arn:{self.partition}:cloudtrail:{self.region}:{self.account_id}:trail/{self.project_name}-{self.stage}"
 
-        An organisation trail that stands in for the stack's own lives in the management account
-        and writes into a bucket of its own.
+    @property
+    def trail_is_the_stacks(self) -> bool:
+        """Whether the trail is the stack's own, which writes into the stack's log bucket.
+
+        An organisation trail that stands in for it is its owner's to restore.
         """
-        match = TRAIL_ARN.match(self.trail_arn)
-        return match is not None and match.group("account") == self.account_id
+        return self.trail_arn == self.own_trail_arn
 
     @property
     def buckets(self) -> dict[str, BucketRole]:

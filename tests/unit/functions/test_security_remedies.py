@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from remedies import Remedy, bucket_policy, command
@@ -24,18 +23,21 @@ def test_every_remedy_has_the_cli_call_that_applies_it_by_hand(remedy: Remedy) -
     assert call.count("--region us-east-1") == call.count("aws ")
 
 
-def test_the_log_bucket_policy_grants_the_stacks_trail_but_not_an_organisation_trail() -> None:
+def test_the_restored_log_bucket_policy_grants_the_stacks_own_trail_even_under_an_organisation_trail() -> None:
+    # template.yaml grants its own trail in any case, so the restored policy must too
     own = settings_for(KEY_ARN, TOPIC)
     organisation = settings_for(KEY_ARN, TOPIC, trail_arn="arn:aws:cloudtrail:us-east-1:999988887777:trail/org")
-
-    def sids(policy: dict[str, Any]) -> list[str]:
-        return [statement["Sid"] for statement in policy["Statement"]]
-
-    assert [sids(bucket_policy(settings, LOG_BUCKET)) for settings in (own, organisation)] == [
-        ["DenyInsecureTransport", "S3ServerAccessLogDelivery", "AWSCloudTrailAclCheck", "AWSCloudTrailWrite"],
-        ["DenyInsecureTransport", "S3ServerAccessLogDelivery"],
-    ]
-    assert TRAIL_ARN in str(bucket_policy(own, LOG_BUCKET))
+    assert (own.trail_is_the_stacks, organisation.trail_is_the_stacks) == (True, False)
+    for settings in (own, organisation):
+        policy = bucket_policy(settings, LOG_BUCKET)
+        assert [statement["Sid"] for statement in policy["Statement"]] == [
+            "DenyInsecureTransport",
+            "S3ServerAccessLogDelivery",
+            "AWSCloudTrailAclCheck",
+            "AWSCloudTrailWrite",
+        ]
+        assert TRAIL_ARN in str(policy)
+        assert "999988887777" not in str(policy)
 
 
 def test_an_attempt_whose_claim_was_taken_over_cannot_record_its_steps() -> None:

@@ -207,9 +207,9 @@ def test_a_key_scheduled_for_deletion_is_cancelled_and_enabled(stack: Stack) -> 
     ("event", "kind", "manual"),
     [
         (
-            intruder_call("DeleteTrail", "cloudtrail.amazonaws.com", {"name": "conveyor-dev-trail"}),
+            intruder_call("DeleteTrail", "cloudtrail.amazonaws.com", {"name": "conveyor-dev"}),
             "trail-deleted",
-            "aws cloudtrail create-trail --name conveyor-dev-trail --s3-bucket-name conveyor-dev-logs",
+            "aws cloudtrail create-trail --name conveyor-dev --s3-bucket-name conveyor-dev-logs",
         ),
         (
             intruder_call("UpdateTrail", "cloudtrail.amazonaws.com", {"name": TRAIL_ARN, "s3BucketName": "elsewhere"}),
