@@ -7,6 +7,8 @@ state machine files are read, samtranslator expands the ``AWS::Serverless::*`` t
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import re
@@ -36,7 +38,14 @@ class LocalTemplate:
 
 
 def load_sam_template(path: Path) -> dict[str, Any]:
-    """Parse a SAM template, short-form intrinsics (``!Ref``) included."""
+    """Parse a SAM template, short-form intrinsics (``!Ref``) included (a copy the caller may change)."""
+    status = path.stat()
+    return copy.deepcopy(_parsed(path.resolve(), status.st_mtime_ns, status.st_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    # PyYAML's pure-Python parser takes most of a second on template.yaml; tests deploy it often.
     parsed: dict[str, Any] = yaml_parse(path.read_text(encoding="utf-8"))
     return parsed
 
