@@ -36,7 +36,7 @@ from localcloud.template import load_sam_template
 ROOT = Path(__file__).resolve().parent.parent
 FIREHOSE_BATCH_BYTES = 6 * 1024 * 1024
 INGEST_FILE_BYTES = 50 * 1024 * 1024
-COLD_START = ROOT / "localcloud" / "cold_start.py"
+COLD_START = ROOT / "conveyor_tools" / "cold_start.py"
 EVENTS = ROOT / "events"
 REGION = "us-east-1"
 # What AWS answers each call of a first invocation with: nothing handled yet, no champion, no freeze.
@@ -124,7 +124,7 @@ def bench_objects() -> dict[str, bytes]:
 
 
 class ColdStart:
-    """Runs localcloud/cold_start.py for one function in a fresh interpreter laid out as Lambda lays it out."""
+    """Runs conveyor_tools/cold_start.py for one function in a fresh interpreter laid out as Lambda lays it out."""
 
     def __init__(self, work: Path, plan: dict[str, Any], env: dict[str, str], traces: socket.socket) -> None:
         self.work = work
