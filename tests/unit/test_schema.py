@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import sys
+from typing import Any
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conveyor.schema import Rejection, csv_row, load_schema
+from conveyor.schema import FeatureSchema, Rejection, csv_row, load_schema
 from tests.unit.csv_rows import GOOD, SCHEMA, any_rows
 
 
@@ -39,3 +44,66 @@ def test_a_json_integer_past_float_range_is_rejected_not_raised() -> None:
     rejection = schema.parse_record(record)
     assert isinstance(rejection, Rejection)
     assert (rejection.rule, rejection.column) == ("not-finite", schema.features[0].name)
+
+
+# A schema whose columns have no bounds, and a label no float holds exactly
+UNBOUNDED = FeatureSchema.model_validate(
+    {
+        "name": "unbounded",
+        "label": {"name": "label", "values": [0, 1, 2**60 + 1]},
+        "features": [{"name": "reading", "type": "number"}, {"name": "count", "type": "integer"}],
+    }
+)
+EDGES: list[Any] = [True, False, None, "1", [], {}, -0.0, 0.5, 1.0, math.nan, math.inf, -math.inf, 10**400]
+EDGES += [2**53, 2**53 + 1, -(2**53) - 1, 2**60 + 1, 2**1023, 2**1023 - 1, 2.0**1023, sys.float_info.max]
+LARGE_INTS = [2**53, 2**53 + 1, -(2**53) - 1, 2**1023 - 1, 2**1023, -(2**1023)]
+json_values = st.one_of(st.sampled_from(EDGES), st.integers(), st.floats(), st.booleans())
+
+
+def near(bound: float) -> st.SearchStrategy[Any]:
+    """A value at or just beside a bound, as a float or an int."""
+    return st.sampled_from([bound, math.nextafter(bound, -math.inf), math.nextafter(bound, math.inf), int(bound) - 1])
+
+
+def good_values(schema: FeatureSchema) -> st.SearchStrategy[dict[str, Any]]:
+    columns = {schema.label.name: st.sampled_from(schema.label.values)}
+    for spec in schema.features:
+        low, high = spec.min if spec.min is not None else -1e300, spec.max if spec.max is not None else 1e300
+        whole = st.integers(int(max(low, -(2**70))), int(min(high, 2**70)))
+        columns[spec.name] = whole if spec.type == "integer" else whole | st.floats(low, high)
+        # Values at the bounds, and the ints past which a float no longer holds an int whole or is infinite
+        columns[spec.name] |= near(low) | near(high) | st.sampled_from(LARGE_INTS)
+    return st.fixed_dictionaries(columns)
+
+
+def json_records(schema: FeatureSchema) -> st.SearchStrategy[dict[str, Any]]:
+    """Records of mostly good values, with a value or two changed, a field missing or one too many."""
+    changes = st.dictionaries(st.sampled_from([*schema.columns, "extra"]), json_values, max_size=2)
+    missing = st.sets(st.sampled_from(schema.columns), max_size=1)
+    return st.builds(
+        lambda good, changed, gone: {k: v for k, v in (good | changed).items() if k not in gone},
+        good_values(schema),
+        changes,
+        missing,
+    )
+
+
+@pytest.mark.parametrize("schema", [SCHEMA, UNBOUNDED], ids=["predictive_maintenance", "unbounded"])
+@settings(max_examples=500, deadline=None)
+@given(data=st.data())
+def test_a_json_record_gets_from_the_fast_path_what_the_column_checks_give(
+    schema: FeatureSchema, data: st.DataObject
+) -> None:
+    record = data.draw(json_records(schema))
+    values = schema.parse_record(record)
+    checked = schema._check_record(record)
+    if isinstance(checked, Rejection):
+        assert values == checked
+    else:
+        assert not isinstance(values, Rejection)
+        assert csv_row(values) == csv_row(checked)  # repr tells 1 from 1.0 and 0.0 from -0.0
+
+
+def test_a_plain_record_takes_the_fast_path() -> None:
+    record = dict(zip(SCHEMA.columns, [1, 298.1, 308.6, 1551, 42.8, 215, 4.2], strict=True))
+    assert SCHEMA._plain_records(record) == [1, 298.1, 308.6, 1551.0, 42.8, 215, 4.2]

@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from transform import TransformSettings, record_reasons, transform_batch
+from transform import TransformSettings, transform
 
 from conveyor.events import FirehoseTransformation
 from conveyor.schema import load_schema
@@ -24,10 +24,9 @@ schema = load_schema(settings.feature_schema)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     invocation = FirehoseTransformation.model_validate(event)
-    batch = transform_batch(schema, ((record.record_id, record.data) for record in invocation.records))
-    reasons_key = record_reasons(settings.data_bucket_name, invocation.invocation_id, batch, datetime.now(UTC))
-    if reasons_key is not None:
-        logger.warning("records set aside", reasons=f"s3://{settings.data_bucket_name}/{reasons_key}")
+    batch = transform(settings, schema, invocation, datetime.now(UTC))
+    if batch.reasons_key is not None:
+        logger.warning("records set aside", reasons=f"s3://{settings.data_bucket_name}/{batch.reasons_key}")
     for result, count in batch.counts().items():
         metrics.add_metric(name=f"Records{result}", unit=MetricUnit.Count, value=count)
     return batch.response()

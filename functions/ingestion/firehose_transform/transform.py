@@ -15,11 +15,12 @@ import binascii
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
 from conveyor import aws
+from conveyor.events import FirehoseRecord, FirehoseTransformation
 from conveyor.schema import FeatureSchema, Rejection, csv_row
 from conveyor.settings import Settings
 
@@ -36,24 +37,48 @@ class TransformSettings(Settings):
 
 @dataclass(slots=True)
 class Outcome:
-    """What happens to one record, with the reason when it failed."""
+    """What happens to one record (as Firehose sent it): its CSV row when Ok, its reason when it failed."""
 
-    record_id: str
+    record: FirehoseRecord
     result: Result
-    data: str
+    row: str = ""
     reason: Rejection | None = None
 
+    @property
+    def data(self) -> str:
+        """The base64 data answered: the row when Ok, the data as sent when Dropped, and with its reason when failed."""
+        if self.result == "Ok":
+            return binascii.b2a_base64(self.row.encode(), newline=False).decode()
+        if self.reason is None:
+            return self.record.data
+        # The reason travels in the returned data as well as in the reasons object and the function's log.
+        carried = json.dumps({"reason": self.reason.model_dump(exclude_none=True), "data": self.record.data})
+        return base64.b64encode(carried.encode()).decode()
 
-@dataclass
+
+@dataclass(frozen=True)
 class Batch:
+    """Every record's outcome, in the order Firehose sent them, and where the failed ones' reasons went."""
+
     outcomes: list[Outcome] = field(default_factory=list)
+    reasons_key: str | None = None
 
     def counts(self) -> Counter[str]:
         return Counter(outcome.result for outcome in self.outcomes)
 
     def response(self) -> dict[str, Any]:
-        """The answer Firehose expects."""
-        return {"records": [{"recordId": o.record_id, "result": o.result, "data": o.data} for o in self.outcomes]}
+        """The answer Firehose expects, as a plain dict (conveyor/events.py says why not Powertools' classes)."""
+        return {
+            "records": [{"recordId": o.record.record_id, "result": o.result, "data": o.data} for o in self.outcomes]
+        }
+
+
+def transform(
+    settings: TransformSettings, schema: FeatureSchema, invocation: FirehoseTransformation, now: datetime
+) -> Batch:
+    """Decide every record of a Firehose invocation and write why each failed one was set aside."""
+    batch = transform_batch(schema, invocation.records)
+    return replace(batch, reasons_key=record_reasons(settings.data_bucket_name, invocation.invocation_id, batch, now))
 
 
 def is_heartbeat(document: Any) -> bool:
@@ -76,36 +101,26 @@ def decode(data: str) -> Any:
         return Rejection(rule="json", message=f"record is not JSON: {error.msg}")
 
 
-def transform_record(schema: FeatureSchema, record_id: str, data: str) -> Outcome:
-    """Decide one record: ``data`` is the base64 text Firehose sent."""
-    document = decode(data)
+def transform_record(schema: FeatureSchema, record: FirehoseRecord) -> Outcome:
+    """Decide one record."""
+    document = decode(record.data)
     if document is None or is_heartbeat(document):
-        return Outcome(record_id, "Dropped", data)
+        return Outcome(record, "Dropped")
     values = document if isinstance(document, Rejection) else schema.parse_record(document)
     if isinstance(values, Rejection):
-        return _failed(record_id, data, values)
-    return Outcome(record_id, "Ok", binascii.b2a_base64(csv_row(values).encode(), newline=False).decode())
+        return Outcome(record, "ProcessingFailed", reason=values)
+    return Outcome(record, "Ok", csv_row(values))
 
 
-def _failed(record_id: str, data: str, reason: Rejection) -> Outcome:
-    # The reason travels in the returned data as well as in the function's log.
-    carried = json.dumps({"reason": reason.model_dump(exclude_none=True), "data": data})
-    return Outcome(record_id, "ProcessingFailed", base64.b64encode(carried.encode()).decode(), reason)
-
-
-def transform_batch(schema: FeatureSchema, records: Iterable[tuple[str, str]]) -> Batch:
-    """Decide every ``(recordId, data)`` of a Firehose invocation."""
-    return Batch([transform_record(schema, record_id, data) for record_id, data in records])
+def transform_batch(schema: FeatureSchema, records: Iterable[FirehoseRecord]) -> Batch:
+    """Decide every record of a Firehose invocation."""
+    return Batch([transform_record(schema, record) for record in records])
 
 
 def record_reasons(bucket: str, invocation_id: str, batch: Batch, now: datetime) -> str | None:
     """Write why each failed record was set aside; the object's key, or None when none failed."""
     failed = [
-        {
-            "record_id": o.record_id,
-            "reason": o.reason.model_dump(exclude_none=True),
-            "data": json.loads(base64.b64decode(o.data))["data"],
-        }
+        {"record_id": o.record.record_id, "reason": o.reason.model_dump(exclude_none=True), "data": o.record.data}
         for o in batch.outcomes
         if o.reason is not None
     ]

@@ -12,7 +12,8 @@ A file's fate, by ``RowErrorPolicy``:
 Files under ``incoming/stream/`` come from Firehose and have no header. Each input object is
 handled once, whatever number of times its event arrives; and the same bytes written again under
 the same key (a new version: a client's or Firehose's retry of a write that had gone through) add
-no rows a second time, since a part is named by its key and content.
+no rows a second time, since a part is named by its key and content. Once the file is handled,
+every retraining run now due (``MinNewRows`` pending) is started.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel
 
 from conveyor import aws
+from conveyor.events import S3Object
+from conveyor.retraining import start_due_runs
 from conveyor.schema import FeatureSchema, Rejection, csv_row
 from conveyor.settings import Settings
 from conveyor.state.ledger import Ledger, Part
@@ -43,6 +46,9 @@ MAX_REPORTED_ERRORS = 1000
 CHUNK_ROWS = 16_384
 
 
+RowErrorPolicy = Literal["reject-file", "keep-good-rows"]
+
+
 class IngestSettings(Settings):
     data_bucket_name: str
     feature_schema: str
@@ -50,7 +56,7 @@ class IngestSettings(Settings):
     min_new_rows: int
     max_file_bytes: int
     max_file_rows: int
-    row_error_policy: Literal["reject-file", "keep-good-rows"]
+    row_error_policy: RowErrorPolicy
 
 
 @dataclass
@@ -64,6 +70,19 @@ class FileCheck:
     fatal: Rejection | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What becomes of a checked file: its outcome, and how many of its rows join the dataset."""
+
+    outcome: Literal["accepted", "partially-accepted", "quarantined"]
+    rows_in: int
+    rows_accepted: int
+
+    @property
+    def rows_set_aside(self) -> int:
+        return self.rows_in - self.rows_accepted
+
+
 class IngestReport(BaseModel):
     """What happened to one input object."""
 
@@ -75,6 +94,12 @@ class IngestReport(BaseModel):
     part_key: str | None = None
     quarantine_key: str | None = None
     error_key: str | None = None
+
+
+class IngestResult(IngestReport):
+    """What one Object Created event did: its object's report and the retraining runs it started."""
+
+    started_runs: list[str]
 
 
 def check_file(schema: FeatureSchema, body: bytes, *, has_header: bool, max_rows: int) -> FileCheck:
@@ -202,6 +227,41 @@ def part_id(key: str, body: bytes) -> str:
     return hashlib.sha256(f"{key}#{hashlib.sha256(body).hexdigest()}".encode()).hexdigest()[:24]
 
 
+def ingest(
+    settings: IngestSettings, schema: FeatureSchema, ledger: Ledger, s3_object: S3Object, now: datetime
+) -> IngestResult:
+    """Handle one object created under incoming/ exactly once, then start every retraining run now due."""
+    # S3 names every version in the versioned data bucket; "null" is its id for an object written
+    # while versioning was off (the id GetObject and CopyObject then take)
+    report = ingest_object(
+        settings,
+        schema,
+        ledger,
+        key=s3_object.key,
+        version=s3_object.version_id or "null",
+        size=s3_object.size,
+        now=now,
+    )
+    started = start_due_runs(
+        ledger,
+        bucket=settings.data_bucket_name,
+        state_machine_arn=settings.retraining_state_machine_arn,
+        min_rows=settings.min_new_rows,
+        trigger="threshold",
+        now=now,
+    )
+    return IngestResult(**report.model_dump(), started_runs=started)
+
+
+def decide(check: FileCheck, policy: RowErrorPolicy) -> Verdict:
+    """A checked file's outcome and its rows kept, derived once from the check and the policy."""
+    if check.fatal is None and not check.rejections:
+        return Verdict("accepted", check.rows_in, len(check.good))
+    if check.fatal is None and policy == "keep-good-rows" and check.good:
+        return Verdict("partially-accepted", check.rows_in, len(check.good))
+    return Verdict("quarantined", check.rows_in, 0)
+
+
 def ingest_object(
     settings: IngestSettings, schema: FeatureSchema, ledger: Ledger, *, key: str, version: str, size: int, now: datetime
 ) -> IngestReport:
@@ -216,56 +276,54 @@ def ingest_object(
     else:
         body = aws.client("s3").get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
         check = check_file(schema, body, has_header=not key.startswith(STREAM), max_rows=settings.max_file_rows)
-    keep_good = check.fatal is None and (not check.rejections or settings.row_error_policy == "keep-good-rows")
-    report = IngestReport(
-        key=key,
-        outcome="accepted" if keep_good and not check.rejections else "quarantined",
-        rows_in=check.rows_in,
-        rows_accepted=len(check.good) if keep_good else 0,
-        rows_set_aside=check.rows_in - (len(check.good) if keep_good else 0),
-    )
-    if keep_good and check.rejections:
-        report.outcome = "partially-accepted"
-    if not (check.fatal is None and not check.rejections):
-        _quarantine(settings, key=key, version=version, check=check, report=report, now=now, whole_file=not keep_good)
-    if keep_good:
+    verdict = decide(check, settings.row_error_policy)
+    part_key = quarantine_key = error_key = None
+    if verdict.outcome != "accepted":
+        quarantine_key, error_key = _quarantine(
+            settings, key=key, version=version, check=check, verdict=verdict, now=now
+        )
+    if verdict.outcome == "quarantined":
+        recorded = ledger.record_quarantine(object_id, quarantine_key or "")
+    else:
+        identity = part_id(key, body)
         part = Part(
-            part_id=part_id(key, body),
-            key=f"{PARTS}{part_id(key, body)}.csv",
-            rows=len(check.good),
+            part_id=identity,
+            key=f"{PARTS}{identity}.csv",
+            rows=verdict.rows_accepted,
             source_key=key,
             source_version=version,
             created_at=now,
         )
         aws.client("s3").put_object(Bucket=bucket, Key=part.key, Body="".join(check.good).encode())
-        report.part_key = part.key
-        if not ledger.record_part(part, object_id):
-            report.outcome = "duplicate"
-    elif not ledger.record_quarantine(object_id, report.quarantine_key or ""):
-        report.outcome = "duplicate"
+        part_key = part.key
+        recorded = ledger.record_part(part, object_id)
     aws.client("s3").delete_object(Bucket=bucket, Key=key)
-    return report
+    return IngestReport(
+        key=key,
+        # The ledger refuses a second record of the object: another delivery of its event got there first
+        outcome=verdict.outcome if recorded else "duplicate",
+        rows_in=verdict.rows_in,
+        rows_accepted=verdict.rows_accepted,
+        rows_set_aside=verdict.rows_set_aside,
+        part_key=part_key,
+        quarantine_key=quarantine_key,
+        error_key=error_key,
+    )
 
 
 def _quarantine(
-    settings: IngestSettings,
-    *,
-    key: str,
-    version: str,
-    check: FileCheck,
-    report: IngestReport,
-    now: datetime,
-    whole_file: bool,
-) -> None:
+    settings: IngestSettings, *, key: str, version: str, check: FileCheck, verdict: Verdict, now: datetime
+) -> tuple[str, str]:
+    """Set the file, or its bad rows, aside with the reasons beside them: the two keys written."""
     s3 = aws.client("s3")
     bucket = settings.data_bucket_name
     target = QUARANTINE + key.removeprefix(INCOMING)
-    if whole_file:
+    if verdict.outcome == "quarantined":
+        quarantine_key = target
         s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": key, "VersionId": version})
-        report.quarantine_key = target
     else:
-        report.quarantine_key = f"{target}.rejected.csv"
-        s3.put_object(Bucket=bucket, Key=report.quarantine_key, Body=("\n".join(check.bad_lines) + "\n").encode())
+        quarantine_key = f"{target}.rejected.csv"
+        s3.put_object(Bucket=bucket, Key=quarantine_key, Body=("\n".join(check.bad_lines) + "\n").encode())
     errors = [check.fatal] if check.fatal else check.rejections
     document = {
         "bucket": bucket,
@@ -273,15 +331,16 @@ def _quarantine(
         "version_id": version,
         "quarantined_at": now.isoformat(),
         "row_error_policy": settings.row_error_policy,
-        "outcome": report.outcome,
-        "rows": {"in": report.rows_in, "accepted": report.rows_accepted, "set_aside": report.rows_set_aside},
+        "outcome": verdict.outcome,
+        "rows": {"in": verdict.rows_in, "accepted": verdict.rows_accepted, "set_aside": verdict.rows_set_aside},
         "errors": [e.model_dump(exclude_none=True) for e in errors[:MAX_REPORTED_ERRORS]],
         "errors_truncated": len(errors) > MAX_REPORTED_ERRORS,
     }
-    report.error_key = f"{target}.error.json"
+    error_key = f"{target}.error.json"
     s3.put_object(
         Bucket=bucket,
-        Key=report.error_key,
+        Key=error_key,
         Body=json.dumps(document, indent=2).encode(),
         ContentType="application/json",
     )
+    return quarantine_key, error_key

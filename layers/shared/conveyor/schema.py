@@ -5,7 +5,9 @@ names the one in force. Validation returns the row's values, or a :class:`Reject
 which line, column, value and rule failed.
 
 Each column's check is bound once per schema (``_Column``), and one check serves every path: a
-JSON record, a CSV row, and a batch of CSV rows checked column by column (``parse_rows``).
+JSON record, a CSV row, and a batch of CSV rows checked column by column (``parse_rows``). A JSON
+record of plain values is first tried by ``_PlainRecords``, which accepts only what the checks
+accept, a few times faster (the Firehose transform's 6 MB batch is most of its time here).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property, partial
 from importlib import resources
 from itertools import chain, compress
+from operator import contains, itemgetter, le
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -71,6 +74,10 @@ class FeatureSchema(BaseModel):
         label = _Column(self.label.name, partial(_label_value, self.label))
         return (label, *(_Column(feature.name, partial(_feature_value, feature)) for feature in self.features))
 
+    @cached_property
+    def _plain_records(self) -> _PlainRecords:
+        return _PlainRecords.of(self)
+
     def parse_row(self, cells: list[str], line: int | None = None) -> list[Value] | Rejection:
         """Validate one CSV row (label first) given as strings."""
         if len(cells) != len(self._columns):
@@ -110,6 +117,13 @@ class FeatureSchema(BaseModel):
 
     def parse_record(self, record: Any) -> list[Value] | Rejection:
         """Validate one JSON record (an object with the label and every feature by name)."""
+        values = self._plain_records(record)
+        if values is not None:
+            return values
+        return self._check_record(record)
+
+    def _check_record(self, record: Any) -> list[Value] | Rejection:
+        """``parse_record`` column by column: the values, or the first problem."""
         if not isinstance(record, dict):
             return Rejection(rule="not-object", message=f"expected a JSON object, got {type(record).__name__}")
         columns = self.columns
@@ -152,6 +166,71 @@ class _Column:
                 texts[cell] = repr(value) + end
         positions = [position for position, cell in enumerate(cells) if cell in bad] if bad else []
         return list(map(texts.__getitem__, cells)), positions
+
+
+# An int past 2**53 may not survive float() whole, and one past 2**1023 counts as infinite
+EXACT_INT = 2**53
+FINITE_INT = 2**1023 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainRecords:
+    """The usual JSON record, checked in passes that run in C; None for any other record.
+
+    A record passes if it has exactly the schema's fields, each value of its column's JSON type
+    (an int for the label and integer features, an int or a float for numbers; a bool is neither)
+    and within the column's bounds, and the label one of its values. The bounds leave out the ints
+    the column checks would round or call infinite, so every record that passes is one the checks
+    accept, with the same values; the checks say what is wrong with the others.
+    """
+
+    width: int
+    values_of: Callable[[dict[str, Any]], tuple[Any, ...]]
+    types: tuple[frozenset[type], ...]
+    lows: tuple[Value, ...]
+    highs: tuple[Value, ...]
+    kinds: tuple[type[Value], ...]
+    labels: frozenset[int]
+
+    @classmethod
+    def of(cls, schema: FeatureSchema) -> _PlainRecords:
+        names = schema.columns
+        whole, number = frozenset({int}), frozenset({int, float})
+        integer = [feature.type == "integer" for feature in schema.features]
+        return cls(
+            width=len(names),
+            values_of=itemgetter(*names) if len(names) > 1 else lambda record: (record[names[0]],),
+            types=(whole, *(whole if exact else number for exact in integer)),
+            lows=(-EXACT_INT, *(_low(feature) for feature in schema.features)),
+            highs=(EXACT_INT, *(_high(feature) for feature in schema.features)),
+            kinds=(int, *(int if exact else float for exact in integer)),
+            labels=frozenset(schema.label.values),
+        )
+
+    def __call__(self, record: Any) -> list[Value] | None:
+        if type(record) is not dict or len(record) != self.width:
+            return None
+        try:
+            raw = self.values_of(record)
+        except KeyError:
+            return None
+        plain = (
+            all(map(contains, self.types, map(type, raw)))
+            and all(map(le, self.lows, raw))
+            and all(map(le, raw, self.highs))
+            and raw[0] in self.labels
+        )
+        return list(map(type.__call__, self.kinds, raw)) if plain else None
+
+
+def _low(feature: FeatureSpec) -> Value:
+    limit = -EXACT_INT if feature.type == "integer" else -FINITE_INT
+    return limit if feature.min is None else max(feature.min, limit)
+
+
+def _high(feature: FeatureSpec) -> Value:
+    limit = EXACT_INT if feature.type == "integer" else FINITE_INT
+    return limit if feature.max is None else min(feature.max, limit)
 
 
 def _label_value(label: LabelSpec, cell: Any) -> Value | Problem:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transform import transform_batch, transform_record
 
+from conveyor.events import FirehoseRecord, FirehoseTransformation
 from conveyor.schema import load_schema
 from tests.conftest import FIXTURES, load_event
 
@@ -22,9 +23,13 @@ def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
+def record(record_id: str, data: str) -> FirehoseRecord:
+    return FirehoseRecord.model_validate({"recordId": record_id, "data": data})
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_each_bad_record_fails_with_its_reason(case: dict[str, Any]) -> None:
-    outcome = transform_record(SCHEMA, "r1", case["data_base64"])
+    outcome = transform_record(SCHEMA, record("r1", case["data_base64"]))
     assert outcome.result == "ProcessingFailed"
     assert outcome.reason is not None
     assert outcome.reason.model_dump(exclude_none=True, exclude={"message"}).items() >= case["expected"].items()
@@ -35,14 +40,14 @@ def test_each_bad_record_fails_with_its_reason(case: dict[str, Any]) -> None:
 
 def test_the_sample_event_gives_one_row_one_drop_and_one_failure() -> None:
     event = load_event("ingestion/firehose_transform.json")
-    batch = transform_batch(SCHEMA, ((r["recordId"], r["data"]) for r in event["records"]))
+    batch = transform_batch(SCHEMA, FirehoseTransformation.model_validate(event).records)
     assert [o.result for o in batch.outcomes] == ["Ok", "Dropped", "ProcessingFailed"]
     assert base64.b64decode(batch.outcomes[0].data) == b"1,298.1,308.6,1551.0,42.8,215,4.2\n"
 
 
 @pytest.mark.parametrize("raw", [b"", b"   \n", b'{"heartbeat": true}', b'{"type": "heartbeat", "at": 1}'])
 def test_empty_records_and_heartbeats_are_dropped(raw: bytes) -> None:
-    assert transform_record(SCHEMA, "r1", b64(raw)).result == "Dropped"
+    assert transform_record(SCHEMA, record("r1", b64(raw))).result == "Dropped"
 
 
 valid_records = st.fixed_dictionaries(
@@ -70,9 +75,9 @@ payloads = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(st.lists(payloads, max_size=25))
 def test_any_batch_answers_each_record_id_exactly_once_with_a_valid_result(batch_payloads: list[bytes]) -> None:
-    records = [(f"id-{index}", b64(raw)) for index, raw in enumerate(batch_payloads)]
+    records = [record(f"id-{index}", b64(raw)) for index, raw in enumerate(batch_payloads)]
     response = transform_batch(SCHEMA, records).response()
-    assert [r["recordId"] for r in response["records"]] == [record_id for record_id, _ in records]
+    assert [r["recordId"] for r in response["records"]] == [r.record_id for r in records]
     for answer in response["records"]:
         assert answer["result"] in {"Ok", "Dropped", "ProcessingFailed"}
         decoded = base64.b64decode(answer["data"], validate=True)
@@ -84,7 +89,7 @@ def test_any_batch_answers_each_record_id_exactly_once_with_a_valid_result(batch
 @settings(max_examples=100, deadline=None)
 @given(valid_records)
 def test_every_valid_record_becomes_one_row_label_first(raw: bytes) -> None:
-    outcome = transform_record(SCHEMA, "r1", b64(raw))
+    outcome = transform_record(SCHEMA, record("r1", b64(raw)))
     assert outcome.result == "Ok"
     label = base64.b64decode(outcome.data).decode().split(",")[0]
     assert label == str(json.loads(raw)["failure_within_horizon"])
