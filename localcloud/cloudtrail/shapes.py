@@ -263,7 +263,8 @@ def _xml_value(value: Any, shape: Shape | None) -> Any:
             else:
                 rendered[name] = _xml_value(item, member)
         return rendered
-    return _json_value(value, shape)
+    # S3 logs its bodies in full: a key ID the SDK marks sensitive (KMSMasterKeyID) is not a secret.
+    return _scalar(value, response=False)
 
 
 def _xml_list(items: list[Any], shape: ListShape) -> Any:
