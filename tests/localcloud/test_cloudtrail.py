@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from localcloud import LocalCloud
 from localcloud.adapters.cloudtrail_events import cloudtrail_events
+from tests.conftest import FIXTURES
 from tests.localcloud.trail_stack import MALLORY, catch_events, intruder, names, trail_cloud
 
 pytestmark = pytest.mark.localcloud
@@ -245,6 +246,27 @@ def test_a_service_principals_call_is_logged_as_the_service(cloud: LocalCloud) -
     call = detail(event)
     assert call["userIdentity"] == {"type": "AWSService", "invokedBy": "logging.s3.amazonaws.com"}
     assert (call["sourceIPAddress"], call["errorCode"]) == ("logging.s3.amazonaws.com", "AccessDenied")
+
+
+def test_a_functions_call_is_logged_as_its_roles_session(cloud: LocalCloud) -> None:
+    caught = catch_events(cloud)
+    bucket = cloud.outputs["GuardedBucketName"]
+    grant = {"Effect": "Allow", "Action": ["s3:PutBucketVersioning", "s3:GetBucketVersioning"], "Resource": "*"}
+    policy = {"Version": "2012-10-17", "Statement": [grant]}
+    function = cloud.deploy_function("versioning", FIXTURES / "functions" / "versioning", policy=policy)
+    caught()  # deploying the function is the administrator's doing
+    # When the function suspends the bucket's versioning, as its role
+    reply = cloud.client("lambda").invoke(
+        FunctionName=function, Payload=json.dumps({"bucket": bucket, "status": "Suspended"}).encode()
+    )
+    assert json.loads(reply["Payload"].read()) == {"status": "Suspended"}
+    # Then the call is the role's session's, made by the handler itself (no invokedBy), the read not delivered
+    [event] = caught()
+    identity = detail(event)["userIdentity"]
+    assert (detail(event)["eventName"], identity["type"]) == ("PutBucketVersioning", "AssumedRole")
+    assert identity["sessionContext"]["sessionIssuer"]["userName"] == "versioning-role"
+    assert "invokedBy" not in identity
+    assert detail(event)["userAgent"].startswith("Boto3/")
 
 
 def test_a_state_machines_call_is_logged_as_its_role_invoked_by_step_functions(cloud: LocalCloud) -> None:
