@@ -26,6 +26,7 @@ from localcloud import resources
 from localcloud.adapters import ALL as ALL_ADAPTERS
 from localcloud.adapters import Adapter
 from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
+from localcloud.cloudtrail import LocalCloudTrail
 from localcloud.delivery import AtLeastOnce, Deliveries
 from localcloud.function_logs import FunctionLogs
 from localcloud.greengrass import GreengrassV2Backend
@@ -85,6 +86,9 @@ class LocalCloud:
         """Faults the next SageMaker training jobs suffer (tests set them)."""
         self.greengrass: GreengrassV2Backend | None = None
         """The emulated Greengrass v2 control plane (set by its adapter)."""
+        self.cloudtrail: LocalCloudTrail | None = None
+        """CloudTrail's delivery of API calls to EventBridge (set by its adapter): ``logging()``,
+        ``recent`` events, ``deliver(event)``."""
         self.before_advance: list[Callable[[], None]] = []
         """Called on every :meth:`advance`, before the clock moves (registered by adapters)."""
         self.undelivered: list[tuple[str, str, str]] = []

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from localcloud.clock import Clock
+from localcloud.cloudtrail import LocalCloudTrail
 from localcloud.delivery import Deliveries
 from localcloud.greengrass import GreengrassV2Backend
 from localcloud.iam import Authority
@@ -29,6 +30,8 @@ class Cloud(Protocol):
     authority: Authority
     training_faults: TrainingFaults
     greengrass: GreengrassV2Backend | None
+    cloudtrail: LocalCloudTrail | None
+    """CloudTrail's delivery of API calls to EventBridge (set by its adapter)."""
     before_advance: list[Callable[[], None]]
     """Called on every ``advance``, before the clock moves."""
     tickers: list[Callable[[], None]]

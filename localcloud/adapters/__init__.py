@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 Adapter = Callable[["Cloud"], AbstractContextManager[Any]]
 
 from localcloud.adapters.atomic_requests import atomic_requests  # noqa: E402
+from localcloud.adapters.cloudtrail_events import cloudtrail_events  # noqa: E402
+from localcloud.adapters.cloudtrail_trails import cloudtrail_trails  # noqa: E402
 from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms  # noqa: E402
 from localcloud.adapters.dynamodb_faults import dynamodb_faults  # noqa: E402
 from localcloud.adapters.dynamodb_ttl import dynamodb_ttl  # noqa: E402
@@ -23,9 +25,12 @@ from localcloud.adapters.eventbridge_targets import eventbridge_targets  # noqa:
 from localcloud.adapters.firehose_processors import firehose_processors  # noqa: E402
 from localcloud.adapters.greengrassv2 import greengrassv2  # noqa: E402
 from localcloud.adapters.heartbeat_timeout import heartbeat_timeout  # noqa: E402
+from localcloud.adapters.iam_managed_policies import iam_managed_policies  # noqa: E402
+from localcloud.adapters.kms_key_states import kms_key_states  # noqa: E402
 from localcloud.adapters.lambda_async import lambda_async  # noqa: E402
 from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
 from localcloud.adapters.log_group_arn import log_group_arn  # noqa: E402
+from localcloud.adapters.s3_bucket_logging import s3_bucket_logging  # noqa: E402
 from localcloud.adapters.s3_notifications import s3_notifications  # noqa: E402
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks  # noqa: E402
 from localcloud.adapters.sagemaker_training import sagemaker_training  # noqa: E402
@@ -33,6 +38,7 @@ from localcloud.adapters.sagemaker_update_endpoint import sagemaker_update_endpo
 from localcloud.adapters.scheduler import scheduler  # noqa: E402
 from localcloud.adapters.sdk_errors import sdk_errors  # noqa: E402
 from localcloud.adapters.sdk_parameters import sdk_parameters  # noqa: E402
+from localcloud.adapters.securityhub_filters import securityhub_filters  # noqa: E402
 from localcloud.adapters.sns_delivery import sns_delivery  # noqa: E402
 from localcloud.adapters.sns_subscriptions import sns_subscriptions  # noqa: E402
 from localcloud.adapters.stack_time import stack_time  # noqa: E402
@@ -42,6 +48,8 @@ from localcloud.adapters.wait_timestamp import wait_timestamp  # noqa: E402
 
 ALL: list[Adapter] = [
     atomic_requests,
+    cloudtrail_events,
+    cloudtrail_trails,
     cloudwatch_alarms,
     dynamodb_faults,
     dynamodb_ttl,
@@ -49,9 +57,12 @@ ALL: list[Adapter] = [
     firehose_processors,
     greengrassv2,
     heartbeat_timeout,
+    iam_managed_policies,
+    kms_key_states,
     lambda_async,
     layer_version_ref,
     log_group_arn,
+    s3_bucket_logging,
     s3_notifications,
     sagemaker_tasks,
     sagemaker_training,
@@ -59,6 +70,7 @@ ALL: list[Adapter] = [
     scheduler,
     sdk_errors,
     sdk_parameters,
+    securityhub_filters,
     sns_delivery,
     sns_subscriptions,
     stack_time,

@@ -23,7 +23,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 from unittest import mock
@@ -172,6 +172,22 @@ def _dead_letter(
         )
 
 
+def _for_moto(event: dict[str, Any], *, transformed: bool) -> dict[str, Any]:
+    """The event as moto's own targets read it: ``time`` in seconds since the epoch (moto writes it
+    back in ISO 8601), and ``ingestion-time`` for an input transformer, which needs one.
+
+    Services that deliver events themselves (CloudTrail) write ``time`` as AWS does, in ISO 8601.
+    """
+    moved = dict(event)
+    if isinstance(moved.get("time"), str):
+        moved["time"] = datetime.strptime(moved["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    if transformed:
+        moved.setdefault("ingestion-time", moved["time"])
+    else:
+        moved.pop("ingestion-time", None)
+    return moved
+
+
 def _delivering(cloud: Cloud, original: Callable[..., None]) -> Callable[..., None]:
     lock = threading.RLock()
 
@@ -181,7 +197,11 @@ def _delivering(cloud: Cloud, original: Callable[..., None]) -> Callable[..., No
             all_targets = rule.targets
             rule.targets = [target]
             try:
-                original(rule, event, transform_input)
+                if transform_input and "InputTransformer" not in target:
+                    # Moto's default input template drops "account": the event goes as it is.
+                    original(rule, _for_moto(event, transformed=False), False)
+                else:
+                    original(rule, _for_moto(event, transformed=True), transform_input)
             finally:
                 rule.targets = all_targets
 

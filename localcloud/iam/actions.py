@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
+from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 from moto.s3.models import s3_backends
 from moto.sns.models import sns_backends
@@ -69,6 +70,7 @@ UNSCOPED = {
     "lambda": {"ListFunctions"},
     "iam": {"ListRoles"},
     "greengrassv2": {"CreateDeployment"},
+    "cloudtrail": {"DescribeTrails", "ListTrails", "LookupEvents"},
 }
 # IoT operations whose only resource is the thing group they name.
 THING_GROUP_OPERATIONS = {"CreateThingGroup", "DescribeThingGroup", "UpdateThingGroup", "DeleteThingGroup"}
@@ -80,7 +82,11 @@ ROLE_PASSING = {
     ("scheduler", "UpdateSchedule"): ("Target.RoleArn", "scheduler.amazonaws.com"),
     ("stepfunctions", "CreateStateMachine"): ("roleArn", "states.amazonaws.com"),
     ("lambda", "CreateFunction"): ("Role", "lambda.amazonaws.com"),
+    ("cloudtrail", "CreateTrail"): ("CloudWatchLogsRoleArn", "cloudtrail.amazonaws.com"),
+    ("cloudtrail", "UpdateTrail"): ("CloudWatchLogsRoleArn", "cloudtrail.amazonaws.com"),
 }
+# CloudTrail operations and the parameter that names their trail (by name or ARN).
+TRAIL_PARAMETERS = ("Name", "TrailName", "ResourceId")
 
 
 class UnmodelledOperationError(Exception):
@@ -111,6 +117,8 @@ class Actions:
             "iam": self._iam,
             "sts": self._sts,
             "iot": self._iot,
+            "cloudtrail": self._cloudtrail,
+            "securityhub": self._securityhub,
         }
 
     def checks(self, service: str, operation: str, params: Mapping[str, Any]) -> list[Check]:
@@ -159,7 +167,8 @@ class Actions:
             return found
         if operation == "DeleteObject":
             return [Check("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject", _object(bucket, key))]
-        found = [Check(action, _object(bucket, key))]
+        context = {"s3:x-amz-acl": params["ACL"]} if params.get("ACL") else {}
+        found = [Check(action, _object(bucket, key), context)]
         if operation in {"PutObject", "CreateMultipartUpload", "CopyObject"}:
             found += self._s3_key_use(bucket, key, "kms:GenerateDataKey", params)
         if operation == "CopyObject":
@@ -296,6 +305,12 @@ class Actions:
             if package.startswith("arn:"):
                 return [Check(action, package)]
             return [Check(action, self._arn("sagemaker", f"model-package/{package.lower()}"))]
+        if operation == "UpdateEndpoint":
+            # Switching an endpoint to a configuration acts on both.
+            return [
+                Check(action, self._arn("sagemaker", f"endpoint/{params['EndpointName'].lower()}")),
+                Check(action, self._arn("sagemaker", f"endpoint-config/{params['EndpointConfigName'].lower()}")),
+            ]
         for parameter, kind in names.items():
             if parameter in params:
                 return [Check(action, self._arn("sagemaker", f"{kind}/{params[parameter].lower()}"))]
@@ -398,18 +413,47 @@ class Actions:
         return [Check(f"scheduler:{operation}", self._arn("scheduler", resource))]
 
     def _iam(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
-        for parameter, kind in (("RoleName", "role"), ("UserName", "user"), ("PolicyArn", "")):
-            if parameter in params:
-                value = params[parameter]
-                arn = value if kind == "" else f"arn:aws:iam::{self.account_id}:{kind}/{value}"
-                return [Check(f"iam:{operation}", arn)]
+        if "RoleName" in params:
+            return [Check(f"iam:{operation}", self._entity_arn("role", params["RoleName"]))]
+        if "UserName" in params:
+            return [Check(f"iam:{operation}", self._entity_arn("user", params["UserName"]))]
+        if "PolicyArn" in params:
+            return [Check(f"iam:{operation}", params["PolicyArn"])]
         raise UnmodelledOperationError(f"iam:{operation}: no resource model; add one in localcloud/iam/actions.py")
+
+    def _entity_arn(self, kind: str, name: str) -> str:
+        """The ARN of the role or user ``name``, with its path (``role/conveyor/dev/Name``)."""
+        backend = iam_backends[self.account_id]["global"]
+        entities = backend.roles.values() if kind == "role" else backend.users.values()
+        path = next((e.path for e in entities if e.name == name), "/")
+        return f"arn:aws:iam::{self.account_id}:{kind}{path}{name}"
 
     def _iot(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
         group = params.get("thingGroupName")
         if not group or operation not in THING_GROUP_OPERATIONS:
             raise UnmodelledOperationError(f"iot:{operation}: no resource model; add one in localcloud/iam/actions.py")
         return [Check(f"iot:{operation}", self._arn("iot", f"thinggroup/{group}"))]
+
+    def _cloudtrail(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
+        names = [params[p] for p in TRAIL_PARAMETERS if isinstance(params.get(p), str)]
+        names += list(params.get("ResourceIdList", []))
+        if not names:
+            raise UnmodelledOperationError(
+                f"cloudtrail:{operation}: no resource model; add one in localcloud/iam/actions.py"
+            )
+        return [Check(f"cloudtrail:{operation}", self.trail_arn(name)) for name in names]
+
+    def trail_arn(self, name: str) -> str:
+        """The ARN of a CloudTrail trail named by name or ARN."""
+        return name if name.startswith("arn:") else self._arn("cloudtrail", f"trail/{name}")
+
+    def _securityhub(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
+        if operation == "BatchImportFindings":
+            default = self._arn("securityhub", f"product/{self.account_id}/default")
+            products = sorted({f.get("ProductArn") or default for f in params.get("Findings", [])} or {default})
+            return [Check("securityhub:BatchImportFindings", product) for product in products]
+        # Every other operation acts on the account's hub.
+        return [Check(f"securityhub:{operation}", self._arn("securityhub", "hub/default"))]
 
     def _sts(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
         if operation == "AssumeRole":

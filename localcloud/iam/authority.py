@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.awslambda.models import lambda_backends
@@ -36,6 +37,28 @@ from localcloud.iam.policy import (
 
 ADMIN_ACCESS_KEY = "localcloud"
 """The access key of the administrator: tests, the demo, and CloudFormation acting for them."""
+
+# KMS operations that use the key material: only these need the key to be Enabled. Managing a
+# key (EnableKey, CancelKeyDeletion, DescribeKey...) is decided by its policy alone; KMS itself
+# refuses what a key's state does not allow.
+CRYPTOGRAPHIC_OPERATIONS = frozenset(
+    {
+        "kms:decrypt",
+        "kms:encrypt",
+        "kms:generatedatakey",
+        "kms:generatedatakeypair",
+        "kms:generatedatakeypairwithoutplaintext",
+        "kms:generatedatakeywithoutplaintext",
+        "kms:generatemac",
+        "kms:reencryptfrom",
+        "kms:reencryptto",
+        "kms:sign",
+        "kms:verify",
+        "kms:verifymac",
+        "kms:derivesharedsecret",
+        "kms:getpublickey",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +94,7 @@ class Authority:
         self.admin = Principal(kind="admin", arn=f"arn:aws:iam::{account_id}:root", account_id=account_id)
         self._holders: dict[str, Principal] = {ADMIN_ACCESS_KEY: self.admin}
         self._sessions: dict[tuple[str, str, str], Credentials] = {}
+        self._user_keys: dict[str, Credentials] = {}
         self._lock = threading.Lock()
 
     # Credentials
@@ -108,7 +132,7 @@ class Authority:
                 "because the role's trust policy does not allow it"
             )
         session_name = service.split(".", maxsplit=1)[0] + "-" + uuid.uuid4().hex[:12]
-        credentials = self._issue_session(role_arn, session_name)
+        credentials = self._issue_session(role_arn, session_name, assumed_by=service)
         with self._lock:
             self._sessions[key] = credentials
         return credentials
@@ -118,7 +142,7 @@ class Authority:
         self._role(role_arn)  # a role that does not exist fails here, as AssumeRole would
         return self._issue_session(role_arn, "localcloud-" + uuid.uuid4().hex[:12])
 
-    def _issue_session(self, role_arn: str, session_name: str) -> Credentials:
+    def _issue_session(self, role_arn: str, session_name: str, *, assumed_by: str = "") -> Credentials:
         assumed = sts_backends[self.account_id]["aws"].assume_role(
             region_name=self.region,
             role_session_name=session_name,
@@ -127,25 +151,33 @@ class Authority:
             duration=43200,
             external_id="",
         )
+        # A session ARN names the role without its path, as STS does.
         role_name = role_arn.rsplit("/", 1)[-1]
         principal = Principal(
             kind="role",
             arn=role_arn,
             account_id=self.account_id,
             session_arn=f"arn:aws:sts::{self.account_id}:assumed-role/{role_name}/{session_name}",
+            assumed_by=assumed_by,
+            issued_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         with self._lock:
             self._holders[assumed.access_key_id] = principal
         return Credentials(assumed.access_key_id, assumed.secret_access_key, assumed.session_token)
 
     def user_credentials(self, user_arn: str) -> Credentials:
-        """A new access key of the IAM user ``user_arn``."""
+        """An access key of the IAM user ``user_arn``: one, created on first use (IAM allows a user two)."""
+        with self._lock:
+            if user_arn in self._user_keys:
+                return self._user_keys[user_arn]
         backend = iam_backends[self.account_id]["global"]
         name = user_arn.rsplit("/", 1)[-1]
         key = backend.create_access_key(name)
+        credentials = Credentials(key.access_key_id, key.secret_access_key)
         with self._lock:
             self._holders[key.access_key_id] = Principal(kind="user", arn=user_arn, account_id=self.account_id)
-        return Credentials(key.access_key_id, key.secret_access_key)
+            self._user_keys[user_arn] = credentials
+        return credentials
 
     def service_principal(self, service: str, source_arn: str = "") -> tuple[Principal, Credentials]:
         """Credentials that act as ``service`` for the stack's resource ``source_arn``."""
@@ -175,7 +207,7 @@ class Authority:
             self._deny(principal, check, f"with an explicit deny in {where}")
         if is_key:
             state = self.key_state(check.resource)
-            if state != "Enabled":
+            if state != "Enabled" and check.action.lower() in CRYPTOGRAPHIC_OPERATIONS:
                 raise DeniedError(f"{check.resource} is {state}", reason=state)
             if not (resource.allow or (resource.allow_account and identity is Effect.ALLOW)):
                 self._deny(principal, check, "because the key policy does not allow it")
@@ -232,6 +264,7 @@ class Authority:
         return documents, boundary
 
     def _role(self, role_arn: str) -> Any:
+        """The role ``role_arn`` names; its name is the ARN's last segment, whatever its path."""
         backend = iam_backends[self.account_id]["global"]
         return backend.get_role(role_arn.rsplit("/", 1)[-1])
 

@@ -44,6 +44,10 @@ class Principal:
     session_arn: str = ""
     source_arn: str = ""
     """For a service acting for a resource of the stack: that resource (``aws:SourceArn``)."""
+    assumed_by: str = ""
+    """For a role session: the service that assumed the role (``lambda.amazonaws.com``), if one did."""
+    issued_at: str = ""
+    """For a role session: when it was issued (ISO 8601, stack time)."""
 
     @property
     def display(self) -> str:
@@ -94,6 +98,7 @@ KNOWN_KEYS = frozenset(
         "kms:ViaService",
         "kms:CallerAccount",
         "s3:prefix",
+        "s3:x-amz-acl",
         "dynamodb:LeadingKeys",
         "sts:ExternalId",
     }

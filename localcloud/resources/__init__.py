@@ -17,6 +17,7 @@ from moto.cloudformation import parsing
 
 from localcloud.resources import (
     awslambda,
+    cloudtrail,
     cloudwatch,
     completions,
     firehose,
@@ -30,6 +31,7 @@ from localcloud.resources import (
 
 PROVISIONERS: tuple[type[Any], ...] = (
     awslambda.EventInvokeConfig,
+    cloudtrail.Trail,
     cloudwatch.Alarm,
     firehose.DeliveryStream,
     logs.LogStream,

@@ -3,6 +3,7 @@
 Moto creates these types but ignores some of their properties: a bucket's versioning, public
 access block, logging and EventBridge notifications; a table's point-in-time recovery, TTL and
 KMS encryption; a function's layers, tracing and logging configuration; a log group's retention;
+a KMS key's policy as JSON (moto keeps the template's object, and its DescribeKey then fails);
 a role's inline policies as JSON, without the statements an ``AWS::NoValue`` removed (moto keeps
 them as objects, with ``None`` where a statement was removed, and GetRolePolicy then returns a
 Python repr).
@@ -21,6 +22,7 @@ from unittest import mock
 from moto.awslambda.models import LambdaFunction
 from moto.dynamodb.models.table import Table
 from moto.iam.models import Role
+from moto.kms.models import Key
 from moto.logs.models import LogGroup
 from moto.s3.models import FakeBucket
 
@@ -140,6 +142,11 @@ def complete_log_group(group: Any, properties: dict[str, Any], region: str) -> N
         group.kms_key_id = properties["KmsKeyId"]
 
 
+def complete_key(key: Any, properties: dict[str, Any], region: str) -> None:
+    if not isinstance(key.policy, str):
+        key.policy = json.dumps(key.policy)
+
+
 def complete_role(role: Any, properties: dict[str, Any], region: str) -> None:
     for name, document in list(role.policies.items()):
         if not isinstance(document, str):
@@ -150,6 +157,7 @@ def complete_role(role: Any, properties: dict[str, Any], region: str) -> None:
 
 
 COMPLETIONS: dict[type[Any], Completion] = {
+    Key: complete_key,
     Role: complete_role,
     FakeBucket: complete_bucket,
     Table: complete_table,

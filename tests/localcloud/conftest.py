@@ -1,4 +1,5 @@
-"""Helpers for the adapter tests: a cloud without one adapter shows its gap; roles for fixtures outside the template."""
+"""Helpers for the adapter tests: a cloud without one adapter shows its gap; roles for fixtures outside the template;
+the events of an intrusion into the trail fixture stack."""
 
 from __future__ import annotations
 
@@ -7,9 +8,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+import pytest
+
 from localcloud import LocalCloud
 from localcloud.adapters import ALL, Adapter
 from tests.conftest import TEMPLATE
+from tests.localcloud.trail_stack import intrude, trail_cloud
+
+
+@pytest.fixture(scope="module")
+def intrusion() -> dict[str, dict[str, Any]]:
+    """The CloudTrail events of one intrusion (``trail_stack.intrude``), by eventName; its cloud is gone."""
+    with trail_cloud() as deployed:
+        return intrude(deployed)
 
 
 @contextmanager

@@ -31,7 +31,7 @@ def stack(delivery: AtLeastOnce, *, without_adapter: bool = False) -> Iterator[L
 
 def as_ingest_function(cloud: LocalCloud) -> Any:
     """A DynamoDB client acting as the ingest function's role, which may write the state table."""
-    role = f"arn:aws:iam::{cloud.account_id}:role/{cloud.physical_ids['IngestFunctionRole']}"
+    role = cloud.client("iam").get_role(RoleName=cloud.physical_ids["IngestFunctionRole"])["Role"]["Arn"]
     return cloud.client("dynamodb", principal=role)
 
 

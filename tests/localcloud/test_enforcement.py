@@ -191,3 +191,39 @@ def test_fix_a_trust_policy_decides_which_service_may_assume_a_role(small: Local
     small.client("sts", principal=arn, assumed_by="lambda.amazonaws.com")
     with pytest.raises(Exception, match="trust policy does not allow it"):
         small.client("sts", principal=arn, assumed_by="states.amazonaws.com")
+
+
+def test_a_role_with_a_path_is_trusted_granted_and_named_by_its_pathed_arn(small: LocalCloud) -> None:
+    # Given a role under the stack's path, trusted by Lambda, allowed to change roles under that path
+    iam = small.client("iam")
+    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    arn = iam.create_role(
+        RoleName="Responder", Path="/conveyor/dev/", AssumeRolePolicyDocument=json.dumps({"Statement": [trust]})
+    )["Role"]["Arn"]
+    assert arn == f"arn:aws:iam::{ACCOUNT}:role/conveyor/dev/Responder"
+    stack_roles = f"arn:aws:iam::{ACCOUNT}:role/conveyor/dev/*"
+    statement = {"Effect": "Allow", "Action": "iam:DeleteRolePolicy", "Resource": stack_roles}
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    iam.put_role_policy(RoleName="Responder", PolicyName="own", PolicyDocument=json.dumps(document))
+    # And a bucket whose policy names the role by its pathed ARN
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"AWS": arn},
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::reports/*",
+    }
+    small.client("s3").put_bucket_policy(
+        Bucket="reports", Policy=json.dumps({"Version": "2012-10-17", "Statement": [grant]})
+    )
+    # When Lambda assumes it (its trust policy is checked)
+    s3 = small.client("s3", principal=arn, assumed_by="lambda.amazonaws.com")
+    # Then the bucket policy grants it, and its identity policy matches the pathed role ARN
+    s3.put_object(Bucket="reports", Key="a.json", Body=b"{}")
+    role_iam = small.client("iam", principal=arn, assumed_by="lambda.amazonaws.com")
+    role_iam.delete_role_policy(RoleName="Responder", PolicyName="own")
+    # And a refusal names the session as STS does, without the path
+    with pytest.raises(ClientError) as refused:
+        s3.delete_object(Bucket="reports", Key="a.json")
+    assert f"arn:aws:sts::{ACCOUNT}:assumed-role/Responder/lambda-" in str(refused.value)
+    with pytest.raises(Exception, match="trust policy does not allow it"):
+        small.client("s3", principal=arn, assumed_by="states.amazonaws.com")

@@ -45,6 +45,7 @@ TEMPLATE: dict[str, Any] = {
     "Resources": {
         # What moto models itself: the provisioned resources refer to these.
         "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "unmodelled-bucket"}},
+        "TrailBucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "unmodelled-trail-bucket"}},
         "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "unmodelled-topic"}},
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "unmodelled-queue"}},
         "LogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "unmodelled-logs"}},
@@ -126,6 +127,34 @@ TEMPLATE: dict[str, Any] = {
             "Type": "AWS::SageMaker::ModelPackageGroup",
             "Properties": {"ModelPackageGroupName": "unmodelled-models"},
         },
+        "TrailBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "TrailBucket"},
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                            "Action": "s3:GetBucketAcl",
+                            "Resource": "arn:aws:s3:::unmodelled-trail-bucket",
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                            "Action": "s3:PutObject",
+                            "Resource": "arn:aws:s3:::unmodelled-trail-bucket/AWSLogs/*",
+                        },
+                    ],
+                },
+            },
+        },
+        "Trail": {
+            "Type": "AWS::CloudTrail::Trail",
+            "DependsOn": "TrailBucketPolicy",
+            "Properties": {"TrailName": "unmodelled-trail", "S3BucketName": {"Ref": "TrailBucket"}, "IsLogging": False},
+        },
         "Schedule": {
             "Type": "AWS::Scheduler::Schedule",
             "Properties": {
@@ -204,6 +233,10 @@ def _schedule() -> bool:
     return bool(client("scheduler").list_schedules()["Schedules"])
 
 
+def _trail() -> bool:
+    return bool(client("cloudtrail").describe_trails()["trailList"])
+
+
 EXISTS: dict[str, Callable[[], bool]] = {
     "AWS::S3::BucketPolicy": _bucket_policy,
     "AWS::SNS::TopicPolicy": _topic_policy,
@@ -215,6 +248,7 @@ EXISTS: dict[str, Callable[[], bool]] = {
     "AWS::KinesisFirehose::DeliveryStream": _delivery_stream,
     "AWS::SageMaker::ModelPackageGroup": _model_package_group,
     "AWS::Scheduler::Schedule": _schedule,
+    "AWS::CloudTrail::Trail": _trail,
 }
 """For each provisioned type: does the template's resource of that type exist, asked of its service?"""
 

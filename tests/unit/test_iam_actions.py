@@ -144,3 +144,103 @@ def test_operations_map_to_their_iam_action_and_resource(
 def test_an_operation_with_no_resource_model_is_named_not_guessed(actions: Actions) -> None:
     with pytest.raises(UnmodelledOperationError, match="glue:GetDatabases"):
         actions.checks("glue", "GetDatabases", {})
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "params", "expected"),
+    [
+        (
+            "cloudtrail",
+            "StopLogging",
+            {"Name": "conveyor-dev"},
+            [("cloudtrail:StopLogging", f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/conveyor-dev")],
+        ),
+        (
+            "cloudtrail",
+            "StartLogging",
+            {"Name": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/conveyor-dev"},
+            [("cloudtrail:StartLogging", f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/conveyor-dev")],
+        ),
+        ("cloudtrail", "DescribeTrails", {}, [("cloudtrail:DescribeTrails", "*")]),
+        (
+            "s3",
+            "PutPublicAccessBlock",
+            {"Bucket": "data"},
+            [("s3:PutBucketPublicAccessBlock", "arn:aws:s3:::data")],
+        ),
+        ("s3", "DeletePublicAccessBlock", {"Bucket": "data"}, [("s3:PutBucketPublicAccessBlock", "arn:aws:s3:::data")]),
+        ("s3", "PutBucketEncryption", {"Bucket": "data"}, [("s3:PutEncryptionConfiguration", "arn:aws:s3:::data")]),
+        ("s3", "GetBucketEncryption", {"Bucket": "data"}, [("s3:GetEncryptionConfiguration", "arn:aws:s3:::data")]),
+        ("s3", "PutBucketVersioning", {"Bucket": "data"}, [("s3:PutBucketVersioning", "arn:aws:s3:::data")]),
+        ("s3", "PutBucketPolicy", {"Bucket": "data"}, [("s3:PutBucketPolicy", "arn:aws:s3:::data")]),
+        ("s3", "GetBucketLogging", {"Bucket": "data"}, [("s3:GetBucketLogging", "arn:aws:s3:::data")]),
+        ("s3", "PutBucketAcl", {"Bucket": "data"}, [("s3:PutBucketAcl", "arn:aws:s3:::data")]),
+        (
+            "securityhub",
+            "BatchImportFindings",
+            {"Findings": [{"Id": "f"}]},
+            [
+                (
+                    "securityhub:BatchImportFindings",
+                    f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default",
+                )
+            ],
+        ),
+        (
+            "securityhub",
+            "GetFindings",
+            {},
+            [("securityhub:GetFindings", f"arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default")],
+        ),
+        (
+            "sagemaker",
+            "UpdateEndpoint",
+            {"EndpointName": "Serving", "EndpointConfigName": "Serving-2"},
+            [
+                ("sagemaker:UpdateEndpoint", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/serving"),
+                ("sagemaker:UpdateEndpoint", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/serving-2"),
+            ],
+        ),
+        (
+            "sagemaker",
+            "UpdateEndpointWeightsAndCapacities",
+            {"EndpointName": "serving", "DesiredWeightsAndCapacities": []},
+            [
+                (
+                    "sagemaker:UpdateEndpointWeightsAndCapacities",
+                    f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/serving",
+                )
+            ],
+        ),
+        ("greengrassv2", "CreateDeployment", {"targetArn": "arn:aws:iot:x"}, [("greengrass:CreateDeployment", "*")]),
+        (
+            "kms",
+            "CancelKeyDeletion",
+            {"KeyId": "k"},
+            [("kms:CancelKeyDeletion", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k")],
+        ),
+    ],
+)
+def test_the_responders_operations_map_to_their_iam_actions_and_resources(
+    actions: Actions, service: str, operation: str, params: dict[str, object], expected: list[tuple[str, str]]
+) -> None:
+    assert simple(actions.checks(service, operation, params)) == expected
+
+
+def test_a_roles_resource_is_its_arn_with_its_path(actions: Actions) -> None:
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_role(RoleName="Ingest", Path="/conveyor/dev/", AssumeRolePolicyDocument="{}")
+    [check] = actions.checks(
+        "iam", "AttachRolePolicy", {"RoleName": "Ingest", "PolicyArn": "arn:aws:iam::aws:policy/x"}
+    )
+    assert (check.action, check.resource) == (
+        "iam:AttachRolePolicy",
+        f"arn:aws:iam::{ACCOUNT}:role/conveyor/dev/Ingest",
+    )
+    [unknown] = actions.checks("iam", "PutRolePolicy", {"RoleName": "Nobody"})
+    assert unknown.resource == f"arn:aws:iam::{ACCOUNT}:role/Nobody"
+
+
+def test_writing_an_object_with_a_canned_acl_sets_s3_x_amz_acl(actions: Actions) -> None:
+    [put] = actions.checks("s3", "PutObject", {"Bucket": "b", "Key": "k", "ACL": "bucket-owner-full-control"})
+    assert put.context == {"s3:x-amz-acl": "bucket-owner-full-control"}
