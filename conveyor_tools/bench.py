@@ -368,6 +368,51 @@ def retraining_transitions() -> list[Row]:
     return [Row.measured(name, entered, states, "transitions", digits=0)]
 
 
+def security_response(repeats: int) -> list[Row]:
+    """From an intruder's call to the setting restored, against the same call on a bucket nobody watches.
+
+    The intruder (an IAM user) suspends versioning of the data bucket; the trail, the rule and the
+    responder turn it back on. Timed until versioning reads Enabled again, in wall time and in stack
+    time; the baseline is the intruder's call alone, on a bucket outside the stack.
+    """
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:PutBucketVersioning", "Resource": "*"}],
+    }
+    with LocalCloud.from_template(ROOT / "template.yaml") as cloud:
+        cloud.client("iam").create_user(UserName="intruder")
+        cloud.client("iam").put_user_policy(UserName="intruder", PolicyName="bench", PolicyDocument=json.dumps(policy))
+        intruder = cloud.client("s3", principal=f"arn:aws:iam::{cloud.account_id}:user/intruder")
+        admin = cloud.client("s3")
+        guarded, unwatched = cloud.outputs["DataBucketName"], "bench-unwatched"
+        admin.create_bucket(Bucket=unwatched)
+        suspend = {"Status": "Suspended"}
+        wall, stack, bare = [], [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            intruder.put_bucket_versioning(Bucket=unwatched, VersioningConfiguration=suspend)
+            bare.append(time.perf_counter() - start)
+            started_at, start = cloud.clock.now(), time.perf_counter()
+            intruder.put_bucket_versioning(Bucket=guarded, VersioningConfiguration=suspend)
+            cloud.run_until_idle()
+            while admin.get_bucket_versioning(Bucket=guarded).get("Status") != "Enabled":
+                time.sleep(0.001)
+            wall.append(time.perf_counter() - start)
+            stack.append((cloud.clock.now() - started_at).total_seconds())
+    floor = statistics.median(bare) * 1000
+    return [
+        Row.measured(
+            "security: intruder's call to the setting restored (wall time)", statistics.median(wall) * 1000, floor, "ms"
+        ),
+        Row.measured(
+            "security: intruder's call to the setting restored (stack time)",
+            statistics.median(stack) * 1000,
+            floor,
+            "ms",
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="conveyor-bench", description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("build/bench/results.json"))
@@ -393,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = cold_starts(args.cold_start_repeats, environment)
     if not args.cold_starts_only:
         rows += firehose_transform(args.repeats) + ingest_throughput(args.repeats) + retraining_transitions()
+        rows += security_response(args.repeats)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n", encoding="utf-8")
     for row in rows:

@@ -3,6 +3,9 @@ alert, import into Security Hub, and mark the finding done, each step once.
 
 The finding is claimed in the state table before anything is done (:mod:`conveyor.state.findings`),
 so the same event delivered any number of times gives one finding, one remediation and one alert.
+The stack key comes first: the state table and the topic are encrypted with it, so while it is
+disabled or pending deletion nothing can be claimed, recorded or sent; an unusable key is made
+usable again before the claim (a duplicate finds it usable and changes nothing).
 Each completed step is recorded on the finding: an attempt that takes over the claim of one that
 crashed skips what that one finished. A failure releases the claim and raises, so Lambda's retry
 of the event takes it over at once.
@@ -18,7 +21,7 @@ from alerting import message, subject
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
-from remedies import apply, command
+from remedies import KEY_REMEDIES, Remedy, apply, command
 from security_hub import asff
 from stack_facts import ResponderSettings
 from tampering import Finding, classify
@@ -70,6 +73,7 @@ def respond(settings: ResponderSettings, event: Any, *, now: datetime) -> Outcom
     verdict = classify(parsed, settings)
     if isinstance(verdict, Ignored):
         return Outcome(status="ignored", reason=verdict.reason, detail=verdict.detail)
+    restored_first = _restore_unusable_key(verdict, settings)
     token = uuid.uuid4().hex
     claim = claim_finding(settings.state_table_name, _record(verdict, token, now), now=now, timeout=CLAIM_TIMEOUT)
     if claim.outcome is ClaimOutcome.DONE:
@@ -77,7 +81,7 @@ def respond(settings: ResponderSettings, event: Any, *, now: datetime) -> Outcom
     if claim.outcome is ClaimOutcome.BUSY or claim.record is None:
         raise FindingInProgressError(f"finding {verdict.finding_id} is being handled by another attempt; retry later")
     try:
-        return _carry_out(settings, verdict, claim.record, token, now)
+        return _carry_out(settings, verdict, claim.record, token, now, restored_first=restored_first)
     except Exception:
         release_claim(settings.state_table_name, verdict.finding_id, token)
         raise
@@ -108,14 +112,31 @@ def _record(finding: Finding, token: str, now: datetime) -> FindingRecord:
     )
 
 
-def remediate(finding: Finding, settings: ResponderSettings) -> tuple[list[str], list[str]]:
-    """Apply the finding's remedies: (what was undone, what is left to do by hand).
+def _restore_unusable_key(finding: Finding, settings: ResponderSettings) -> list[Remedy]:
+    """The key's remedies, applied now if the key is disabled or pending deletion; those applied."""
+    remedies = [remedy for remedy in finding.remedies if remedy in KEY_REMEDIES]
+    if not remedies:
+        return []
+    state = aws.client("kms").describe_key(KeyId=settings.key_id)["KeyMetadata"]["KeyState"]
+    if state not in ("Disabled", "PendingDeletion"):
+        return []
+    for remedy in remedies:
+        apply(remedy, settings, finding.resource_name)
+    return remedies
+
+
+def remediate(
+    finding: Finding, settings: ResponderSettings, applied: list[Remedy] | None = None
+) -> tuple[list[str], list[str]]:
+    """Apply the finding's remedies, but those ``applied`` already: (what was undone, what is left to do by hand).
 
     A remedy that fails does not stop the others; its CLI call joins what is left to do.
     """
-    done: list[str] = []
+    done: list[str] = [remedy.value for remedy in applied or []]
     manual = list(finding.manual_steps)
     for remedy in finding.remedies:
+        if remedy in (applied or []):
+            continue
         try:
             apply(remedy, settings, finding.resource_name)
         except (ClientError, BotoCoreError) as error:
@@ -126,7 +147,13 @@ def remediate(finding: Finding, settings: ResponderSettings) -> tuple[list[str],
 
 
 def _carry_out(
-    settings: ResponderSettings, finding: Finding, record: FindingRecord, token: str, now: datetime
+    settings: ResponderSettings,
+    finding: Finding,
+    record: FindingRecord,
+    token: str,
+    now: datetime,
+    *,
+    restored_first: list[Remedy],
 ) -> Outcome:
     table = settings.state_table_name
 
@@ -134,7 +161,7 @@ def _carry_out(
         record_step(table, finding.finding_id, token, **attributes)
 
     if record.remediated is None or record.manual_steps is None:
-        remediated, manual = remediate(finding, settings)
+        remediated, manual = remediate(finding, settings, restored_first)
         step(remediated=remediated, manual_steps=manual)
     else:
         remediated, manual = record.remediated, record.manual_steps

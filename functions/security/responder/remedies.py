@@ -37,6 +37,10 @@ class Remedy(StrEnum):
     ENABLE_KEY = "enabled the key"
 
 
+# Remedies of the stack key, which the state table and the topic need before anything else.
+KEY_REMEDIES = frozenset({Remedy.CANCEL_KEY_DELETION, Remedy.ENABLE_KEY})
+
+
 def bucket_policy(settings: ResponderSettings, bucket: str) -> dict[str, Any]:
     """The template's policy of one of the stack's buckets."""
     role = settings.buckets[bucket]

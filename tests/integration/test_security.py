@@ -1,0 +1,224 @@
+"""The security flow end to end: an intruder weakens the stack, the responder undoes what is safe,
+freezes releases, records the finding and alerts; releases stay frozen until an operator lifts it.
+
+The intruder is an IAM user of the account (not one of the stack's roles); what it does reaches
+the responder through the stack's own trail and EventBridge rules, as on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from conveyor.state.control import freeze_state
+from conveyor.state.findings import get_finding
+from localcloud import LocalCloud
+from tests.conftest import TEMPLATE, subscribed_queue
+from tests.localcloud.trail_stack import INTRUDER_ACTIONS, PUBLIC_READ, TRUST_ANYONE, intruder
+
+pytestmark = pytest.mark.localcloud
+
+PARAMETERS = {"MinNewRows": "20"}
+ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalCloud]:
+    with LocalCloud.from_template(TEMPLATE, parameters=PARAMETERS) as cloud:
+        yield cloud
+
+
+@dataclass(frozen=True)
+class Tampering:
+    """One call that weakens the stack, and how to tell that the responder undid it."""
+
+    event_name: str
+    act: Callable[[LocalCloud, str], None]
+    restored: Callable[[LocalCloud], bool] | None = None
+    """Whether the setting is back as template.yaml has it; None where undoing is left to a human."""
+    manual: str = ""
+    """The AWS CLI command the alert must name, where the responder cannot undo the change."""
+
+
+def _s3(cloud: LocalCloud, mallory: str) -> tuple[Any, str]:
+    return cloud.client("s3", principal=mallory), cloud.outputs["DataBucketName"]
+
+
+def _admin_s3(cloud: LocalCloud) -> tuple[Any, str]:
+    return cloud.client("s3"), cloud.outputs["DataBucketName"]
+
+
+def _public_access_blocked(cloud: LocalCloud) -> bool:
+    s3, bucket = _admin_s3(cloud)
+    return all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+
+
+def _encrypted_with_the_stack_key(cloud: LocalCloud) -> bool:
+    s3, bucket = _admin_s3(cloud)
+    [rule] = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    default = rule["ApplyServerSideEncryptionByDefault"]
+    return default == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": cloud.outputs["KeyArn"]}
+
+
+def _versioned(cloud: LocalCloud) -> bool:
+    s3, bucket = _admin_s3(cloud)
+    return s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+
+
+def _tls_only_policy(cloud: LocalCloud) -> bool:
+    s3, bucket = _admin_s3(cloud)
+    statements = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    return [(s["Sid"], s["Effect"]) for s in statements] == [("DenyInsecureTransport", "Deny")]
+
+
+def _logged(cloud: LocalCloud) -> bool:
+    s3, bucket = _admin_s3(cloud)
+    logging = s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled", {})
+    return logging.get("TargetBucket") == cloud.outputs["LogBucketName"]
+
+
+def _trail_logging(cloud: LocalCloud) -> bool:
+    return bool(cloud.client("cloudtrail").get_trail_status(Name=cloud.outputs["TrailArn"])["IsLogging"])
+
+
+def _key_enabled(cloud: LocalCloud) -> bool:
+    metadata = cloud.client("kms").describe_key(KeyId=cloud.outputs["KeyArn"])["KeyMetadata"]
+    return metadata["KeyState"] == "Enabled" and "DeletionDate" not in metadata
+
+
+def _ingest_role(cloud: LocalCloud) -> str:
+    return cloud.physical_ids["IngestFunctionRole"]
+
+
+TAMPERING = [
+    Tampering(
+        "PutBucketPublicAccessBlock",
+        lambda cloud, mallory: _s3(cloud, mallory)[0].put_public_access_block(
+            Bucket=_s3(cloud, mallory)[1],
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": False,
+                "IgnorePublicAcls": False,
+                "BlockPublicPolicy": False,
+                "RestrictPublicBuckets": False,
+            },
+        ),
+        _public_access_blocked,
+    ),
+    Tampering(
+        "DeleteBucketPublicAccessBlock",
+        lambda cloud, mallory: _s3(cloud, mallory)[0].delete_public_access_block(Bucket=_s3(cloud, mallory)[1]),
+        _public_access_blocked,
+    ),
+    Tampering(
+        "DeleteBucketEncryption",
+        lambda cloud, mallory: _s3(cloud, mallory)[0].delete_bucket_encryption(Bucket=_s3(cloud, mallory)[1]),
+        _encrypted_with_the_stack_key,
+    ),
+    Tampering(
+        "PutBucketVersioning",
+        lambda cloud, mallory: _s3(cloud, mallory)[0].put_bucket_versioning(
+            Bucket=_s3(cloud, mallory)[1], VersioningConfiguration={"Status": "Suspended"}
+        ),
+        _versioned,
+    ),
+    Tampering(
+        "PutBucketPolicy",
+        lambda cloud, mallory: _s3(cloud, mallory)[0].put_bucket_policy(
+            Bucket=_s3(cloud, mallory)[1], Policy=json.dumps(PUBLIC_READ)
+        ),
+        _tls_only_policy,
+    ),
+    Tampering(
+        "PutBucketLogging",
+        lambda cloud, mallory: _s3(cloud, mallory)[0].put_bucket_logging(
+            Bucket=_s3(cloud, mallory)[1], BucketLoggingStatus={}
+        ),
+        _logged,
+    ),
+    Tampering(
+        "StopLogging",
+        lambda cloud, mallory: cloud.client("cloudtrail", principal=mallory).stop_logging(
+            Name=cloud.outputs["TrailArn"].rsplit("/", 1)[-1]
+        ),
+        _trail_logging,
+    ),
+    Tampering(
+        "DisableKey",
+        lambda cloud, mallory: cloud.client("kms", principal=mallory).disable_key(KeyId=cloud.outputs["KeyArn"]),
+        _key_enabled,
+    ),
+    Tampering(
+        "ScheduleKeyDeletion",
+        lambda cloud, mallory: cloud.client("kms", principal=mallory).schedule_key_deletion(
+            KeyId=cloud.outputs["KeyArn"], PendingWindowInDays=7
+        ),
+        _key_enabled,
+    ),
+    Tampering(
+        "AttachRolePolicy",
+        lambda cloud, mallory: cloud.client("iam", principal=mallory).attach_role_policy(
+            RoleName=_ingest_role(cloud), PolicyArn=ADMINISTRATOR
+        ),
+        manual="aws iam detach-role-policy",
+    ),
+    Tampering(
+        "UpdateAssumeRolePolicy",
+        lambda cloud, mallory: cloud.client("iam", principal=mallory).update_assume_role_policy(
+            RoleName=_ingest_role(cloud), PolicyDocument=json.dumps(TRUST_ANYONE)
+        ),
+        manual="aws iam update-assume-role-policy",
+    ),
+]
+
+
+def responder_events(cloud: LocalCloud) -> list[str]:
+    """The eventName of every event the responder received."""
+    name = cloud.outputs["ResponderFunctionName"]
+    return [i.event["detail"]["eventName"] for i in cloud.runtime.invocations if i.function_name == name]
+
+
+def drain(cloud: LocalCloud, url: str) -> list[dict[str, Any]]:
+    """Every SNS notification in the queue (Subject and Message), once each."""
+    sqs = cloud.client("sqs")
+    found: dict[str, dict[str, Any]] = {}
+    while received := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in received:
+            body = json.loads(message["Body"])
+            found.setdefault(body["MessageId"], body)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return list(found.values())
+
+
+@pytest.mark.parametrize("tampering", TAMPERING, ids=lambda t: t.event_name)
+def test_each_tampering_call_is_caught_undone_where_safe_frozen_and_alerted(
+    stack: LocalCloud, tampering: Tampering
+) -> None:
+    # Given an intruder in the account, and the notification topic read by a queue
+    alerts = subscribed_queue(stack, stack.outputs["NotificationTopicArn"], "alerts")
+    mallory = intruder(stack, *INTRUDER_ACTIONS)
+    # When it weakens the stack
+    tampering.act(stack, mallory)
+    stack.run_until_idle()
+    # Then the rule delivered the call to the responder
+    assert tampering.event_name in responder_events(stack)
+    # And the setting is back as template.yaml has it, where undoing it is safe
+    if tampering.restored is not None:
+        assert tampering.restored(stack), f"{tampering.event_name} was not undone"
+    # And releases are frozen with the finding, naming the intruder
+    dynamodb, table = stack.client("dynamodb"), stack.outputs["StateTableName"]
+    freeze = freeze_state(table, dynamodb=dynamodb)
+    assert (freeze.frozen, freeze.principal) == (True, mallory)
+    [finding_id] = freeze.finding_ids
+    finding = get_finding(table, finding_id, dynamodb=dynamodb)
+    assert finding is not None
+    assert finding.status == "DONE"
+    # And one alert says what happened, by whom, and what is left to do
+    [alert] = drain(stack, alerts)
+    assert tampering.event_name in alert["Message"]
+    assert mallory in alert["Message"]
+    assert finding_id in alert["Message"]
+    assert tampering.manual in alert["Message"]
