@@ -8,7 +8,8 @@ import pytest
 
 from localcloud import LocalCloud
 from localcloud.template import load_sam_template
-from tests.conftest import TEMPLATE, queue
+from tests.conftest import TEMPLATE
+from tests.helpers import queue
 
 pytestmark = pytest.mark.localcloud
 

@@ -12,17 +12,16 @@ from hypothesis import strategies as st
 from transform import transform_batch, transform_record
 
 from conveyor.schema import load_schema
-from tests.conftest import FIXTURES, load_event
+from tests.helpers import bad_inputs, load_event
 
 SCHEMA = load_schema("predictive_maintenance")
-CASES = [c for c in json.loads((FIXTURES / "bad_inputs" / "cases.json").read_text())["cases"] if c["kind"] == "record"]
 
 
 def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+@pytest.mark.parametrize("case", bad_inputs("record"))
 def test_each_bad_record_fails_with_its_reason(case: dict[str, Any]) -> None:
     outcome = transform_record(SCHEMA, "r1", case["data_base64"])
     assert outcome.result == "ProcessingFailed"
