@@ -15,10 +15,13 @@ import pytest
 from conveyor.schema import load_schema
 from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
+from localcloud.delivery import AtLeastOnce
 from tests.conftest import FIXTURES, ROOT
 
 BAD_INPUTS = FIXTURES / "bad_inputs"
 COLUMNS = load_schema("predictive_maintenance").columns
+DELIVERIES = {"ordered": None, "at-least-once": AtLeastOnce(seed=7)}
+"""How the flow tests' local cloud delivers: each event once and in order, or as AWS may (seeded, so it replays)."""
 
 
 def load_event(name: str) -> Any:
