@@ -19,6 +19,7 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
+from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.logs.models import logs_backends
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
@@ -182,6 +183,8 @@ class LocalCloud:
         stack.enter_context(mock.patch.object(LambdaFunction, "_invoke_lambda", invoke_in_process))
         stack.enter_context(runtime.capturing_output())
         stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", scaled_wait))
+        json_first = staticmethod(_parse_template_body)
+        stack.enter_context(mock.patch.object(CloudFormationStack, "parse_template", json_first))
         for module in scaled_modules():
             stack.enter_context(mock.patch.object(module, "time", ScaledTime(clock)))
         for adapter in self.adapters:
@@ -381,6 +384,22 @@ _FIXTURE_POLICY = {
         }
     ],
 }
+
+
+_parse_yaml_template_body = CloudFormationStack.parse_template
+
+
+def _parse_template_body(template: str) -> dict[str, Any]:
+    """A template body read as CloudFormation reads it: JSON as JSON, anything else as YAML.
+
+    Moto reads every body with PyYAML's pure-Python loader first, even the JSON one the local
+    cloud deploys: that took about a third of each deploy.
+    """
+    try:
+        parsed: dict[str, Any] = json.loads(template)
+    except ValueError:
+        return _parse_yaml_template_body(template)
+    return parsed
 
 
 def _zip_folder(source: Path) -> bytes:
