@@ -95,6 +95,7 @@ class LocalCloud:
         # Deliveries held back are late, not lost: they arrive before time moves on.
         self.before_advance.append(self.deliveries.settle)
         self._exit_stack = ExitStack()
+        self._admin_clients: dict[str, Any] = {}
 
     @classmethod
     def from_template(
@@ -246,9 +247,12 @@ class LocalCloud:
         assumed by that service, as the service does it: its trust policy must allow it.
         """
         if principal is None:
-            # Explicit keys: while a handler runs on another thread, os.environ holds its role's.
-            admin = {"aws_access_key_id": ADMIN_ACCESS_KEY, "aws_secret_access_key": ADMIN_ACCESS_KEY}
-            return boto3.client(service, region_name=self.region, **admin)
+            # One per service (a client takes about 10 ms to create; botocore's are thread-safe),
+            # with explicit keys: while a handler runs on another thread, os.environ holds its role's.
+            if service not in self._admin_clients:
+                admin = {"aws_access_key_id": ADMIN_ACCESS_KEY, "aws_secret_access_key": ADMIN_ACCESS_KEY}
+                self._admin_clients[service] = boto3.client(service, region_name=self.region, **admin)
+            return self._admin_clients[service]
         if assumed_by is not None:
             credentials = self.authority.assume_role(
                 principal, service=assumed_by, source_arn=source_arn, external_id=external_id
