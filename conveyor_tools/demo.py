@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
+from conveyor_tools import stack
 from conveyor_tools.synthetic import csv_text, records
 from localcloud.cloud import LocalCloud
 from localcloud.delivery import AtLeastOnce
@@ -54,13 +54,12 @@ def stream_records(cloud: LocalCloud) -> None:
     )
     cloud.deliveries.settle()
     bucket = cloud.outputs["DataBucketName"]
-    s3 = cloud.client("s3")
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix="errors/stream/reasons/").get("Contents", [])
+    listed = stack.keys(cloud, "errors/stream/reasons/")
     expect(len(listed) == 1, f"expected one rejection report, found {listed}")
     detail(
-        f"145 rows reached the dataset; 2 heartbeats dropped; 3 records rejected, reasons in s3://{bucket}/{listed[0]['Key']}"
+        f"145 rows reached the dataset; 2 heartbeats dropped; 3 records rejected, reasons in s3://{bucket}/{listed[0]}"
     )
-    for record in json.loads(s3.get_object(Bucket=bucket, Key=listed[0]["Key"])["Body"].read())["records"]:
+    for record in stack.read_json(cloud, listed[0])["records"]:
         raw = base64.b64decode(record["data"]).decode(errors="replace")[:40]
         detail(f"  {raw!r}: {record['reason']['message']} (rule {record['reason']['rule']})")
 
@@ -68,21 +67,19 @@ def stream_records(cloud: LocalCloud) -> None:
 def upload_files(cloud: LocalCloud) -> None:
     say("Uploading three CSV files under incoming/ (one of them bad)")
     bucket = cloud.outputs["DataBucketName"]
-    s3 = cloud.client("s3")
     uploads = {
-        "incoming/uploads/line-a.csv": csv_text(records(1500, seed=2), SCHEMA.columns),
-        "incoming/uploads/line-b.csv": csv_text(records(1500, seed=3), SCHEMA.columns),
-        "incoming/uploads/line-c.csv": csv_text(records(5, seed=4), SCHEMA.columns)
+        "line-a.csv": csv_text(records(1500, seed=2), SCHEMA.columns),
+        "line-b.csv": csv_text(records(1500, seed=3), SCHEMA.columns),
+        "line-c.csv": csv_text(records(5, seed=4), SCHEMA.columns)
         + "1,299.0,309.1,1500,fast,12,3.1\n"
         + "1,299.0,309.1,1500,40.0,12,nan\n",
     }
-    for key, body in uploads.items():
-        s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    for name, body in uploads.items():
+        stack.upload(cloud, name, body.encode())
     cloud.deliveries.settle()
-    errors = s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/").get("Contents", [])
-    reports = [o["Key"] for o in errors if o["Key"].endswith(".error.json")]
+    reports = [key for key in stack.keys(cloud, "quarantine/") if key.endswith(".error.json")]
     expect(len(reports) == 1, f"expected one quarantined file, found {reports}")
-    document = json.loads(s3.get_object(Bucket=bucket, Key=reports[0])["Body"].read())
+    document = stack.read_json(cloud, reports[0])
     detail(f"{document['key']} moved to s3://{bucket}/{reports[0].removesuffix('.error.json')}: ")
     for error in document["errors"]:
         where = f"line {error.get('line')}, column {error.get('column')}, value {error.get('value')!r}"
@@ -91,30 +88,21 @@ def upload_files(cloud: LocalCloud) -> None:
 
 def executions(cloud: LocalCloud) -> list[dict[str, Any]]:
     """Every execution of the stack's workflows, oldest first."""
-    sfn = cloud.client("stepfunctions")
     found = []
     for output, workflow in WORKFLOWS.items():
-        listed = sfn.list_executions(stateMachineArn=cloud.outputs[output])["executions"]
-        for execution in sorted(listed, key=lambda e: e["startDate"]):
+        for execution in sorted(stack.executions(cloud, output), key=lambda e: e["startDate"]):
             found.append({"name": execution["name"], "workflow": workflow, "status": execution["status"]})
     return found
 
 
 def models(cloud: LocalCloud) -> list[dict[str, Any]]:
     """Every registered model package with its objective metric and decision, oldest first."""
-    sagemaker = cloud.client("sagemaker")
-    s3 = cloud.client("s3")
-    listed = sagemaker.list_model_packages(
-        ModelPackageGroupName=cloud.outputs["ModelPackageGroupName"], SortBy="CreationTime", SortOrder="Ascending"
-    )["ModelPackageSummaryList"]
     found = []
-    for summary in listed:
-        package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-        bucket, key = split_s3_uri(package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
-        report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    for package in stack.model_packages(cloud, newest_first=False):
+        report = stack.evaluation_report(cloud, package)
         found.append(
             {
-                "package": summary["ModelPackageArn"],
+                "package": package["ModelPackageArn"],
                 "run_id": report["run_id"],
                 "metric": report["objective"]["name"],
                 "value": round(report["objective"]["value"], 4),
@@ -127,11 +115,9 @@ def models(cloud: LocalCloud) -> list[dict[str, Any]]:
 
 def runs(cloud: LocalCloud) -> list[dict[str, Any]]:
     """What each retraining run was started with: its trigger, its new rows and its snapshot."""
-    sfn = cloud.client("stepfunctions")
-    listed = sfn.list_executions(stateMachineArn=cloud.outputs["RetrainingStateMachineArn"])["executions"]
     found = []
-    for execution in sorted(listed, key=lambda e: e["name"]):
-        started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    for execution in sorted(stack.described_executions(cloud), key=lambda e: e["name"]):
+        started = json.loads(execution["input"])
         snapshot = started["dataset"]
         found.append(
             {
@@ -182,9 +168,7 @@ def show_round(cloud: LocalCloud, expected_run: str, expected_decision: str) -> 
 def shuffled_round(cloud: LocalCloud) -> None:
     say("Uploading 9000 rows whose labels are shuffled (no signal left): the next model must not be released")
     body = csv_text(records(9000, seed=5, shuffle_labels=True), SCHEMA.columns)
-    cloud.client("s3").put_object(
-        Bucket=cloud.outputs["DataBucketName"], Key="incoming/uploads/shuffled.csv", Body=body.encode()
-    )
+    stack.upload(cloud, "shuffled.csv", body.encode())
 
 
 WORKFLOWS = {

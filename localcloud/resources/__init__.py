@@ -17,6 +17,7 @@ from moto.cloudformation import parsing
 
 from localcloud.resources import (
     awslambda,
+    base,
     cloudtrail,
     cloudwatch,
     completions,
@@ -54,11 +55,13 @@ def _clear_model_caches() -> None:
 def registered() -> Iterator[None]:
     """Make moto's CloudFormation see the provisioners while the local cloud runs."""
     _clear_model_caches()
+    base.forget_clients()
     try:
         with completions.installed():
             yield
     finally:
         _clear_model_caches()
+        base.forget_clients()
 
 
 def supported_types() -> set[str]:

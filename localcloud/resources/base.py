@@ -7,6 +7,12 @@ from typing import Any, Self
 import boto3
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 
+from localcloud.iam.authority import ADMIN_ACCESS_KEY
+
+# A boto3 client takes about 10 ms to create and a deploy provisions some thirty resources: one
+# client per service and region serves them all, while the local cloud runs (see forget_clients).
+_clients: dict[tuple[str, str], Any] = {}
+
 
 class Provisioned:
     """Mixin for a provisioner; list it before ``CloudFormationModel`` in the bases.
@@ -58,5 +64,14 @@ class Provisioned:
 
     @staticmethod
     def client(service: str, region_name: str) -> Any:
-        """A client of the emulated service, for provisioning through its public API."""
-        return boto3.client(service, region_name=region_name)
+        """A client of the emulated service, as the administrator, for provisioning through its public API."""
+        key = (service, region_name)
+        if key not in _clients:
+            admin = {"aws_access_key_id": ADMIN_ACCESS_KEY, "aws_secret_access_key": ADMIN_ACCESS_KEY}
+            _clients[key] = boto3.client(service, region_name=region_name, **admin)
+        return _clients[key]
+
+
+def forget_clients() -> None:
+    """Drop the provisioners' clients (when the local cloud that they reach stops)."""
+    _clients.clear()

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from localcloud import LocalCloud
-from tests.conftest import load_event
+from tests.helpers import load_event
 
 pytestmark = pytest.mark.localcloud
 

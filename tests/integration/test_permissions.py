@@ -15,10 +15,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conveyor.schema import load_schema
+from conveyor_tools.stack import keys, model_packages, read_object, training_jobs
 from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
-from tests.conftest import FIXTURES, TEMPLATE
-from tests.integration.test_retraining import packages, run, snapshot
+from tests.conftest import TEMPLATE
+from tests.helpers import bad_input, run, snapshot
 
 pytestmark = pytest.mark.localcloud
 
@@ -64,11 +65,6 @@ def policy_document(iam: Any, role_name: str, policy_name: str) -> dict[str, Any
     return parsed
 
 
-def keys(cloud: LocalCloud, prefix: str) -> list[str]:
-    found = cloud.client("s3").list_objects_v2(Bucket=cloud.outputs["DataBucketName"], Prefix=prefix)
-    return [o["Key"] for o in found.get("Contents", [])]
-
-
 def dead_letters(cloud: LocalCloud) -> list[dict[str, Any]]:
     """The invocation records in the stack's dead-letter queue.
 
@@ -87,7 +83,7 @@ def test_ingest_without_its_quarantine_permission_keeps_the_upload_and_dead_lett
     # Given the ingest function may no longer write under quarantine/
     revoke(stack, "IngestFunctionRole", "s3:PutObject", "quarantine/")
     # When a bad file is uploaded
-    body = (FIXTURES / "bad_inputs" / "csv" / "label_text.csv").read_bytes()
+    body = bad_input("csv/label_text.csv")
     stack.client("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key="incoming/bad.csv", Body=body)
     stack.run_until_idle()
     # Then the upload is still where it was, nothing was quarantined or added to the dataset
@@ -146,7 +142,7 @@ def test_a_retraining_role_without_create_training_job_fails_the_run_and_registe
     described = run(stack, snapshot(stack, "run-000001"))
     # Then it fails, and no model is registered
     assert described["status"] == "FAILED"
-    assert packages(stack) == []
+    assert model_packages(stack) == []
     history = stack.client("stepfunctions").get_execution_history(executionArn=described["executionArn"])
     failures = [e for e in history["events"] if e["type"] == "TaskFailed"]
     assert any("AccessDenied" in e["taskFailedEventDetails"].get("error", "") for e in failures)
@@ -159,9 +155,8 @@ def test_a_training_role_that_cannot_read_the_channels_fails_the_job(stack: Loca
     described = run(stack, snapshot(stack, "run-000001"))
     # Then the training job fails on access, and no model is registered
     assert described["status"] == "FAILED"
-    assert packages(stack) == []
-    jobs = stack.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
-    (job,) = [stack.client("sagemaker").describe_training_job(TrainingJobName=j["TrainingJobName"]) for j in jobs]
+    assert model_packages(stack) == []
+    (job,) = [stack.client("sagemaker").describe_training_job(TrainingJobName=name) for name in training_jobs(stack)]
     assert "AccessDenied" in job["FailureReason"]
 
 
@@ -172,7 +167,7 @@ def test_passing_the_training_role_needs_pass_role(stack: LocalCloud) -> None:
     described = run(stack, snapshot(stack, "run-000001"))
     # Then it fails before any training job exists
     assert described["status"] == "FAILED"
-    assert stack.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
+    assert training_jobs(stack) == []
 
 
 def test_firehose_delivery_without_write_permission_keeps_the_records_and_delivers_them_once_allowed(
@@ -196,7 +191,7 @@ def test_firehose_delivery_without_write_permission_keeps_the_records_and_delive
     stack.advance(minutes=5)
     # Then the records arrive, once, and are ingested like any stream output
     (part,) = [k for k in keys(stack, "datasets/parts/") if k.endswith(".csv")]
-    body = stack.client("s3").get_object(Bucket=stack.outputs["DataBucketName"], Key=part)["Body"].read()
+    body = read_object(stack, part)
     assert len(body.decode().splitlines()) == 5
 
 
@@ -219,7 +214,7 @@ def test_firehose_that_may_not_invoke_its_transform_sets_every_record_aside(stac
     # Then none reaches the dataset, and every one is under the error prefix with the reason
     assert keys(stack, "datasets/parts/") == []
     (errors,) = keys(stack, "errors/stream/processing-failed/")
-    body = stack.client("s3").get_object(Bucket=stack.outputs["DataBucketName"], Key=errors)["Body"].read()
+    body = read_object(stack, errors)
     documents = [json.loads(line) for line in body.decode().splitlines()]
     assert [d["errorCode"] for d in documents] == ["Lambda.InvokeAccessDenied"] * 4
 
@@ -233,7 +228,7 @@ def test_a_transform_that_may_not_write_its_reasons_fails_the_batch_into_the_err
     # Then the whole batch is set aside as a failed invocation: nothing is lost, nothing half-done
     assert keys(stack, "datasets/parts/") == []
     (errors,) = keys(stack, "errors/stream/processing-failed/")
-    body = stack.client("s3").get_object(Bucket=stack.outputs["DataBucketName"], Key=errors)["Body"].read()
+    body = read_object(stack, errors)
     assert [json.loads(line)["errorCode"] for line in body.decode().splitlines()] == ["Lambda.FunctionError"] * 3
 
 

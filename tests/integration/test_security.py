@@ -8,16 +8,22 @@ the responder through the stack's own trail and EventBridge rules, as on AWS.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from conveyor.schema import load_schema
 from conveyor.state.control import freeze_state
-from conveyor.state.findings import get_finding
+from conveyor.state.findings import FindingRecord, get_finding, list_findings
+from conveyor_tools.stack import described_executions, executions, model_packages, training_jobs, upload
+from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
-from tests.conftest import TEMPLATE, subscribed_queue
+from tests.conftest import TEMPLATE
+from tests.helpers import subscribed_queue
 from tests.localcloud.trail_stack import INTRUDER_ACTIONS, PUBLIC_READ, TRUST_ANYONE, intruder
 
 pytestmark = pytest.mark.localcloud
@@ -222,3 +228,125 @@ def test_each_tampering_call_is_caught_undone_where_safe_frozen_and_alerted(
     assert mallory in alert["Message"]
     assert finding_id in alert["Message"]
     assert tampering.manual in alert["Message"]
+
+
+def findings(cloud: LocalCloud) -> list[FindingRecord]:
+    return list_findings(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb"))
+
+
+def suspend_versioning(cloud: LocalCloud, principal: str) -> None:
+    cloud.client("s3", principal=principal).put_bucket_versioning(
+        Bucket=cloud.outputs["DataBucketName"], VersioningConfiguration={"Status": "Suspended"}
+    )
+    cloud.run_until_idle()
+
+
+def remediations(cloud: LocalCloud, event_name: str) -> list[dict[str, Any]]:
+    """The recorded calls named ``event_name`` that the responder's role made."""
+    role = cloud.physical_ids["ResponderFunctionRole"]
+    return [
+        event
+        for event in cloud.cloudtrail.recent
+        if event["detail"]["eventName"] == event_name
+        and event["detail"]["userIdentity"].get("sessionContext", {}).get("sessionIssuer", {}).get("userName") == role
+    ]
+
+
+def test_a_duplicate_event_gives_one_finding_one_remediation_and_one_alert(stack: LocalCloud) -> None:
+    # Given the responder handled an intruder's call
+    alerts = subscribed_queue(stack, stack.outputs["NotificationTopicArn"], "alerts")
+    suspend_versioning(stack, intruder(stack, *INTRUDER_ACTIONS))
+    [intrusion] = [e for e in stack.cloudtrail.recent if e["detail"].get("errorCode") is None
+                   and e["detail"]["eventName"] == "PutBucketVersioning"
+                   and e["detail"]["userIdentity"]["type"] == "IAMUser"]  # fmt: skip
+    # When CloudTrail's event is delivered twice more
+    for _ in range(2):
+        stack.cloudtrail.deliver(intrusion)
+    stack.run_until_idle()
+    # Then there is still one finding, one remediation and one alert
+    assert [f.finding_id for f in findings(stack)] == [intrusion["detail"]["eventID"]]
+    assert len(remediations(stack, "PutBucketVersioning")) == 1
+    assert len(drain(stack, alerts)) == 1
+
+
+def test_a_refused_call_is_alerted_but_undoes_and_freezes_nothing(stack: LocalCloud) -> None:
+    # Given an intruder without any permission
+    alerts = subscribed_queue(stack, stack.outputs["NotificationTopicArn"], "alerts")
+    mallory = intruder(stack)
+    # When it tries to suspend versioning, and is refused
+    with pytest.raises(ClientError, match="AccessDenied"):
+        suspend_versioning(stack, mallory)
+    stack.run_until_idle()
+    # Then the attempt is a finding and an alert, but nothing is frozen or changed
+    [finding] = findings(stack)
+    assert (finding.succeeded, finding.freezes, finding.remediated) == (False, False, [])
+    assert not freeze_state(stack.outputs["StateTableName"], dynamodb=stack.client("dynamodb")).frozen
+    [alert] = drain(stack, alerts)
+    assert "AccessDenied" in alert["Message"]
+    assert remediations(stack, "PutBucketVersioning") == []
+
+
+def test_a_foreign_deployment_to_the_fleet_is_reported_for_a_human(stack: LocalCloud) -> None:
+    # Given an intruder that may deploy to the fleet's thing group
+    alerts = subscribed_queue(stack, stack.outputs["NotificationTopicArn"], "alerts")
+    mallory = intruder(stack, *INTRUDER_ACTIONS)
+    fleet = f"{stack.parameters['ProjectName']}-{stack.parameters['Stage']}-fleet"
+    thing_group = f"arn:aws:iot:{stack.region}:{stack.account_id}:thinggroup/{fleet}"
+    # When it deploys its own component to the fleet
+    stack.client("greengrassv2", principal=mallory).create_deployment(
+        targetArn=thing_group, deploymentName="mallory", components={"mallory.Miner": {"componentVersion": "1.0.0"}}
+    )
+    stack.run_until_idle()
+    # Then releases are frozen and the alert says how to cancel the deployment
+    assert freeze_state(stack.outputs["StateTableName"], dynamodb=stack.client("dynamodb")).frozen
+    [alert] = drain(stack, alerts)
+    assert "aws greengrassv2 cancel-deployment" in alert["Message"]
+
+
+def unfreeze(cloud: LocalCloud, finding_id: str) -> dict[str, Any]:
+    payload = {"finding_id": finding_id, "reason": "undone and keys revoked", "lifted_by": "alice"}
+    response = cloud.client("lambda").invoke(
+        FunctionName=cloud.outputs["UnfreezeFunctionName"], Payload=json.dumps(payload).encode()
+    )
+    result: dict[str, Any] = json.loads(response["Payload"].read())
+    return result
+
+
+def rows(count: int, seed: int) -> bytes:
+    return csv_text(records(count, seed), load_schema("predictive_maintenance").columns).encode()
+
+
+def test_while_frozen_uploads_start_no_run_and_unfreezing_lets_the_next_one_start(stack: LocalCloud) -> None:
+    # Given releases frozen by an intruder's call
+    suspend_versioning(stack, intruder(stack, *INTRUDER_ACTIONS))
+    [finding] = findings(stack)
+    # When uploads cross MinNewRows (20)
+    upload(stack, "while-frozen.csv", rows(25, seed=1))
+    stack.run_until_idle()
+    # Then they are ingested but no run starts
+    assert executions(stack) == []
+    # When an operator lifts the freeze, and the next upload arrives
+    unfreeze(stack, finding.finding_id)
+    freeze = freeze_state(stack.outputs["StateTableName"], dynamodb=stack.client("dynamodb"))
+    assert (freeze.frozen, freeze.lifted_by) == (False, "alice")
+    upload(stack, "after.csv", rows(5, seed=2))
+    stack.run_until_idle()
+    # Then one run starts, with every row since the last run
+    [execution] = described_executions(stack)
+    assert json.loads(execution["input"])["new_rows"] == 30
+
+
+def test_a_run_in_flight_when_releases_freeze_stops_before_it_registers(stack: LocalCloud) -> None:
+    # Given a retraining run that is training
+    upload(stack, "enough.csv", rows(600, seed=3))
+    deadline = time.monotonic() + 60
+    while not training_jobs(stack):
+        assert time.monotonic() < deadline, "no training job started"
+        time.sleep(0.005)
+    # When an intruder's call freezes releases meanwhile
+    suspend_versioning(stack, intruder(stack, *INTRUDER_ACTIONS))
+    stack.run_until_idle(timeout=120)
+    # Then the run fails as frozen and registers nothing
+    [execution] = described_executions(stack)
+    assert (execution["status"], execution.get("error")) == ("FAILED", "ReleasesFrozen")
+    assert model_packages(stack) == []

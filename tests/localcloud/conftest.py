@@ -1,5 +1,5 @@
-"""Helpers for the adapter tests: a cloud without one adapter shows its gap; roles for fixtures outside the template;
-the events of an intrusion into the trail fixture stack."""
+"""Helpers for the adapter tests: a cloud without one adapter shows its gap; roles and permissions for fixtures
+outside the template; the events of an intrusion into the trail fixture stack."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from localcloud import LocalCloud
 from localcloud.adapters import ALL, Adapter
+from localcloud.delivery import AtLeastOnce
 from tests.conftest import TEMPLATE
 from tests.localcloud.trail_stack import intrude, trail_cloud
 
@@ -24,9 +25,10 @@ def intrusion() -> dict[str, dict[str, Any]]:
 
 
 @contextmanager
-def cloud_without(adapter: Adapter) -> Iterator[LocalCloud]:
-    """The stack deployed with every adapter but ``adapter``: moto's own behaviour."""
-    with LocalCloud.from_template(TEMPLATE, adapters=[a for a in ALL if a is not adapter]) as cloud:
+def cloud_without(adapter: Adapter, *, delivery: AtLeastOnce | None = None) -> Iterator[LocalCloud]:
+    """The stack deployed with every adapter but ``adapter``: moto's own behaviour (in ``delivery`` mode)."""
+    adapters = [a for a in ALL if a is not adapter]
+    with LocalCloud.from_template(TEMPLATE, adapters=adapters, delivery=delivery) as cloud:
         yield cloud
 
 
@@ -46,6 +48,17 @@ def service_role(cloud: LocalCloud, name: str, service: str, *statements: dict[s
         document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **s} for s in statements]}
         iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(document))
     return arn
+
+
+def allow_events(cloud: LocalCloud, function_arn: str, rule_arn: str) -> None:
+    """Let EventBridge invoke ``function_arn`` for the rule ``rule_arn`` (the function's resource policy)."""
+    cloud.client("lambda").add_permission(
+        FunctionName=function_arn,
+        StatementId="check-requested",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn,
+    )
 
 
 def training_role(cloud: LocalCloud) -> str:

@@ -11,7 +11,8 @@ import pytest
 from localcloud import LocalCloud
 from localcloud.adapters import ALL
 from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms, statistic
-from tests.conftest import FIXTURES, queue, subscribed_queue
+from tests.conftest import FIXTURES
+from tests.helpers import queue, subscribed_queue
 
 pytestmark = pytest.mark.localcloud
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -11,22 +9,15 @@ from botocore.exceptions import ClientError
 
 from conveyor.state.items import key
 from localcloud import LocalCloud
-from localcloud.adapters import ALL
 from localcloud.adapters.dynamodb_faults import dynamodb_faults
 from localcloud.delivery import AtLeastOnce
 from tests.conftest import TEMPLATE
+from tests.localcloud.conftest import cloud_without
 
 pytestmark = pytest.mark.localcloud
 
 THROTTLED = AtLeastOnce(seed=1, throttle_rate=1, conflict_rate=0)
 CONFLICTING = AtLeastOnce(seed=1, throttle_rate=0, conflict_rate=1)
-
-
-@contextmanager
-def stack(delivery: AtLeastOnce, *, without_adapter: bool = False) -> Iterator[LocalCloud]:
-    adapters = [a for a in ALL if not (without_adapter and a is dynamodb_faults)]
-    with LocalCloud.from_template(TEMPLATE, adapters=adapters, delivery=delivery) as cloud:
-        yield cloud
 
 
 def as_ingest_function(cloud: LocalCloud) -> Any:
@@ -49,7 +40,7 @@ def transact(client: Any, table: str, *names: str) -> None:
 
 
 def test_gap_moto_applies_every_request() -> None:
-    with stack(AtLeastOnce(seed=1, throttle_rate=1, conflict_rate=1), without_adapter=True) as cloud:
+    with cloud_without(dynamodb_faults, delivery=AtLeastOnce(seed=1, throttle_rate=1, conflict_rate=1)) as cloud:
         table = cloud.outputs["StateTableName"]
         dynamodb = as_ingest_function(cloud)
         dynamodb.put_item(TableName=table, Item=item("put"))
@@ -58,7 +49,7 @@ def test_gap_moto_applies_every_request() -> None:
 
 
 def test_fix_a_throttled_request_changes_nothing() -> None:
-    with stack(THROTTLED) as cloud:
+    with LocalCloud.from_template(TEMPLATE, delivery=THROTTLED) as cloud:
         table = cloud.outputs["StateTableName"]
         with pytest.raises(ClientError) as refused:
             as_ingest_function(cloud).put_item(TableName=table, Item=item("put"))
@@ -67,7 +58,7 @@ def test_fix_a_throttled_request_changes_nothing() -> None:
 
 
 def test_fix_a_conflicting_transaction_is_cancelled_and_changes_nothing() -> None:
-    with stack(CONFLICTING) as cloud:
+    with LocalCloud.from_template(TEMPLATE, delivery=CONFLICTING) as cloud:
         table = cloud.outputs["StateTableName"]
         with pytest.raises(ClientError) as cancelled:
             transact(as_ingest_function(cloud), table, "first", "second")
@@ -79,7 +70,7 @@ def test_fix_a_conflicting_transaction_is_cancelled_and_changes_nothing() -> Non
 
 
 def test_the_administrator_is_never_refused() -> None:
-    with stack(AtLeastOnce(seed=1, throttle_rate=1, conflict_rate=1)) as cloud:
+    with LocalCloud.from_template(TEMPLATE, delivery=AtLeastOnce(seed=1, throttle_rate=1, conflict_rate=1)) as cloud:
         table = cloud.outputs["StateTableName"]
         transact(cloud.client("dynamodb"), table, "first")
         assert stored(cloud, "first")

@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud import LocalCloud
-from tests.conftest import queue
-from tests.localcloud.test_eventbridge_targets import allow_events
+from tests.helpers import queue
+from tests.localcloud.conftest import allow_events
 
 pytestmark = pytest.mark.localcloud
 

@@ -8,7 +8,7 @@ import pytest
 
 from localcloud import LocalCloud
 from localcloud.adapters.eventbridge_targets import eventbridge_targets
-from tests.localcloud.conftest import cloud_without, service_role
+from tests.localcloud.conftest import allow_events, cloud_without, service_role
 
 pytestmark = pytest.mark.localcloud
 
@@ -27,17 +27,6 @@ def route_to(cloud: LocalCloud, target_arn: str, **target: str) -> str:
 def route_to_function(cloud: LocalCloud, function_arn: str) -> None:
     """A rule that invokes ``function_arn``, which lets EventBridge invoke it for that rule only."""
     allow_events(cloud, function_arn, route_to(cloud, function_arn))
-
-
-def allow_events(cloud: LocalCloud, function_arn: str, rule_arn: str) -> None:
-    """Let EventBridge invoke ``function_arn`` for the rule ``rule_arn`` (the function's resource policy)."""
-    cloud.client("lambda").add_permission(
-        FunctionName=function_arn,
-        StatementId="check-requested",
-        Action="lambda:InvokeFunction",
-        Principal="events.amazonaws.com",
-        SourceArn=rule_arn,
-    )
 
 
 def health_function_arn(cloud: LocalCloud) -> str:

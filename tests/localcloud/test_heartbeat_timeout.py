@@ -9,7 +9,7 @@ import pytest
 
 from localcloud import LocalCloud
 from localcloud.adapters.heartbeat_timeout import heartbeat_timeout
-from tests.conftest import queue
+from tests.helpers import queue
 from tests.localcloud.small_stack import outcome, small_cloud, start
 
 pytestmark = pytest.mark.localcloud

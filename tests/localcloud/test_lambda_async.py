@@ -11,7 +11,8 @@ import pytest
 from localcloud import LocalCloud
 from localcloud.adapters.lambda_async import lambda_async
 from localcloud.delivery import AtLeastOnce
-from tests.conftest import FIXTURES, TEMPLATE, queue
+from tests.conftest import FIXTURES, TEMPLATE
+from tests.helpers import queue
 from tests.localcloud.conftest import cloud_without
 
 pytestmark = pytest.mark.localcloud

@@ -8,27 +8,19 @@ event from the target alone, four when the bucket doubles the event too.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from localcloud import LocalCloud
-from localcloud.adapters import ALL
 from localcloud.adapters.s3_notifications import s3_notifications
 from localcloud.delivery import AtLeastOnce
-from tests.conftest import TEMPLATE, queue
+from tests.conftest import TEMPLATE
+from tests.helpers import queue
+from tests.localcloud.conftest import cloud_without
 
 pytestmark = pytest.mark.localcloud
 
 TWICE = AtLeastOnce(seed=1, duplicate_rate=1, delay_rate=0)
-
-
-@contextmanager
-def stack(delivery: AtLeastOnce, *, without_adapter: bool = False) -> Iterator[LocalCloud]:
-    adapters = [a for a in ALL if not (without_adapter and a is s3_notifications)]
-    with LocalCloud.from_template(TEMPLATE, adapters=adapters, delivery=delivery) as cloud:
-        yield cloud
 
 
 def watched(cloud: LocalCloud) -> str:
@@ -59,21 +51,21 @@ def keys_received(cloud: LocalCloud, url: str) -> list[str]:
 
 
 def test_gap_moto_sends_each_event_to_the_bus_once() -> None:
-    with stack(TWICE, without_adapter=True) as cloud:
+    with cloud_without(s3_notifications, delivery=TWICE) as cloud:
         url = watched(cloud)
         write(cloud, "a")
         assert keys_received(cloud, url) == ["watched/a"] * 2
 
 
 def test_fix_an_event_can_reach_the_bus_twice() -> None:
-    with stack(TWICE) as cloud:
+    with LocalCloud.from_template(TEMPLATE, delivery=TWICE) as cloud:
         url = watched(cloud)
         write(cloud, "a")
         assert keys_received(cloud, url) == ["watched/a"] * 4
 
 
 def test_fix_events_can_arrive_late_yet_each_arrives_once() -> None:
-    with stack(AtLeastOnce(seed=3, duplicate_rate=0, delay_rate=0.5)) as cloud:
+    with LocalCloud.from_template(TEMPLATE, delivery=AtLeastOnce(seed=3, duplicate_rate=0, delay_rate=0.5)) as cloud:
         url = watched(cloud)
         names = [f"object-{n:02d}" for n in range(20)]
         write(cloud, *names)

@@ -10,7 +10,8 @@ import pytest
 from localcloud import LocalCloud
 from localcloud.adapters import ALL
 from localcloud.adapters.sns_subscriptions import sns_subscriptions
-from tests.conftest import FIXTURES, queue, subscribed_queue
+from tests.conftest import FIXTURES
+from tests.helpers import queue, subscribed_queue
 
 pytestmark = pytest.mark.localcloud
 

@@ -11,7 +11,8 @@ import pytest
 from localcloud import LocalCloud
 from localcloud.adapters.task_timeouts import task_timeouts
 from localcloud.cloud import LocalCloudError
-from tests.conftest import FIXTURES, queue
+from tests.conftest import FIXTURES
+from tests.helpers import queue
 from tests.localcloud.small_stack import outcome, small_cloud, start
 
 pytestmark = pytest.mark.localcloud

@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 
 from localcloud import LocalCloud
 from localcloud.adapters import ALL, Adapter
-from tests.conftest import FIXTURES, queue
+from tests.conftest import FIXTURES
+from tests.helpers import queue
 
 TRAIL_TEMPLATE = FIXTURES / "templates" / "trail.yaml"
 MALLORY = "arn:aws:iam::123456789012:user/mallory"

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from conveyor.events import FirehoseTransformation, ObjectCreated
-from tests.conftest import load_event
+from tests.helpers import load_event
 
 
 def test_the_sample_object_created_event_names_the_object_and_its_version() -> None:

@@ -13,10 +13,9 @@ from transform import transform_batch, transform_record
 
 from conveyor.events import FirehoseRecord, FirehoseTransformation
 from conveyor.schema import load_schema
-from tests.conftest import FIXTURES, load_event
+from tests.helpers import bad_inputs, load_event
 
 SCHEMA = load_schema("predictive_maintenance")
-CASES = [c for c in json.loads((FIXTURES / "bad_inputs" / "cases.json").read_text())["cases"] if c["kind"] == "record"]
 
 
 def b64(raw: bytes) -> str:
@@ -27,7 +26,7 @@ def record(record_id: str, data: str) -> FirehoseRecord:
     return FirehoseRecord.model_validate({"recordId": record_id, "data": data})
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+@pytest.mark.parametrize("case", bad_inputs("record"))
 def test_each_bad_record_fails_with_its_reason(case: dict[str, Any]) -> None:
     outcome = transform_record(SCHEMA, record("r1", case["data_base64"]))
     assert outcome.result == "ProcessingFailed"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import ingestion
@@ -12,24 +11,21 @@ from hypothesis import strategies as st
 from ingestion import check_file
 
 from conveyor.schema import FeatureSchema, load_schema
-from tests.conftest import FIXTURES
+from tests.helpers import bad_input, bad_inputs
 from tests.unit.csv_rows import CELLS, any_rows, good_rows
 
-CORPUS = FIXTURES / "bad_inputs"
-CASES = [c for c in json.loads((CORPUS / "cases.json").read_text())["cases"] if c["kind"] == "upload"]
 SCHEMA = load_schema("predictive_maintenance")
 HEADER = ",".join(SCHEMA.columns)
 GOOD = "0,298.1,308.6,1551,42.8,0,4.2"
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 2, ingestion.CHUNK_ROWS])
-@pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
+@pytest.mark.parametrize("case", bad_inputs("upload"))
 def test_each_bad_upload_is_rejected_with_its_reason(
     case: dict[str, Any], chunk_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ingestion, "CHUNK_ROWS", chunk_rows)
-    body = (CORPUS / case["file"]).read_bytes()
-    check = check_file(SCHEMA, body, has_header=True, max_rows=5)
+    check = check_file(SCHEMA, bad_input(case["file"]), has_header=True, max_rows=5)
     reason = check.fatal or check.rejections[0]
     assert reason.model_dump(exclude_none=True, exclude={"message"}).items() >= case["expected"].items()
     # Nothing is lost: every data row is accepted or set aside

@@ -12,7 +12,7 @@ from thaw import UnfreezeRequest, UnfreezeSettings, unfreeze
 
 from conveyor.state.control import FindingNotFreezingError, NotFrozenError, freeze_state, is_frozen, set_frozen
 from conveyor.state.findings import get_finding
-from tests.conftest import load_event
+from tests.helpers import load_event
 from tests.unit.functions.responder_stack import DATA_BUCKET, TRAIL_ARN, Stack, deployed_stack, intruder_call
 
 NOW = datetime(2026, 11, 26, 12, 0, 5, tzinfo=UTC)

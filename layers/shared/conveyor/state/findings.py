@@ -101,11 +101,15 @@ def get_finding(table_name: str, finding_id: str, dynamodb: Any = None) -> Findi
 
 def list_findings(table_name: str, dynamodb: Any = None) -> list[FindingRecord]:
     """Every finding recorded, oldest claim first."""
-    pages = _client(dynamodb).get_paginator("query").paginate(
-        TableName=table_name,
-        KeyConditionExpression=f"{PARTITION_KEY} = :family",
-        ExpressionAttributeValues=to_item({":family": FAMILY}),
-        ConsistentRead=True,
+    pages = (
+        _client(dynamodb)
+        .get_paginator("query")
+        .paginate(
+            TableName=table_name,
+            KeyConditionExpression=f"{PARTITION_KEY} = :family",
+            ExpressionAttributeValues=to_item({":family": FAMILY}),
+            ConsistentRead=True,
+        )
     )
     found = [FindingRecord.model_validate(from_item(record)) for page in pages for record in page["Items"]]
     return sorted(found, key=lambda record: record.claimed_at)
