@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.schema import load_schema
+from conveyor.state.control import freeze_state
+from conveyor.state.findings import list_findings
 from conveyor_tools import stack
 from conveyor_tools.synthetic import csv_text, records
 from localcloud.cloud import LocalCloud
@@ -178,6 +180,36 @@ WORKFLOWS = {
 }
 
 
+def guard(cloud: LocalCloud) -> dict[str, Any]:
+    """An intruder suspends versioning of the data bucket; the responder undoes it and freezes releases."""
+    table, dynamodb = cloud.outputs["StateTableName"], cloud.client("dynamodb")
+    say("Everything so far was the stack's own work: no security finding")
+    expect(list_findings(table, dynamodb=dynamodb) == [], "the stack's own work raised a finding")
+    say("An IAM user of the account suspends versioning of the data bucket")
+    iam = cloud.client("iam")
+    iam.create_user(UserName="mallory")
+    allowed = {"Effect": "Allow", "Action": "s3:PutBucketVersioning", "Resource": "*"}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [allowed]})
+    iam.put_user_policy(UserName="mallory", PolicyName="versioning", PolicyDocument=policy)
+    intruder = cloud.client("s3", principal=f"arn:aws:iam::{cloud.account_id}:user/mallory")
+    bucket = cloud.outputs["DataBucketName"]
+    intruder.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    cloud.run_until_idle()
+    [finding] = list_findings(table, dynamodb=dynamodb)
+    versioning = cloud.client("s3").get_bucket_versioning(Bucket=bucket).get("Status")
+    frozen = freeze_state(table, dynamodb=dynamodb).frozen
+    expect(versioning == "Enabled" and frozen, f"versioning {versioning}, frozen {frozen}")
+    detail(f"finding {finding.finding_id}: {finding.title}")
+    detail(f"undone: {', '.join(finding.remediated or [])}; releases frozen; the topic was alerted")
+    say("An operator looks, then acknowledges the finding through the unfreeze function")
+    request = {"finding_id": finding.finding_id, "reason": "demo: mallory's change undone", "lifted_by": "demo"}
+    cloud.client("lambda").invoke(FunctionName=cloud.outputs["UnfreezeFunctionName"], Payload=json.dumps(request))
+    lifted = freeze_state(table, dynamodb=dynamodb)
+    expect(not lifted.frozen, "the freeze was not lifted")
+    detail(f"releases unfrozen by {lifted.lifted_by}")
+    return {"finding": finding.kind, "remediated": finding.remediated, "frozen": frozen, "unfrozen": not lifted.frozen}
+
+
 def run(template: Path, summary_path: Path, *, delivery: AtLeastOnce | None = None) -> dict[str, Any]:
     """Deploy the stack locally and walk through each capability; return and write the summary.
 
@@ -198,6 +230,7 @@ def run(template: Path, summary_path: Path, *, delivery: AtLeastOnce | None = No
         approved = [m for m in models(cloud) if m["decision"] == "Approved"]
         expect([m["package"] for m in approved] == [champion["package"]], "the champion changed")
         detail(f"champion kept: {champion['package']}")
+        security = guard(cloud)
         summary: dict[str, Any] = {
             "stack": cloud.stack_name,
             "version": health["version"],
@@ -211,6 +244,7 @@ def run(template: Path, summary_path: Path, *, delivery: AtLeastOnce | None = No
             "runs": runs(cloud),
             "executions": executions(cloud),
             "models": models(cloud),
+            "security": security,
         }
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -38,6 +38,13 @@ def test_the_demo_trains_a_champion_rejects_the_shuffled_round_and_summarises(or
         ("run-000002", "Rejected"),
     ]
     assert summary["models"][0]["value"] > summary["models"][1]["value"]
+    # The stack's own work raised no finding; the intruder's suspended versioning was undone and lifted
+    assert summary["security"] == {
+        "finding": "versioning-suspended",
+        "remediated": ["resumed versioning"],
+        "frozen": True,
+        "unfrozen": True,
+    }
 
 
 def dataset(summary: dict[str, Any]) -> list[tuple[str, int]]:
@@ -70,6 +77,8 @@ def test_delivered_at_least_once_the_demo_data_gives_the_same_dataset_runs_and_m
     assert at_least_once["runs"] == ordered["runs"]
     assert at_least_once["executions"] == ordered["executions"]
     assert decisions(at_least_once) == decisions(ordered)
+    # And the intruder's call, however often its event comes, is one finding undone once
+    assert at_least_once["security"] == ordered["security"]
     # (The metric itself moves a little from run to run in either mode: Firehose names its object at
     # random, and where its rows live decides their channel.)
     approved, same_approved = at_least_once["models"][0], ordered["models"][0]
