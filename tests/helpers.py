@@ -39,6 +39,19 @@ def bad_inputs(kind: Literal["upload", "record"]) -> list[Any]:
     return [pytest.param(case, id=case.get("file") or case["name"]) for case in cases if case["kind"] == kind]
 
 
+def bad_events() -> list[Any]:
+    """The corpus's malformed, unknown or foreign events for the security responder (bad_inputs/cloudtrail/),
+    each a ``case`` parameter named by its file, with the reason it must be ignored for (``expected``).
+    """
+    cases = json.loads((BAD_INPUTS / "cloudtrail" / "cases.json").read_text(encoding="utf-8"))["cases"]
+    return [pytest.param(case, id=case["file"]) for case in cases]
+
+
+def bad_event(file: str) -> Any:
+    """The event of the corpus's ``file`` under bad_inputs/cloudtrail/, parsed."""
+    return json.loads((BAD_INPUTS / "cloudtrail" / file).read_text(encoding="utf-8"))
+
+
 def bad_input(file: str) -> bytes:
     """The bytes of the corpus's ``file``, e.g. ``csv/label_text.csv``."""
     return (BAD_INPUTS / file).read_bytes()

@@ -24,6 +24,7 @@ from conveyor import aws
 from conveyor.state.control import freeze_state, is_frozen
 from conveyor.state.findings import FindingRecord, claim_finding, get_finding, record_step
 from tests.conftest import FUNCTIONS
+from tests.helpers import bad_event, bad_events
 from tests.unit.functions.responder_stack import (
     BAD_EVENTS,
     DATA_BUCKET,
@@ -38,7 +39,7 @@ NOW = datetime(2026, 11, 26, 12, 0, 5, tzinfo=UTC)
 S3 = "s3.amazonaws.com"
 DOC_KEY = "1234abcd-12ab-34cd-56ef-1234567890ab"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
-CORPUS = json.loads((BAD_EVENTS / "cases.json").read_text(encoding="utf-8"))["cases"]
+CORPUS = bad_events()
 
 
 @pytest.fixture
@@ -187,12 +188,11 @@ def test_an_alert_that_fails_releases_the_claim_so_the_retry_takes_over_at_once(
     assert len(stack.alerts()) == 1
 
 
-@pytest.mark.parametrize("case", CORPUS, ids=[case["file"] for case in CORPUS])
+@pytest.mark.parametrize("case", CORPUS)
 def test_each_bad_or_unexpected_event_is_ignored_with_its_reason_and_changes_nothing(
     stack: Stack, case: dict[str, Any]
 ) -> None:
-    event = json.loads((BAD_EVENTS / case["file"]).read_text(encoding="utf-8"))
-    outcome = respond(stack.settings, event, now=NOW)
+    outcome = respond(stack.settings, bad_event(case["file"]), now=NOW)
     assert (outcome.status, outcome.reason) == ("ignored", case["expected"]["reason"]), outcome.detail
     assert outcome.detail
     assert stack.alerts() == []
@@ -204,7 +204,7 @@ def test_each_bad_or_unexpected_event_is_ignored_with_its_reason_and_changes_not
 def test_the_corpus_is_large_and_every_file_has_a_case() -> None:
     files = {path.name for path in BAD_EVENTS.glob("*.json")} - {"cases.json"}
     assert len(CORPUS) >= 25
-    assert files == {case["file"] for case in CORPUS}
+    assert files == {param.values[0]["file"] for param in CORPUS}
 
 
 def load_handler(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
