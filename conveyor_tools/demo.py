@@ -10,6 +10,7 @@ from typing import Any
 from conveyor.schema import load_schema
 from conveyor.state.control import freeze_state
 from conveyor.state.findings import list_findings
+from conveyor.state.ledger import Ledger
 from conveyor_tools import stack
 from conveyor_tools.synthetic import csv_text, records
 from localcloud.cloud import LocalCloud
@@ -135,19 +136,10 @@ def runs(cloud: LocalCloud) -> list[dict[str, Any]]:
 
 def dataset(cloud: LocalCloud) -> dict[str, Any]:
     """The dataset as the ledger records it: each part's source object and rows."""
-    pages = (
-        cloud.client("dynamodb")
-        .get_paginator("query")
-        .paginate(
-            TableName=cloud.outputs["StateTableName"],
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :part)",
-            ExpressionAttributeValues={":pk": {"S": "dataset"}, ":part": {"S": "part#"}},
-        )
-    )
-    items = [item for page in pages for item in page["Items"]]
+    ledger = Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb"))
     parts = sorted(
-        ({"source": item["source_key"]["S"], "rows": int(item["rows"]["N"])} for item in items),
-        key=lambda part: (part["source"], part["rows"]),
+        ({"source": part.source_key, "rows": part.rows} for part in ledger.parts()),
+        key=lambda p: (p["source"], p["rows"]),
     )
     return {"parts": parts, "rows": sum(part["rows"] for part in parts)}
 

@@ -53,6 +53,8 @@ class TrainingFaults:
     """CreateTrainingJob calls to refuse with ThrottlingException before accepting one."""
     interrupt_spot: int = 0
     """Spot jobs to interrupt once halfway; they resume from their checkpoint."""
+    during_next: list[Callable[[], None]] = field(default_factory=list)
+    """Things that happen while the next jobs train, one per job (an intruder's call during a run)."""
 
 
 @dataclass

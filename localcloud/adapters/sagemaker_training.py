@@ -60,6 +60,8 @@ def run_job(cloud: Cloud, job: Any, faults: TrainingFaults) -> None:
     try:
         if faults.fail_next:
             raise TrainingDataError(faults.fail_next.pop(0))
+        if faults.during_next:
+            faults.during_next.pop(0)()
         channels = {
             c["ChannelName"]: _channel_objects(s3, c["DataSource"]["S3DataSource"]["S3Uri"])
             for c in job.input_data_config

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conveyor.state.health import health_checks
 from localcloud import LocalCloud
 from tests.helpers import load_event
 
@@ -23,14 +24,9 @@ def test_health_function_reports_the_version_and_writes_its_item(cloud: LocalClo
     # Then it returns the deployed version
     assert "FunctionError" not in response
     assert report["version"] == cloud.outputs["Version"]
-    # And its item is in the state table
-    items = cloud.client("dynamodb").query(
-        TableName=cloud.outputs["StateTableName"],
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": "health#dev"}},
-    )["Items"]
-    assert len(items) == 1
-    assert items[0]["version"] == {"S": report["version"]}
+    # And its check is recorded in the state table
+    [check] = health_checks(cloud.outputs["StateTableName"], "dev", dynamodb=cloud.client("dynamodb"))
+    assert (check.version, check.stage) == (report["version"], "dev")
 
 
 def test_what_the_handler_prints_is_kept_as_its_invocation_logs(cloud: LocalCloud) -> None:

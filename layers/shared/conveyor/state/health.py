@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from conveyor import aws
-from conveyor.state import EXPIRATION
-from conveyor.state.items import item
+from conveyor.state import EXPIRATION, PARTITION_KEY, SORT_KEY
+from conveyor.state.items import from_item, item, to_item
 
 RECORD_LIFETIME = timedelta(days=1)
 
@@ -38,3 +38,22 @@ def record_check(table_name: str, check: HealthCheck, dynamodb: Any = None) -> N
             **{EXPIRATION: expiration} | check.model_dump(mode="json", include={"version", "checked_at"}),
         ),
     )
+
+
+def health_checks(table_name: str, stage: str, dynamodb: Any = None) -> list[HealthCheck]:
+    """The checks of ``stage`` not yet expired, oldest first."""
+    pages = (
+        (dynamodb or aws.client("dynamodb"))
+        .get_paginator("query")
+        .paginate(
+            TableName=table_name,
+            KeyConditionExpression=f"{PARTITION_KEY} = :family",
+            ExpressionAttributeValues=to_item({":family": f"health#{stage}"}),
+            ConsistentRead=True,
+        )
+    )
+    checks = []
+    for plain in (from_item(record) for page in pages for record in page["Items"]):
+        request_id = plain[SORT_KEY].split("#", 1)[1]
+        checks.append(HealthCheck.model_validate(plain | {"stage": stage, "request_id": request_id}))
+    return sorted(checks, key=lambda check: check.checked_at)
