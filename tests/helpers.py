@@ -13,6 +13,7 @@ from typing import Any, Literal
 import pytest
 
 from conveyor.schema import load_schema
+from conveyor.state.control import set_frozen
 from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
 from localcloud.delivery import AtLeastOnce
@@ -55,6 +56,17 @@ def bad_event(file: str) -> Any:
 def bad_input(file: str) -> bytes:
     """The bytes of the corpus's ``file``, e.g. ``csv/label_text.csv``."""
     return (BAD_INPUTS / file).read_bytes()
+
+
+def freeze_releases(cloud: LocalCloud) -> None:
+    """Freeze releases, as a security finding would (the administrator writes the flag)."""
+    set_frozen(
+        cloud.outputs["StateTableName"],
+        frozen=True,
+        reason="a test froze releases",
+        now=cloud.clock.now(),
+        dynamodb=cloud.client("dynamodb"),
+    )
 
 
 def queue(cloud: LocalCloud, name: str) -> tuple[str, str]:

@@ -14,14 +14,13 @@ from typing import Any
 import pytest
 
 from conveyor.schema import load_schema
-from conveyor.state.control import set_frozen
 from conveyor.state.ledger import Counter, Ledger
 from conveyor_tools.stack import described_executions, executions, keys, read_json, read_object
 from conveyor_tools.stack import upload as upload_to_incoming
 from localcloud import LocalCloud
 from localcloud.delivery import AtLeastOnce
 from tests.conftest import TEMPLATE
-from tests.helpers import DELIVERIES, bad_input, bad_inputs
+from tests.helpers import DELIVERIES, bad_input, bad_inputs, freeze_releases
 
 pytestmark = pytest.mark.localcloud
 
@@ -169,13 +168,7 @@ def test_uploads_count_once_each_in_whatever_order_their_events_arrive(stack: Lo
 
 
 def test_a_frozen_stack_ingests_but_starts_nothing(stack: LocalCloud) -> None:
-    set_frozen(
-        stack.outputs["StateTableName"],
-        frozen=True,
-        reason="a test froze releases",
-        now=stack.clock.now(),
-        dynamodb=stack.client("dynamodb"),
-    )
+    freeze_releases(stack)
     upload(stack, "a.csv", rows=5)
     upload(stack, "b.csv", rows=5)
     stack.run_until_idle()

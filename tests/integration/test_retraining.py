@@ -14,11 +14,10 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
-from conveyor.state.control import set_frozen
 from conveyor_tools.stack import evaluation_report, executions, messages, model_packages, training_jobs
 from localcloud import LocalCloud
 from tests.conftest import TEMPLATE
-from tests.helpers import DELIVERIES, queue, run, snapshot, subscribed_queue
+from tests.helpers import DELIVERIES, freeze_releases, queue, run, snapshot, subscribed_queue
 
 pytestmark = pytest.mark.localcloud
 
@@ -103,13 +102,7 @@ def test_a_throttled_training_request_is_retried_until_it_succeeds(stack: LocalC
 
 
 def test_a_frozen_stack_refuses_to_train(stack: LocalCloud) -> None:
-    set_frozen(
-        stack.outputs["StateTableName"],
-        frozen=True,
-        reason="a test froze releases",
-        now=stack.clock.now(),
-        dynamodb=stack.client("dynamodb"),
-    )
+    freeze_releases(stack)
     result = run(stack, snapshot(stack, "run-000001"))
     assert (result["status"], result["error"]) == ("FAILED", "ReleasesFrozen")
     assert training_jobs(stack) == []
