@@ -73,13 +73,26 @@ class Row:
         return cls(name, shown(value), unit, shown(baseline), round(value / baseline, 3))
 
 
+# The stack the sample events in events/ name, for variables a function checks the shape of.
+SAMPLE_STACK = {
+    "DATA_BUCKET_NAME": "conveyor-dev-databucket",
+    "ARTIFACT_BUCKET_NAME": "conveyor-dev-artifactbucket",
+    "LOG_BUCKET_NAME": "conveyor-dev-logbucket",
+    "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:conveyor-dev-notifications",
+    "KEY_ARN": f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "TRAIL_ARN": f"arn:aws:cloudtrail:{REGION}:123456789012:trail/conveyor-dev",
+    "STACK_ROLE_PATH": "/conveyor/dev/",
+    "THING_GROUP_ARN": f"arn:aws:iot:{REGION}:123456789012:thinggroup/conveyor-dev-fleet",
+}
+
+
 def function_environment(template: dict[str, Any], function: dict[str, Any]) -> dict[str, str]:
-    """The function's environment variables, with placeholders where the template resolves values."""
+    """The function's environment variables: the sample stack's where it has them, else placeholders."""
     variables = {
         **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
         **function["Properties"].get("Environment", {}).get("Variables", {}),
     }
-    return {name: _resolve(template, name, value) for name, value in variables.items()}
+    return {name: SAMPLE_STACK.get(name) or _resolve(template, name, value) for name, value in variables.items()}
 
 
 def function_property(template: dict[str, Any], function: dict[str, Any], name: str) -> str:

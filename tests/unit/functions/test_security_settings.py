@@ -5,8 +5,12 @@ from __future__ import annotations
 import pytest
 from bucket_policies import artifact_bucket_policy, data_bucket_policy, log_bucket_policy
 from stack_facts import ResponderSettings
+from tampering import Finding, classify
+from trail_events import parse
 
 from conveyor.errors import ConfigurationError
+from conveyor_tools.bench import SAMPLE_STACK
+from tests.helpers import load_event
 from tests.unit.functions.responder_stack import (
     ACCOUNT,
     ARTIFACT_BUCKET,
@@ -95,3 +99,22 @@ def test_the_log_bucket_policy_lets_the_stacks_trail_write_under_trail() -> None
     assert write["Condition"] == {
         "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": TRAIL_ARN}
     }
+
+
+def test_the_sample_event_is_a_finding_against_the_stack_the_sample_events_name() -> None:
+    # Given the responder configured as make bench configures it for its cold start
+    environment = SAMPLE_STACK | {
+        "PROJECT_NAME": "conveyor",
+        "STAGE": "dev",
+        "CONVEYOR_VERSION": "0.1.0",
+        "STATE_TABLE_NAME": "conveyor-dev-state",
+        "STACK_ROLE_NAMES": "conveyor-dev-IngestFunctionRole-1A2B3C",
+        "ENDPOINT_NAME": "conveyor-dev",
+        "SECURITY_HUB": "disabled",
+    }
+    settings = ResponderSettings.from_env(environment)
+    # When the sample event is classified
+    verdict = classify(parse(load_event("security/responder.json")), settings)
+    # Then it is a finding, so the cold start measures a real response
+    assert isinstance(verdict, Finding)
+    assert verdict.kind == "public-access-block-deleted"
