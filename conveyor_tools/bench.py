@@ -40,7 +40,7 @@ INGEST_FILE_BYTES = 50 * 1024 * 1024
 COLD_START = ROOT / "conveyor_tools" / "cold_start.py"
 EVENTS = ROOT / "events"
 REGION = "us-east-1"
-# What AWS answers each call of a first invocation with: nothing handled yet, no champion, no freeze.
+# What AWS answers each call of a first invocation with: nothing handled yet, no champion, no freeze, no finding.
 REPLIES: dict[str, dict[str, Any]] = {
     "dynamodb.GetItem": {},
     "dynamodb.PutItem": {},
@@ -50,6 +50,8 @@ REPLIES: dict[str, dict[str, Any]] = {
     "s3.PutObject": {"ETag": '"bench"'},
     "s3.CopyObject": {"CopyObjectResult": {"ETag": '"bench"'}},
     "s3.DeleteObject": {},
+    "s3.PutPublicAccessBlock": {},
+    "sns.Publish": {"MessageId": "bench"},
     "sagemaker.ListModelPackages": {"ModelPackageSummaryList": []},
     "stepfunctions.StartExecution": {"executionArn": "arn:aws:states:us-east-1:123456789012:execution:bench:run"},
 }
