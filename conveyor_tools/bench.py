@@ -29,6 +29,8 @@ from typing import Any
 
 from conveyor.events import FirehoseTransformation
 from conveyor.schema import load_schema
+from conveyor.state.control import FREEZE_KEY, FROZEN
+from conveyor.state.items import to_item
 from conveyor_tools.lambda_packages import layer_requirements, link_packages
 from conveyor_tools.synthetic import csv_text, records
 from localcloud.cloud import LocalCloud
@@ -54,6 +56,14 @@ REPLIES: dict[str, dict[str, Any]] = {
     "sns.Publish": {"MessageId": "bench"},
     "sagemaker.ListModelPackages": {"ModelPackageSummaryList": []},
     "stepfunctions.StartExecution": {"executionArn": "arn:aws:states:us-east-1:123456789012:execution:bench:run"},
+}
+
+# Where a function's first invocation meets another state: the unfreeze function, a freeze held by its sample finding.
+_SAMPLE_FINDING = json.loads((EVENTS / "security" / "unfreeze.json").read_text(encoding="utf-8"))["finding_id"]
+FUNCTION_REPLIES: dict[str, dict[str, dict[str, Any]]] = {
+    "UnfreezeFunction": {
+        "dynamodb.GetItem": {"Item": FREEZE_KEY | to_item({FROZEN: True, "finding_ids": {_SAMPLE_FINDING}})},
+    },
 }
 
 
@@ -211,7 +221,8 @@ def cold_starts(repeats: int, environment: dict[str, str] | None = None) -> list
             env = {**lambda_environment(template, function, logical_id, traces.getsockname()[1]), **(environment or {})}
             probe = ColdStart(work, plan, env, traces)
             record_to = work / "calls.json"
-            probe.run("record", replies=REPLIES, objects=objects, record_to=str(record_to))
+            replies = REPLIES | FUNCTION_REPLIES.get(logical_id, {})
+            probe.run("record", replies=replies, objects=objects, record_to=str(record_to))
             traced = function_property(template, function, "Tracing") == "Active"
             if traced and env.get("POWERTOOLS_TRACE_DISABLED", "false") != "true" and probe.segments() == 0:
                 raise RuntimeError(f"{logical_id} has Tracing Active but sent no trace to the X-Ray daemon")
