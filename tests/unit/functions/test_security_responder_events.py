@@ -24,7 +24,7 @@ from conveyor import aws
 from conveyor.state.control import freeze_state, is_frozen
 from conveyor.state.findings import FindingRecord, claim_finding, get_finding, record_step
 from tests.conftest import FUNCTIONS
-from tests.helpers import bad_event, bad_events
+from tests.helpers import bad_event, bad_events, load_event
 from tests.unit.functions.responder_stack import (
     BAD_EVENTS,
     DATA_BUCKET,
@@ -250,7 +250,8 @@ def test_the_handler_logs_and_counts_each_ignored_event_by_reason(
 
 def test_the_handler_reports_a_finding(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     app = load_handler(environment(stack.settings), monkeypatch)
-    reply = app.handler(
-        json.loads((FUNCTIONS.parent / "events" / "security" / "responder.json").read_text()), Context()
-    )
+    # The sample event as the bench's stack sees it, aimed at this stack's data bucket
+    sample = load_event("security/responder.json")
+    sample["detail"]["requestParameters"]["bucketName"] = stack.settings.data_bucket_name
+    reply = app.handler(sample, Context())
     assert (reply["status"], reply["kind"], reply["frozen"]) == ("responded", "public-access-block-deleted", True)
