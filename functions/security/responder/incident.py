@@ -120,6 +120,8 @@ def _restore_unusable_key(finding: Finding, settings: ResponderSettings) -> list
     state = aws.client("kms").describe_key(KeyId=settings.key_id)["KeyMetadata"]["KeyState"]
     if state not in ("Disabled", "PendingDeletion"):
         return []
+    if state == "PendingDeletion" and Remedy.CANCEL_KEY_DELETION not in remedies:
+        remedies = [Remedy.CANCEL_KEY_DELETION, *remedies]  # EnableKey fails on a key pending deletion
     for remedy in remedies:
         apply(remedy, settings, finding.resource_name)
     return remedies

@@ -123,12 +123,14 @@ def _actor(detail: ApiCallDetail) -> Actor:
 
 
 def is_stack_role(actor: Actor, settings: ResponderSettings) -> bool:
-    """Whether the caller is one of the stack's own roles (a role directly under its IAM path)."""
+    """Whether the caller is one of the stack's own roles: directly under its IAM path, and one it names
+    (anyone allowed iam:CreateRole could put a role of their own under the path).
+    """
     if actor.type != "AssumedRole" or not actor.issuer_arn:
         return False
     prefix = settings.stack_role_arn_prefix
     name = actor.issuer_arn.removeprefix(prefix)
-    return actor.issuer_arn.startswith(prefix) and bool(name) and "/" not in name
+    return actor.issuer_arn.startswith(prefix) and name in settings.stack_role_names
 
 
 def _is_deployment(detail: ApiCallDetail) -> bool:

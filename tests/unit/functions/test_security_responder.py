@@ -402,3 +402,18 @@ def test_a_security_hub_that_refuses_the_finding_does_not_hold_back_the_alert() 
             outcome = deliver(stack, event)
         assert (outcome.status, outcome.alerted, outcome.imported) == ("responded", True, False)
         assert len(stack.alerts()) == 1
+
+
+def test_a_role_someone_else_put_under_the_stacks_path_is_not_the_stack(stack: Stack) -> None:
+    # Given a role the stack does not name, created under its IAM path by someone allowed iam:CreateRole
+    impostor = intruder_call("DeleteBucketPublicAccessBlock", S3, {"bucketName": DATA_BUCKET})
+    impostor["detail"]["userIdentity"] = {
+        "type": "AssumedRole",
+        "arn": "arn:aws:sts::123456789012:assumed-role/lookalike/session",
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::123456789012:role/conveyor/dev/lookalike"}
+        },
+    }
+    # When it weakens the data bucket, then it is a finding like any intruder's call
+    outcome = deliver(stack, impostor)
+    assert (outcome.kind, outcome.frozen) == ("public-access-block-deleted", True)

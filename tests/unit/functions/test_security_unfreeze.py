@@ -125,3 +125,13 @@ def test_the_responders_bucket_finding_can_be_acknowledged_by_its_event_id(stack
     respond(stack.settings, event, now=NOW)
     report = unfreeze(settings_of(stack), request(event["detail"]["eventID"]), now=LATER)
     assert report.frozen is False
+
+
+def test_freezing_by_hand_keeps_the_findings_that_hold_the_freeze(stack: Stack) -> None:
+    # Given releases frozen by a finding
+    frozen_by(stack, FIRST)
+    # When an operator freezes them by hand as well
+    set_frozen(stack.settings.state_table_name, frozen=True, reason="maintenance", now=LATER)
+    # Then the finding still holds the freeze and can be acknowledged
+    assert freeze_state(stack.settings.state_table_name).finding_ids == [FIRST]
+    assert unfreeze(settings_of(stack), request(FIRST), now=LATER).still_frozen_by == []

@@ -91,7 +91,16 @@ def set_frozen(
         attributes |= {"reason": reason, "principal": principal, "frozen_at": stamp}
     else:
         attributes |= {"lifted_by": principal, "lifted_at": stamp, "lift_reason": reason}
-    _client(dynamodb).put_item(TableName=table_name, Item=FREEZE_KEY | to_item(attributes))
+    names = {f"#a{index}": name for index, name in enumerate(attributes)}
+    assignments = ", ".join(f"{alias} = :{alias[1:]}" for alias in names)
+    # An update, not a put: freezing by hand keeps the findings that hold the freeze; lifting all drops them.
+    _client(dynamodb).update_item(
+        TableName=table_name,
+        Key=FREEZE_KEY,
+        UpdateExpression=f"SET {assignments}" + ("" if frozen else " REMOVE finding_ids"),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=to_item({f":{alias[1:]}": attributes[name] for alias, name in names.items()}),
+    )
 
 
 def freeze_for_finding(
