@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from conveyor.schema import load_schema
 from conveyor.state.control import freeze_state
 from conveyor.state.findings import FindingRecord, get_finding, list_findings
-from conveyor_tools.stack import described_executions, executions, model_packages, training_jobs, upload
+from conveyor_tools.stack import described_executions, executions, messages, model_packages, training_jobs, upload
 from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
 from tests.conftest import TEMPLATE
@@ -186,18 +186,6 @@ def responder_events(cloud: LocalCloud) -> list[str]:
     return [i.event["detail"]["eventName"] for i in cloud.runtime.invocations if i.function_name == name]
 
 
-def drain(cloud: LocalCloud, url: str) -> list[dict[str, Any]]:
-    """Every SNS notification in the queue (Subject and Message), once each."""
-    sqs = cloud.client("sqs")
-    found: dict[str, dict[str, Any]] = {}
-    while received := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in received:
-            body = json.loads(message["Body"])
-            found.setdefault(body["MessageId"], body)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return list(found.values())
-
-
 @pytest.mark.parametrize("tampering", TAMPERING, ids=lambda t: t.event_name)
 def test_each_tampering_call_is_caught_undone_where_safe_frozen_and_alerted(
     stack: LocalCloud, tampering: Tampering
@@ -222,7 +210,7 @@ def test_each_tampering_call_is_caught_undone_where_safe_frozen_and_alerted(
     assert finding is not None
     assert finding.status == "DONE"
     # And one alert says what happened, by whom, and what is left to do
-    [alert] = drain(stack, alerts)
+    [alert] = messages(stack, alerts)
     assert tampering.event_name in alert["Message"]
     assert mallory in alert["Message"]
     assert finding_id in alert["Message"]
@@ -266,7 +254,7 @@ def test_a_duplicate_event_gives_one_finding_one_remediation_and_one_alert(stack
     # Then there is still one finding, one remediation and one alert
     assert [f.finding_id for f in findings(stack)] == [intrusion["detail"]["eventID"]]
     assert len(remediations(stack, "PutBucketVersioning")) == 1
-    assert len(drain(stack, alerts)) == 1
+    assert len(messages(stack, alerts)) == 1
 
 
 def test_a_refused_call_is_alerted_but_undoes_and_freezes_nothing(stack: LocalCloud) -> None:
@@ -281,7 +269,7 @@ def test_a_refused_call_is_alerted_but_undoes_and_freezes_nothing(stack: LocalCl
     [finding] = findings(stack)
     assert (finding.succeeded, finding.freezes, finding.remediated) == (False, False, [])
     assert not freeze_state(stack.outputs["StateTableName"], dynamodb=stack.client("dynamodb")).frozen
-    [alert] = drain(stack, alerts)
+    [alert] = messages(stack, alerts)
     assert "AccessDenied" in alert["Message"]
     assert remediations(stack, "PutBucketVersioning") == []
 
@@ -306,7 +294,7 @@ def test_a_foreign_deployment_to_the_fleet_is_reported_for_a_human(stack: LocalC
     stack.run_until_idle()
     # Then releases are frozen and the alert says how to cancel the deployment
     assert freeze_state(stack.outputs["StateTableName"], dynamodb=stack.client("dynamodb")).frozen
-    [alert] = drain(stack, alerts)
+    [alert] = messages(stack, alerts)
     assert "aws greengrassv2 cancel-deployment" in alert["Message"]
 
 

@@ -27,9 +27,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from conveyor import aws
 from conveyor.errors import ConveyorError
-from conveyor.state.items import from_item, key, to_item
+from conveyor.state.items import from_item, key, table_client, to_item
 
 FREEZE_KEY = key("control", "freeze")
 # The attribute the workflow's "Are releases frozen" choice reads.
@@ -59,19 +58,15 @@ class Freeze(BaseModel):
     changed_at: datetime | None = None
 
 
-def _client(dynamodb: Any) -> Any:
-    return dynamodb or aws.client("dynamodb")
-
-
 def is_frozen(table_name: str, dynamodb: Any = None) -> bool:
     """Whether releases are frozen (a security finding froze them and no operator lifted it yet)."""
-    item = _client(dynamodb).get_item(TableName=table_name, Key=FREEZE_KEY, ConsistentRead=True).get("Item")
+    item = table_client(dynamodb).get_item(TableName=table_name, Key=FREEZE_KEY, ConsistentRead=True).get("Item")
     return bool(item and from_item(item).get(FROZEN))
 
 
 def freeze_state(table_name: str, dynamodb: Any = None) -> Freeze:
     """The freeze item (a stack never frozen reads as not frozen)."""
-    item = _client(dynamodb).get_item(TableName=table_name, Key=FREEZE_KEY, ConsistentRead=True).get("Item", {})
+    item = table_client(dynamodb).get_item(TableName=table_name, Key=FREEZE_KEY, ConsistentRead=True).get("Item", {})
     plain = from_item(item)
     plain["finding_ids"] = sorted(plain.get("finding_ids", set()))
     return Freeze.model_validate(plain)
@@ -94,7 +89,7 @@ def set_frozen(
     names = {f"#a{index}": name for index, name in enumerate(attributes)}
     assignments = ", ".join(f"{alias} = :{alias[1:]}" for alias in names)
     # An update, not a put: freezing by hand keeps the findings that hold the freeze; lifting all drops them.
-    _client(dynamodb).update_item(
+    table_client(dynamodb).update_item(
         TableName=table_name,
         Key=FREEZE_KEY,
         UpdateExpression=f"SET {assignments}" + ("" if frozen else " REMOVE finding_ids"),
@@ -107,7 +102,7 @@ def freeze_for_finding(
     table_name: str, *, finding_id: str, reason: str, principal: str, now: datetime, dynamodb: Any = None
 ) -> None:
     """Freeze releases for a finding; freezing again for the same finding changes nothing but the time."""
-    _client(dynamodb).update_item(
+    table_client(dynamodb).update_item(
         TableName=table_name,
         Key=FREEZE_KEY,
         UpdateExpression=(
@@ -136,7 +131,7 @@ def acknowledge_finding(
     Raises NotFrozenError when releases are not frozen, and FindingNotFreezingError when the
     finding is not one of those holding the freeze. Returns the freeze as it is afterwards.
     """
-    client = _client(dynamodb)
+    client = table_client(dynamodb)
     current = freeze_state(table_name, client)
     if not current.frozen:
         raise NotFrozenError("releases are not frozen: there is nothing to lift")

@@ -23,10 +23,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from conveyor import aws
 from conveyor.errors import ConveyorError
 from conveyor.state import PARTITION_KEY
-from conveyor.state.items import from_item, item, key, to_item
+from conveyor.state.items import from_item, item, key, table_client, to_item
 
 FAMILY = "finding"
 # A released claim's time: older than any timeout.
@@ -85,24 +84,20 @@ class Claim(BaseModel):
     record: FindingRecord | None = None
 
 
-def _client(dynamodb: Any) -> Any:
-    return dynamodb or aws.client("dynamodb")
-
-
 def _is_condition_failure(error: ClientError) -> bool:
     return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
 def get_finding(table_name: str, finding_id: str, dynamodb: Any = None) -> FindingRecord | None:
     """The finding, or None if it was never claimed."""
-    found = _client(dynamodb).get_item(TableName=table_name, Key=key(FAMILY, finding_id), ConsistentRead=True)
+    found = table_client(dynamodb).get_item(TableName=table_name, Key=key(FAMILY, finding_id), ConsistentRead=True)
     return FindingRecord.model_validate(from_item(found["Item"])) if "Item" in found else None
 
 
 def list_findings(table_name: str, dynamodb: Any = None) -> list[FindingRecord]:
     """Every finding recorded, oldest claim first."""
     pages = (
-        _client(dynamodb)
+        table_client(dynamodb)
         .get_paginator("query")
         .paginate(
             TableName=table_name,
@@ -124,7 +119,7 @@ def claim_finding(
     dynamodb: Any = None,
 ) -> Claim:
     """Claim ``record`` (a new finding with its facts) for this attempt; see the module docstring."""
-    client = _client(dynamodb)
+    client = table_client(dynamodb)
     # Timestamps compared in conditions are all written by isoformat(), so their text orders them.
     attributes = record.model_dump(mode="json", exclude_none=True) | {
         "status": "IN_PROGRESS",
@@ -171,12 +166,12 @@ def claim_finding(
 
 def record_step(table_name: str, finding_id: str, claim_token: str, dynamodb: Any = None, **attributes: Any) -> None:
     """Record completed steps of the finding (e.g. ``alerted_at``), if this attempt still holds it."""
-    _update_claimed(_client(dynamodb), table_name, finding_id, claim_token, attributes)
+    _update_claimed(table_client(dynamodb), table_name, finding_id, claim_token, attributes)
 
 
 def release_claim(table_name: str, finding_id: str, claim_token: str, dynamodb: Any = None) -> None:
     """Give up this attempt's claim after a failure, so the next delivery takes it over at once."""
-    _update_claimed(_client(dynamodb), table_name, finding_id, claim_token, {"claimed_at": RELEASED})
+    _update_claimed(table_client(dynamodb), table_name, finding_id, claim_token, {"claimed_at": RELEASED})
 
 
 def complete_finding(
@@ -184,13 +179,13 @@ def complete_finding(
 ) -> None:
     """Mark the finding DONE: a later delivery of its event does nothing."""
     _update_claimed(
-        _client(dynamodb), table_name, finding_id, claim_token, {"status": "DONE", "completed_at": now.isoformat()}
+        table_client(dynamodb), table_name, finding_id, claim_token, {"status": "DONE", "completed_at": now.isoformat()}
     )
 
 
 def acknowledge(table_name: str, finding_id: str, *, by: str, reason: str, now: datetime, dynamodb: Any = None) -> None:
     """Record that an operator looked at the finding (the freeze it held is acknowledged)."""
-    _client(dynamodb).update_item(
+    table_client(dynamodb).update_item(
         TableName=table_name,
         Key=key(FAMILY, finding_id),
         UpdateExpression="SET acknowledged_by = :by, acknowledged_at = :now, acknowledge_reason = :reason",

@@ -10,9 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from conveyor import aws
 from conveyor.state import EXPIRATION, PARTITION_KEY, SORT_KEY
-from conveyor.state.items import from_item, item, to_item
+from conveyor.state.items import from_item, item, table_client, to_item
 
 RECORD_LIFETIME = timedelta(days=1)
 
@@ -28,9 +27,8 @@ class HealthCheck(BaseModel):
 
 def record_check(table_name: str, check: HealthCheck, dynamodb: Any = None) -> None:
     """Write ``check``, to expire RECORD_LIFETIME after it ran."""
-    client = dynamodb or aws.client("dynamodb")
     expiration = int((check.checked_at + RECORD_LIFETIME).timestamp())
-    client.put_item(
+    table_client(dynamodb).put_item(
         TableName=table_name,
         Item=item(
             f"health#{check.stage}",
@@ -43,7 +41,7 @@ def record_check(table_name: str, check: HealthCheck, dynamodb: Any = None) -> N
 def health_checks(table_name: str, stage: str, dynamodb: Any = None) -> list[HealthCheck]:
     """The checks of ``stage`` not yet expired, oldest first."""
     pages = (
-        (dynamodb or aws.client("dynamodb"))
+        table_client(dynamodb)
         .get_paginator("query")
         .paginate(
             TableName=table_name,

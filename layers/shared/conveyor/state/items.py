@@ -7,10 +7,16 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from conveyor import aws
 from conveyor.state import PARTITION_KEY, SORT_KEY
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+
+
+def table_client(dynamodb: Any = None) -> Any:
+    """``dynamodb`` if a caller gives one (tests and tools acting as someone), else the function's own client."""
+    return dynamodb or aws.client("dynamodb")
 
 
 def plain_key(partition: str, sort: str) -> dict[str, str]:

@@ -24,9 +24,8 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from conveyor import aws
 from conveyor.state import PARTITION_KEY, SORT_KEY
-from conveyor.state.items import from_item, key, plain_key, to_item
+from conveyor.state.items import from_item, key, plain_key, table_client, to_item
 
 COUNTER_KEY = key("dataset", "counter")
 CLAIM_ATTEMPTS = 10
@@ -110,7 +109,7 @@ class Ledger:
 
     @property
     def _dynamodb(self) -> Any:
-        return self._client or aws.client("dynamodb")
+        return table_client(self._client)
 
     @staticmethod
     def object_id(bucket: str, key: str, version: str) -> str:
