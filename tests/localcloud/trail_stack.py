@@ -40,7 +40,7 @@ def intruder(cloud: LocalCloud, *actions: str) -> str:
 
 
 def catch_events(cloud: LocalCloud, pattern: dict[str, Any] | None = None) -> Callable[[], list[dict[str, Any]]]:
-    """A rule on the default bus that sends CloudTrail's API call events to a new queue.
+    """A rule on the default bus that sends CloudTrail's API call events (or those ``pattern`` matches) to a new queue.
 
     Returns a function that takes the events delivered so far off the queue, oldest first; the
     events of setting the rule up are taken off already.
