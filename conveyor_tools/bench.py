@@ -60,9 +60,18 @@ REPLIES: dict[str, dict[str, Any]] = {
 
 # Where a function's first invocation meets another state: the unfreeze function, a freeze held by its sample finding.
 _SAMPLE_FINDING = json.loads((EVENTS / "security" / "unfreeze.json").read_text(encoding="utf-8"))["finding_id"]
+# The start_release function, the registry's sample package still Approved when its event arrives.
+_SAMPLE_PACKAGE = json.loads((EVENTS / "release" / "start_release.json").read_text(encoding="utf-8"))["detail"]
 FUNCTION_REPLIES: dict[str, dict[str, dict[str, Any]]] = {
     "UnfreezeFunction": {
         "dynamodb.GetItem": {"Item": FREEZE_KEY | to_item({FROZEN: True, "finding_ids": {_SAMPLE_FINDING}})},
+    },
+    "StartReleaseFunction": {
+        "sagemaker.DescribeModelPackage": {
+            key: _SAMPLE_PACKAGE[key]
+            for key in ("ModelPackageGroupName", "ModelPackageArn", "ModelApprovalStatus", "InferenceSpecification")
+        },
+        "events.PutEvents": {"FailedEntryCount": 0, "Entries": [{"EventId": "bench"}]},
     },
 }
 

@@ -77,13 +77,40 @@ def stand_in(value: Any, template: dict[str, Any]) -> str:
             return str(value).lower()  # a YAML true is "true" to CloudFormation
         case {"Ref": str(name)}:
             return reference(name, template)
+        case {"Fn::GetAtt": [str(name), "Arn"]} if template["Resources"].get(name, {}).get("Type") == "AWS::KMS::Key":
+            return f"arn:aws:kms:{REGION}:{PSEUDO_PARAMETERS['AWS::AccountId']}:key/00000000-0000-4000-8000-000000000000"
         case {"Fn::GetAtt": [str(name), str(attribute)]}:
             return f"{name}.{attribute}"
         case {"Fn::FindInMap": [str(mapping), str(key), str(attribute)]}:
             return stand_in(template["Mappings"][mapping][key][attribute], template)
         case {"Fn::Sub": str(text)}:
             return _SUB_PLACEHOLDER.sub(lambda match: reference(match.group(1), template), text)
+        case {"Fn::If": [str(condition), when_true, when_false]}:
+            return stand_in(when_true if holds(template["Conditions"][condition], template) else when_false, template)
+        case {"Fn::Join": [str(separator), list(parts)]}:
+            values = (stand_in(part, template) for part in parts)
+            return separator.join(value for value in values if value != NO_VALUE)
     raise ValueError(f"no stand-in for {value!r}: teach tests/build/conftest.py's stand_in this intrinsic")
+
+
+# What an Fn::If branch of AWS::NoValue stands in as: left out of the list that holds it.
+NO_VALUE = "AWS::NoValue"
+
+
+def holds(condition: Any, template: dict[str, Any]) -> bool:
+    """Whether a template condition holds for a stack deployed with default parameters."""
+    match condition:
+        case {"Fn::Equals": [left, right]}:
+            return stand_in(left, template) == stand_in(right, template)
+        case {"Fn::Not": [inner]}:
+            return not holds(inner, template)
+        case {"Fn::And": list(inner)}:
+            return all(holds(part, template) for part in inner)
+        case {"Fn::Or": list(inner)}:
+            return any(holds(part, template) for part in inner)
+        case {"Condition": str(name)}:
+            return holds(template["Conditions"][name], template)
+    raise ValueError(f"no evaluation of condition {condition!r}: teach tests/build/conftest.py's holds this function")
 
 
 def reference(name: str, template: dict[str, Any]) -> str:
@@ -93,6 +120,8 @@ def reference(name: str, template: dict[str, Any]) -> str:
     parameters: dict[str, Any] = template.get("Parameters", {})
     if name in parameters:
         return stand_in(parameters[name]["Default"], template)
+    if template["Resources"].get(name, {}).get("Type") == "AWS::SNS::Topic":
+        return f"arn:aws:sns:{REGION}:{PSEUDO_PARAMETERS['AWS::AccountId']}:{name}"
     return name
 
 

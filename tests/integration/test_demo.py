@@ -30,8 +30,8 @@ def test_the_demo_trains_a_champion_rejects_the_shuffled_round_and_summarises(or
     assert runs == [
         ("run-000001", "retraining", "SUCCEEDED"),
         ("run-000002", "retraining", "SUCCEEDED"),
-        ("run-000001", "edge_release", "SUCCEEDED"),
-        ("run-000001", "canary_release", "SUCCEEDED"),
+        ("package-1", "edge_release", "SUCCEEDED"),
+        ("package-1", "canary_release", "SUCCEEDED"),
     ]
     assert [(m["run_id"], m["decision"]) for m in summary["models"]] == [
         ("run-000001", "Approved"),

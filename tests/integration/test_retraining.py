@@ -56,10 +56,10 @@ def test_the_first_run_registers_an_approved_model_measured_on_the_data(stack: L
     assert (
         package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == job["ModelArtifacts"]["S3ModelArtifacts"]
     )
-    # And "Model Approved" is on the bus, and both release workflows started for the run
-    assert [m["detail-type"] for m in messages(stack, decisions)] == ["Model Approved"]
+    # And "Model Approved" is on the bus, and the registry's approval started both releases for the package
+    assert sorted(m["detail-type"] for m in messages(stack, decisions)) == ["Model Approved", "Release Started"]
     for machine in ("EdgeReleaseStateMachineArn", "CanaryReleaseStateMachineArn"):
-        assert [e["name"] for e in executions(stack, machine)] == ["run-000001"]
+        assert [e["name"] for e in executions(stack, machine)] == ["package-1"]
 
 
 @ORDERED_ONLY
@@ -75,7 +75,7 @@ def test_a_run_on_shuffled_labels_is_rejected_and_the_champion_stays(stack: Loca
     assert all(r.startswith(("below floor", "regression")) for r in reasons)
     assert latest["ModelPackageDescription"].startswith("Rejected")
     assert [p["ModelPackageArn"] for p in model_packages(stack, "Approved")] == [champion["ModelPackageArn"]]
-    assert [e["name"] for e in executions(stack, "EdgeReleaseStateMachineArn")] == ["run-000001"]
+    assert [e["name"] for e in executions(stack, "EdgeReleaseStateMachineArn")] == ["package-1"]
 
 
 @ORDERED_ONLY

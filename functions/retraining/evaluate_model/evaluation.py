@@ -1,8 +1,12 @@
 """Evaluation and gate: the challenger's objective metric against a floor and against the champion.
 
-A model is Approved only if its metric clears ``MetricFloor`` AND it does not regress from the
+A model passes only if its metric clears ``MetricFloor`` AND it does not regress from the
 champion's by more than ``RegressionTolerance``. An empty registry is the normal first run: only
 the floor applies. The report written here is what the model package's ModelMetrics point at.
+
+A model that passes is registered Approved (``ApprovalMode`` automatic), which starts its release,
+or PendingManualApproval (manual), which waits for a person; one that fails is registered Rejected
+in both modes.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class EvaluateSettings(Settings):
     objective_direction: Literal["Maximize", "Minimize"]
     metric_floor: float
     regression_tolerance: float
+    approval_mode: Literal["automatic", "manual"] = "automatic"
 
 
 class FinalMetric(BaseModel):
@@ -53,6 +58,7 @@ class EvaluationInput(BaseModel):
 
 class Evaluation(BaseModel):
     decision: Literal["Approved", "Rejected"]
+    approval_status: Literal["Approved", "PendingManualApproval", "Rejected"]
     reasons: list[str]
     description: str
     metric_name: str
@@ -80,6 +86,15 @@ def gate(
             f"(tolerance {settings.regression_tolerance:.4f})"
         )
     return ("Rejected" if reasons else "Approved"), reasons
+
+
+def approval_status(
+    settings: EvaluateSettings, decision: Literal["Approved", "Rejected"]
+) -> Literal["Approved", "PendingManualApproval", "Rejected"]:
+    """The status the model package is registered with."""
+    if decision == "Approved" and settings.approval_mode == "manual":
+        return "PendingManualApproval"
+    return decision
 
 
 def evaluate(settings: EvaluateSettings, run: EvaluationInput) -> Evaluation:
@@ -114,6 +129,7 @@ def evaluate(settings: EvaluateSettings, run: EvaluationInput) -> Evaluation:
     description = f"{decision}: {summary}" + (f"; {'; '.join(reasons)}" if reasons else "")
     return Evaluation(
         decision=decision,
+        approval_status=approval_status(settings, decision),
         reasons=reasons,
         description=description[:1024],
         metric_name=settings.objective_metric,

@@ -48,3 +48,22 @@ class FirehoseTransformation(BaseModel):
 
     invocation_id: str = Field(alias="invocationId")
     records: list[FirehoseRecord]
+
+
+class ModelPackageStateChangeDetail(BaseModel):
+    model_package_group_name: str = Field(alias="ModelPackageGroupName")
+    model_package_version: int = Field(alias="ModelPackageVersion", ge=1)
+    model_package_arn: str = Field(alias="ModelPackageArn")
+    model_approval_status: str = Field(alias="ModelApprovalStatus")
+
+
+class ModelPackageStateChange(BaseModel):
+    """The registry's "SageMaker Model Package State Change" event: a package was created or its
+    approval status changed."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    detail_type: str = Field(alias="detail-type")
+    source: str
+    detail: ModelPackageStateChangeDetail

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from evaluation import EvaluateSettings, gate
+from evaluation import EvaluateSettings, approval_status, gate
 
 SETTINGS = EvaluateSettings(
     project_name="conveyor",
@@ -44,3 +44,17 @@ def test_for_a_metric_to_minimise_lower_is_better() -> None:
     assert gate(settings, 0.30, 0.31)[0] == "Approved"
     assert gate(settings, 0.35, 0.30)[1][0].startswith("regression")
     assert gate(settings, 0.60, None)[1][0].startswith("below floor")
+
+
+@pytest.mark.parametrize(
+    ("mode", "decision", "status"),
+    [
+        ("automatic", "Approved", "Approved"),
+        ("automatic", "Rejected", "Rejected"),
+        ("manual", "Approved", "PendingManualApproval"),
+        ("manual", "Rejected", "Rejected"),
+    ],
+)
+def test_the_approval_mode_decides_how_a_passing_model_is_registered(mode: str, decision: str, status: str) -> None:
+    settings = SETTINGS.model_copy(update={"approval_mode": mode})
+    assert approval_status(settings, decision) == status  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ TTL attribute. No code outside this package builds a key of it.
 ``control``              ``freeze``                              :mod:`conveyor.state.control`
 ``finding``              ``<CloudTrail eventID>``                :mod:`conveyor.state.findings`
 ``health#<stage>``       ``<checked at>#<request id>`` (TTL)     :mod:`conveyor.state.health`
+``release``              ``v<package version>``                  :mod:`conveyor.state.releases`
 =======================  ======================================  ===========================
 
 The release workflows add their families here: the canary record and edge rollouts, each with a

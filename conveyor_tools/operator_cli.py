@@ -1,0 +1,61 @@
+"""``conveyor``: operate a Conveyor stack deployed on AWS.
+
+    conveyor approve PACKAGE --reason "why"   release a package waiting for approval
+    conveyor reject PACKAGE --reason "why"    reject a package waiting for approval, or one released
+
+PACKAGE is a model package ARN or a version number of the stack's model package group. The stack
+is found by name (``--stack``, default conveyor-dev, as in samconfig.toml), with the usual AWS
+credentials and region.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import boto3
+
+from conveyor_tools.approval import ApprovalError, decide
+from conveyor_tools.stack import Stack
+
+
+class DeployedStack:
+    """A stack deployed with ``sam deploy``: its outputs and clients of one boto3 session."""
+
+    def __init__(self, name: str, session: Any) -> None:
+        self._session = session
+        described = session.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+        self.outputs: Mapping[str, str] = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service)
+
+
+def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Stack] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="conveyor", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stack", default="conveyor-dev", help="the CloudFormation stack name (default conveyor-dev)")
+    parser.add_argument("--region", help="the stack's region (default: the AWS configuration's)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for command, decision in (("approve", "Approved"), ("reject", "Rejected")):
+        sub = commands.add_parser(command, help=f"mark a model package {decision}, recording who and why")
+        sub.add_argument("package", help="model package ARN, or version number in the stack's group")
+        sub.add_argument("--reason", required=True, help="why; recorded in the package's ApprovalDescription")
+        sub.set_defaults(decision=decision)
+    args = parser.parse_args(argv)
+    stack = (connect or _connect)(args.stack, args.region)
+    try:
+        outcome = decide(stack, args.package, args.decision, args.reason)
+    except ApprovalError as error:
+        print(f"conveyor {args.command}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(outcome, indent=2))
+    return 0
+
+
+def _connect(name: str, region: str | None) -> Stack:
+    return DeployedStack(name, boto3.session.Session(region_name=region))
