@@ -149,3 +149,29 @@ def test_a_number_is_a_scalar_not_a_time_series() -> None:
 
 def test_the_window_is_minutes_apart() -> None:
     assert STARTS[1] - STARTS[0] == timedelta(minutes=1)
+
+
+def test_rounding_functions_apply_to_each_point() -> None:
+    assert values("CEIL(a / 7)") == [5, 3, 0, 0, None]
+    assert values("FLOOR(a / 7)") == [4, 2, 0, 0, None]
+    assert values("ABS(-a)") == [30, 20, 0, 0, None]
+
+
+def test_an_undefined_power_drops_the_point() -> None:
+    assert values("(a - 20) ^ -1") == [0.1, None, -0.05, -0.05, None]
+    assert values("(a - 20) ^ 0.5") == [10**0.5, 0, None, None, None]
+
+
+def test_a_number_divided_by_zero_leaves_no_points() -> None:
+    assert values("a * (1 / 0)") == [None] * 5
+
+
+def test_a_number_as_condition_chooses_a_whole_time_series() -> None:
+    assert values("IF(2 > 1, a, b)") == [30, 20, 0, 0, None]
+    assert values("IF(0, a)") == [None] * 5
+
+
+def test_arrays_take_arithmetic_and_functions_element_by_element() -> None:
+    assert values("SUM(-[a, b])") == [-50, -20, -20, 0, None]
+    # b has no value in the second period: it counts as 0 there, as between two time series
+    assert values("MIN(ABS([a, b] - 25))") == [5, 0, 5, 0, None]
