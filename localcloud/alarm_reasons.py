@@ -66,7 +66,8 @@ def threshold_crossed(
         f"{_datapoints(missing).replace('datapoint', 'missing datapoint')} {_was(missing)} treated as [{missing_as}]"
     )
     if not listed and missing == evaluated:
-        return f"Threshold Crossed: no datapoints were received for {evaluated} periods and {treated}."
+        periods = f"{evaluated} period{'' if evaluated == 1 else 's'}"
+        return f"Threshold Crossed: no datapoints were received for {periods} and {treated}."
     if not listed:
         return f"Threshold Crossed: {treated} (minimum {_datapoints(minimum)} for {transition} transition)."
     values = ", ".join(f"{_number(value(point))} ({point.start:%d/%m/%y %H:%M:%S})" for point in listed)

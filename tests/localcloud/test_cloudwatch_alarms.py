@@ -215,6 +215,19 @@ def test_fix_missing_data_can_keep_the_state() -> None:
         assert alarm_state(cloud, "errors") == "ALARM"
 
 
+def test_fix_missing_data_treated_as_not_breaching_is_ok_and_says_so() -> None:
+    with small_cloud() as cloud:
+        ten_past_the_next_minute(cloud)
+        put_errors_alarm(cloud, TreatMissingData="notBreaching")
+        cloud.advance(minutes=1)
+        [alarm] = cloud.client("cloudwatch").describe_alarms(AlarmNames=["errors"])["MetricAlarms"]
+    assert (alarm["StateValue"], alarm["StateReason"]) == (
+        "OK",
+        "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as "
+        "[NonBreaching].",
+    )
+
+
 def test_fix_missing_data_is_insufficient_data_by_default() -> None:
     with small_cloud() as cloud:
         ten_past_the_next_minute(cloud)
