@@ -44,6 +44,7 @@ from localcloud.adapters.sns_delivery import sns_delivery  # noqa: E402
 from localcloud.adapters.sns_subscriptions import sns_subscriptions  # noqa: E402
 from localcloud.adapters.stack_time import stack_time  # noqa: E402
 from localcloud.adapters.stepfunctions_stack import stepfunctions_stack  # noqa: E402
+from localcloud.adapters.task_callbacks import task_callbacks  # noqa: E402
 from localcloud.adapters.task_timeouts import task_timeouts  # noqa: E402
 from localcloud.adapters.wait_timestamp import wait_timestamp  # noqa: E402
 
@@ -77,6 +78,7 @@ ALL: list[Adapter] = [
     sns_subscriptions,
     stack_time,
     stepfunctions_stack,
+    task_callbacks,
     task_timeouts,
     wait_timestamp,
 ]

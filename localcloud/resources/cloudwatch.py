@@ -12,6 +12,18 @@ _NUMBERS = {"EvaluationPeriods", "DatapointsToAlarm", "Period"}
 _FLOATS = {"Threshold"}
 
 
+def _typed_query(query: dict[str, Any]) -> dict[str, Any]:
+    """One of the Metrics, with the numbers and booleans that template parameters may give as strings."""
+    query = dict(query)
+    if "Period" in query:
+        query["Period"] = int(query["Period"])
+    if "ReturnData" in query:
+        query["ReturnData"] = str(query["ReturnData"]).lower() == "true"
+    if "MetricStat" in query:
+        query["MetricStat"] = {**query["MetricStat"], "Period": int(query["MetricStat"]["Period"])}
+    return query
+
+
 class Alarm(Provisioned, CloudFormationModel):
     @staticmethod
     def cloudformation_type() -> str:
@@ -30,5 +42,7 @@ class Alarm(Provisioned, CloudFormationModel):
             properties[name] = float(properties[name])
         if "ActionsEnabled" in properties:
             properties["ActionsEnabled"] = str(properties["ActionsEnabled"]).lower() == "true"
+        if "Metrics" in properties:
+            properties["Metrics"] = [_typed_query(query) for query in properties["Metrics"]]
         cls.client("cloudwatch", region_name).put_metric_alarm(**properties)
         return cls(properties["AlarmName"])
