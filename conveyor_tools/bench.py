@@ -54,7 +54,6 @@ REPLIES: dict[str, dict[str, Any]] = {
     "s3.DeleteObject": {},
     "s3.PutPublicAccessBlock": {},
     "sns.Publish": {"MessageId": "bench"},
-    "sagemaker.ListModelPackages": {"ModelPackageSummaryList": []},
     "stepfunctions.StartExecution": {"executionArn": "arn:aws:states:us-east-1:123456789012:execution:bench:run"},
 }
 
@@ -65,6 +64,27 @@ _SAMPLE_PACKAGE = json.loads((EVENTS / "release" / "start_release.json").read_te
 FUNCTION_REPLIES: dict[str, dict[str, dict[str, Any]]] = {
     "UnfreezeFunction": {
         "dynamodb.GetItem": {"Item": FREEZE_KEY | to_item({FROZEN: True, "finding_ids": {_SAMPLE_FINDING}})},
+    },
+    # The canary controller, its sample alarm on package 2's canary while it bakes.
+    "CanaryControllerFunction": {
+        "dynamodb.UpdateItem": {
+            "Attributes": to_item(
+                {
+                    "version": 2,
+                    "package_arn": f"arn:aws:sagemaker:{REGION}:123456789012:model-package/conveyor-dev-models/2",
+                    "endpoint_name": "conveyor-dev",
+                    "state": "ROLLING_BACK",
+                    "state_changed_at": "2026-11-26T10:03:00+00:00",
+                    "challenger_variant": "p2",
+                    "champion_variant": "p1",
+                    "task_token": "bench-token",
+                }
+            )
+        },
+        "sagemaker.UpdateEndpointWeightsAndCapacities": {
+            "EndpointArn": f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/conveyor-dev"
+        },
+        "stepfunctions.SendTaskFailure": {},
     },
     "StartReleaseFunction": {
         "sagemaker.DescribeModelPackage": {

@@ -48,7 +48,9 @@ class Watched:
         self.topic = subscribed_queue(cloud, cloud.outputs["NotificationTopicArn"], "notifications")
 
     def announced(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(m["detail-type"], m["detail"]) for m in messages(self.cloud, self.bus)]
+        """What the stack announced since the last call, but the canary's own outcomes (its tests read those)."""
+        found = [(m["detail-type"], m["detail"]) for m in messages(self.cloud, self.bus)]
+        return [(kind, detail) for kind, detail in found if not kind.startswith("Canary ")]
 
     def released(self) -> dict[str, list[tuple[str, str]]]:
         return {machine: [(e["name"], e["status"]) for e in executions(self.cloud, machine)] for machine in RELEASES}

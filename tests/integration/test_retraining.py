@@ -56,8 +56,13 @@ def test_the_first_run_registers_an_approved_model_measured_on_the_data(stack: L
     assert (
         package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == job["ModelArtifacts"]["S3ModelArtifacts"]
     )
-    # And "Model Approved" is on the bus, and the registry's approval started both releases for the package
-    assert sorted(m["detail-type"] for m in messages(stack, decisions)) == ["Model Approved", "Release Started"]
+    # And "Model Approved" is on the bus, the registry's approval started both releases for the package,
+    # and the first release put the model on the endpoint alone
+    assert sorted(m["detail-type"] for m in messages(stack, decisions)) == [
+        "Canary Promoted",
+        "Model Approved",
+        "Release Started",
+    ]
     for machine in ("EdgeReleaseStateMachineArn", "CanaryReleaseStateMachineArn"):
         assert [e["name"] for e in executions(stack, machine)] == ["package-1"]
 

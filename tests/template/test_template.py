@@ -24,8 +24,7 @@ UNSCOPED_ACTIONS = {
     "logs:ListLogDeliveries",
     "logs:PutResourcePolicy",
     "logs:UpdateLogDelivery",
-    # List actions without resource-level permissions; PutMetricData is held to a namespace by condition.
-    "sagemaker:ListModelPackages",
+    # PutMetricData has no resource-level permissions; it is held to a namespace by condition.
     "cloudwatch:PutMetricData",
     # EC2 describe actions SageMaker needs to place training jobs in a VPC.
     "ec2:DescribeDhcpOptions",
@@ -33,6 +32,11 @@ UNSCOPED_ACTIONS = {
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
+    # The canary controller reads its alarms' states and answers the bake's task token, which
+    # name no resource the policy could scope (localcloud/iam/actions.py UNSCOPED holds the same).
+    "cloudwatch:DescribeAlarms",
+    "states:SendTaskFailure",
+    "states:SendTaskHeartbeat",
 }
 POLICY_KEYS = {"PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument"}
 

@@ -1,7 +1,10 @@
-"""The SageMaker Model Registry: the champion is the latest Approved package of the stack's group.
+"""The champion's record in the SageMaker Model Registry: its package and its evaluation report.
 
-Each package points, through ``ModelMetrics.ModelQuality.Statistics``, at the evaluation report
-its run wrote; the champion's objective metric is read from there.
+The champion is the model in service: the package the state table's champion pointer names
+(:mod:`conveyor.state.champion`), set when a canary promotes it. A package that was approved but
+never served, or was rolled back, is not the champion. Each package points, through
+``ModelMetrics.ModelQuality.Statistics``, at the evaluation report its run wrote; the champion's
+objective metric is read from there.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from conveyor import aws
+from conveyor.state.champion import current_champion
 
 
 class Champion(BaseModel):
@@ -24,19 +28,11 @@ def _read_json(uri: str) -> Any:
     return json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def champion(group_name: str) -> Champion | None:
-    """The model in service by the registry's account, or None on the first run."""
-    sagemaker = aws.client("sagemaker")
-    summaries = sagemaker.list_model_packages(
-        ModelPackageGroupName=group_name,
-        ModelApprovalStatus="Approved",
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=1,
-    )["ModelPackageSummaryList"]
-    if not summaries:
+def champion(table_name: str) -> Champion | None:
+    """The model in service, with its metrics, or None before the first release."""
+    pointer = current_champion(table_name)
+    if pointer is None:
         return None
-    arn = summaries[0]["ModelPackageArn"]
-    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    package = aws.client("sagemaker").describe_model_package(ModelPackageName=pointer.package_arn)
     report_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-    return Champion(package_arn=arn, metrics=_read_json(report_uri)["metrics"])
+    return Champion(package_arn=pointer.package_arn, metrics=_read_json(report_uri)["metrics"])
