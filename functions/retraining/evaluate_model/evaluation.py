@@ -106,7 +106,7 @@ def evaluate(settings: EvaluateSettings, run: EvaluationInput) -> Evaluation:
             f"not the objective metric {settings.objective_metric}"
         )
     value = metrics[settings.objective_metric]
-    current: Champion | None = champion(settings.model_package_group_name)
+    current: Champion | None = champion(settings.state_table_name)
     champion_value = current.metrics.get(settings.objective_metric) if current else None
     decision, reasons = gate(settings, value, champion_value)
     report_key = f"{REPORTS_PREFIX}{run.run_id}/evaluation.json"
