@@ -144,12 +144,20 @@ def roll_back(
 
 
 def _challenger_to_zero(record: CanaryRecord) -> datetime:
+    """The challenger's weight to 0 and the champion's to 1, at once; when the endpoint no longer
+    runs the challenger (SageMaker rolled its update back), there is nothing to shift."""
+    sagemaker = aws.client("sagemaker")
     weights = [{"VariantName": record.challenger_variant, "DesiredWeight": 0.0}]
     if record.champion_variant:
         weights.append({"VariantName": record.champion_variant, "DesiredWeight": 1.0})
-    aws.client("sagemaker").update_endpoint_weights_and_capacities(
-        EndpointName=record.endpoint_name, DesiredWeightsAndCapacities=weights
-    )
+    try:
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=record.endpoint_name, DesiredWeightsAndCapacities=weights
+        )
+    except sagemaker.exceptions.ClientError:
+        endpoint = sagemaker.describe_endpoint(EndpointName=record.endpoint_name)
+        if record.challenger_variant in {v["VariantName"] for v in endpoint.get("ProductionVariants", [])}:
+            raise
     return datetime.now(record.state_changed_at.tzinfo)
 
 
