@@ -174,7 +174,8 @@ def test_a_duplicate_alarm_event_rolls_back_once(serving: None) -> None:
     again = on_alarm(SETTINGS, alarm_event(), now=NOW + timedelta(minutes=4))
     assert (first.action, again.action) == ("rolled_back", "ignored")
     record = get_canary("state", 2)
-    assert record is not None and record.alarm_changed_at == alarm_event().detail.state.timestamp
+    assert record is not None
+    assert record.alarm_changed_at == alarm_event().detail.state.timestamp
 
 
 def test_only_the_stacks_canary_alarms_name_a_canary() -> None:
