@@ -31,6 +31,7 @@ from localcloud.cloudtrail import LocalCloudTrail
 from localcloud.delivery import AtLeastOnce, Deliveries
 from localcloud.function_logs import FunctionLogs
 from localcloud.greengrass import GreengrassV2Backend
+from localcloud.hosting import EndpointFaults, Hosting
 from localcloud.iam import ADMIN_ACCESS_KEY, Actions, Authority, enforcing
 from localcloud.iam.deploy import unevaluable_conditions, unusable_log_group_keys
 from localcloud.runtime import LambdaRuntime
@@ -85,6 +86,11 @@ class LocalCloud:
         self.physical_ids: dict[str, str] = {}
         self.training_faults = TrainingFaults()
         """Faults the next SageMaker training jobs suffer (tests set them)."""
+        self.endpoint_faults = EndpointFaults()
+        """Faults SageMaker endpoints suffer: per-variant errors and latency, updates that roll back."""
+        self.hosting = Hosting(self)
+        """SageMaker real-time hosting: endpoints on stack time (``deploy_seconds``), the requests they
+        served (``invocations``), the seed of their draws (``seed(n)``)."""
         self.greengrass: GreengrassV2Backend | None = None
         """The emulated Greengrass v2 control plane (set by its adapter)."""
         self.cloudtrail: LocalCloudTrail | None = None
