@@ -254,6 +254,64 @@ def test_fix_an_update_that_removes_an_auto_scaled_variant_is_refused(canary: Lo
     assert sagemaker.describe_endpoint(EndpointName="serving")["EndpointStatus"] == "Updating"
 
 
+def test_fix_traffic_is_sent_at_its_own_moments_while_time_advances(canary: LocalCloud) -> None:
+    origin = canary.clock.now()
+    stream = canary.traffic.start("serving", ROWS, per_second=2)
+    canary.advance(seconds=30)
+    # The k-th request goes k half-seconds in: never early, late only by the wall time the process took
+    # (stack time is real time plus every advance), not at the end of the advance
+    moments = [request.at for request in stream.log]
+    assert len(moments) == 60
+    due = [origin + timedelta(seconds=0.5 * (k + 1)) for k in range(60)]
+    assert all(moment <= at < moment + timedelta(seconds=1) for moment, at in zip(due, moments, strict=True))
+    assert moments == sorted(moments)
+    assert all(r.ok and r.latency_ms is not None and r.variant in {"champion", "challenger"} for r in stream.log)
+    # Each request's metrics carry its own moment
+    stamps = {d.timestamp for d in variant_metrics(canary, "champion")["Invocations"]}
+    assert max(stamps) - min(stamps) > timedelta(seconds=25)
+    stream.stop()
+    canary.advance(seconds=10)
+    assert len(canary.traffic.log) == 60
+
+
+def test_fix_alarms_are_evaluated_between_requests(canary: LocalCloud) -> None:
+    # Given an alarm on the challenger's errors, and a controller that takes its traffic away on alarm
+    canary.client("cloudwatch").put_metric_alarm(
+        AlarmName="challenger-5xx",
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Dimensions=[{"Name": "EndpointName", "Value": "serving"}, {"Name": "VariantName", "Value": "challenger"}],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
+    rolled_back = []
+
+    def controller() -> None:
+        alarm = canary.client("cloudwatch").describe_alarms(AlarmNames=["challenger-5xx"])["MetricAlarms"][0]
+        if alarm["StateValue"] == "ALARM" and not rolled_back:
+            canary.client("sagemaker").update_endpoint_weights_and_capacities(
+                EndpointName="serving", DesiredWeightsAndCapacities=[{"VariantName": "challenger", "DesiredWeight": 0}]
+            )
+            rolled_back.append(canary.clock.now())
+
+    canary.tickers.append(controller)
+    # When the challenger fails every request under steady traffic for two minutes
+    canary.endpoint_faults.variant("serving", "challenger", error_rate=1.0)
+    canary.traffic.start("serving", ROWS, per_second=4)
+    canary.advance(minutes=2)
+    # Then the rollback came within seconds of the first error, and no request reached the challenger after it
+    [rolled_back_at] = rolled_back
+    errors = [r for r in canary.traffic.log if r.error == "ModelError"]
+    assert errors
+    assert rolled_back_at - errors[0].at < timedelta(seconds=11)
+    assert all(r.at < rolled_back_at for r in canary.traffic.log if r.variant == "challenger")
+    assert any(r.at > rolled_back_at + timedelta(minutes=1) for r in canary.traffic.log)
+
+
 def test_fix_data_capture_writes_json_lines_encrypted_as_the_models_role() -> None:
     with endpoint_cloud() as cloud:
         # Given a key, and a model role that may write captured data with it
