@@ -29,7 +29,7 @@ from conveyor.aws import split_s3_uri
 from localcloud.iam import DeniedError
 
 if TYPE_CHECKING:
-    from localcloud.interface import Cloud
+    from localcloud.hosting.host import Host
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class CaptureBuffer:
         destination, key_id = config["DestinationS3Uri"], config.get("KmsKeyId")
         self._pending.append(Captured(*endpoint, variant_name, role_arn, destination, key_id, at, line))
 
-    def flush(self, cloud: Cloud) -> list[str]:
+    def flush(self, cloud: Host) -> list[str]:
         """Write every captured request, one file per endpoint, variant and hour; return the S3 URIs."""
         pending, self._pending = self._pending, []
         files: dict[tuple[Any, ...], list[Captured]] = defaultdict(list)
@@ -125,7 +125,7 @@ class CaptureBuffer:
             written.append(f"s3://{bucket}/{prefix}")
         return written
 
-    def _client(self, cloud: Cloud, role_arn: str, endpoint_arn: str) -> Any:
+    def _client(self, cloud: Host, role_arn: str, endpoint_arn: str) -> Any:
         """An S3 client acting as ``role_arn``, assumed by SageMaker for the endpoint (one per pair)."""
         key = (role_arn, endpoint_arn)
         if key not in self._clients:

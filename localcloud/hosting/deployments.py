@@ -34,7 +34,7 @@ from localcloud.hosting.endpoints import (
 from localcloud.hosting.models import ModelStore
 
 if TYPE_CHECKING:
-    from localcloud.interface import Cloud
+    from localcloud.hosting.host import Host
 
 DEFAULT_DEPLOY_SECONDS = 60.0
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -44,7 +44,7 @@ IN_PROGRESS = ("Creating", "Updating")
 class Deployments:
     """Every endpoint's deployments, by endpoint ARN."""
 
-    def __init__(self, cloud: Cloud, *, deploy_seconds: float = DEFAULT_DEPLOY_SECONDS) -> None:
+    def __init__(self, cloud: Host, *, deploy_seconds: float = DEFAULT_DEPLOY_SECONDS) -> None:
         self._cloud = cloud
         self.deploy_seconds = deploy_seconds
         self.models = ModelStore(cloud)

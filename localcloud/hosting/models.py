@@ -15,14 +15,14 @@ from localcloud.hosting.endpoints import LoadedModel
 from localcloud.iam import DeniedError
 
 if TYPE_CHECKING:
-    from localcloud.interface import Cloud
+    from localcloud.hosting.host import Host
 
 
 class ModelStore:
     """Loads a SageMaker model's ``model.tar.gz`` from its ModelDataUrl, reading it as the model's
     ExecutionRoleArn (assumed by SageMaker for the endpoint), and keeps it: once per model."""
 
-    def __init__(self, cloud: Cloud) -> None:
+    def __init__(self, cloud: Host) -> None:
         self._cloud = cloud
         self._loaded: dict[tuple[str, str], LoadedModel] = {}
         self._lock = threading.Lock()

@@ -28,7 +28,7 @@ from localcloud.hosting.metrics import publish_invocation
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from localcloud.interface import Cloud
+    from localcloud.hosting.host import Host
 
 INJECTED_ERROR = "Internal server error (injected by cloud.endpoint_faults)"
 
@@ -64,7 +64,7 @@ class Invocation:
 class Hosting:
     """The local stand-in for SageMaker real-time hosting (``cloud.hosting``)."""
 
-    def __init__(self, cloud: Cloud, *, deploy_seconds: float = DEFAULT_DEPLOY_SECONDS, seed: int = 0) -> None:
+    def __init__(self, cloud: Host, *, deploy_seconds: float = DEFAULT_DEPLOY_SECONDS, seed: int = 0) -> None:
         self.cloud = cloud
         self.deployments = Deployments(cloud, deploy_seconds=deploy_seconds)
         self.invocations: list[Invocation] = []
