@@ -14,6 +14,7 @@ from moto.cloudwatch.models import cloudwatch_backends
 
 from localcloud import LocalCloud
 from localcloud.adapters.sagemaker_endpoints import sagemaker_endpoints
+from localcloud.hosting import EndpointFaults
 from tests.localcloud.endpoint_stack import (
     BUCKET,
     configure,
@@ -98,6 +99,17 @@ def test_fix_an_endpoint_serves_once_its_deployment_time_has_passed() -> None:
         assert invoke(cloud, "serving", ROWS[0])[0] == "champion"
 
 
+def test_fix_an_endpoint_name_is_taken_until_the_endpoint_is_deleted(canary: LocalCloud) -> None:
+    sagemaker = canary.client("sagemaker")
+    with pytest.raises(ClientError, match="Cannot create already existing endpoint"):
+        sagemaker.create_endpoint(EndpointName="serving", EndpointConfigName="canary")
+    sagemaker.delete_endpoint(EndpointName="serving")
+    with pytest.raises(ClientError, match="Endpoint serving of account 123456789012 not found"):
+        invoke(canary, "serving", ROWS[0])
+    sagemaker.create_endpoint(EndpointName="serving", EndpointConfigName="canary")
+    assert sagemaker.describe_endpoint(EndpointName="serving")["EndpointStatus"] == "Creating"
+
+
 def test_fix_a_model_its_role_cannot_read_fails_the_endpoint() -> None:
     with endpoint_cloud() as cloud:
         sagemaker = cloud.client("sagemaker")
@@ -141,6 +153,18 @@ def test_fix_a_zero_weight_variant_keeps_its_fields_and_gets_no_routed_request(c
     challenger = canary.client("sagemaker").describe_endpoint(EndpointName="serving")["ProductionVariants"][1]
     assert (challenger["CurrentWeight"], challenger["DesiredWeight"], challenger["CurrentInstanceCount"]) == (0, 0, 1)
     assert {invoke(canary, "serving", ROWS[0])[0] for _ in range(100)} == {"champion"}
+
+
+def test_fix_weights_for_variants_the_endpoint_does_not_run_are_refused(canary: LocalCloud) -> None:
+    sagemaker = canary.client("sagemaker")
+    with pytest.raises(ClientError, match="not present within endpoint configuration"):
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName="serving", DesiredWeightsAndCapacities=[{"VariantName": "missing", "DesiredWeight": 1}]
+        )
+    twice = [{"VariantName": "challenger", "DesiredWeight": w} for w in (0, 1)]
+    with pytest.raises(ClientError, match="non-unique"):
+        sagemaker.update_endpoint_weights_and_capacities(EndpointName="serving", DesiredWeightsAndCapacities=twice)
+    assert weights(canary, "serving") == {"champion": 90, "challenger": 10}
 
 
 def test_fix_target_variant_is_served_whatever_its_weight(canary: LocalCloud) -> None:
@@ -348,3 +372,28 @@ def test_fix_data_capture_writes_json_lines_encrypted_as_the_models_role() -> No
         assert [line["captureData"]["endpointOutput"]["data"] for line in lines] == answers
         assert [line["eventMetadata"]["inferenceId"] for line in lines] == ["request-0", "request-1", "request-2"]
         assert {line["captureData"]["endpointInput"]["encoding"] for line in lines} == {"CSV"}
+
+
+def test_fix_captured_data_the_role_may_not_write_is_dropped() -> None:
+    with endpoint_cloud() as cloud:
+        # Given a capture destination the model's role may not write to
+        capture = {
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": f"s3://{BUCKET}/capture",
+            "CaptureOptions": [{"CaptureMode": "InputAndOutput"}],
+        }
+        deploy(cloud, "serving", "captured", variant("champion", 1), DataCaptureConfig=capture)
+        invoke(cloud, "serving", ROWS[0])
+        cloud.advance(seconds=1)
+        # Then nothing is written, and the refused write is kept with its reason
+        assert "Contents" not in cloud.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="capture/")
+        [(source, target, why)] = cloud.undelivered
+        assert source == cloud.client("sagemaker").describe_endpoint(EndpointName="serving")["EndpointArn"]
+        assert target.startswith(f"s3://{BUCKET}/capture/serving/champion/")
+        assert "AccessDenied" in why
+
+
+@pytest.mark.parametrize("faults", [{"error_rate": 1.5}, {"latency_ms": -1}])
+def test_faults_out_of_range_are_refused(faults: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=r"must be between 0 and 1|cannot be negative"):
+        EndpointFaults().variant("serving", "challenger", **faults)
