@@ -31,16 +31,20 @@ from localcloud.cloudtrail import LocalCloudTrail
 from localcloud.delivery import AtLeastOnce, Deliveries
 from localcloud.function_logs import FunctionLogs
 from localcloud.greengrass import GreengrassV2Backend
+from localcloud.hosting import EndpointFaults, Hosting
 from localcloud.iam import ADMIN_ACCESS_KEY, Actions, Authority, enforcing
 from localcloud.iam.deploy import unevaluable_conditions, unusable_log_group_keys
 from localcloud.runtime import LambdaRuntime
 from localcloud.template import CODE_BUCKET, LocalTemplate, translate
+from localcloud.traffic import Traffic
 from localcloud.training import TrainingFaults
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 DEFAULT_STACK_NAME = "conveyor-local"
 DEFAULT_PARAMETERS = {"ProjectName": "conveyor", "Stage": "dev"}
+ADVANCE_STEP = timedelta(seconds=10)
+"""While traffic runs, ``advance`` runs the tickers (alarm evaluation...) at least this often."""
 
 
 class LocalCloudError(Exception):
@@ -85,6 +89,13 @@ class LocalCloud:
         self.physical_ids: dict[str, str] = {}
         self.training_faults = TrainingFaults()
         """Faults the next SageMaker training jobs suffer (tests set them)."""
+        self.endpoint_faults = EndpointFaults()
+        """Faults SageMaker endpoints suffer: per-variant errors and latency, updates that roll back."""
+        self.hosting = Hosting(self)
+        """SageMaker real-time hosting: endpoints on stack time (``deploy_seconds``), the requests they
+        served (``invocations``), the seed of their draws (``seed(n)``)."""
+        self.traffic = Traffic(self)
+        """Steady request streams to endpoints while stack time advances (``start``, ``stop``, ``log``)."""
         self.greengrass: GreengrassV2Backend | None = None
         """The emulated Greengrass v2 control plane (set by its adapter)."""
         self.cloudtrail: LocalCloudTrail | None = None
@@ -360,12 +371,27 @@ class LocalCloud:
             time.sleep(0.01)
 
     def advance(self, *, minutes: float = 0, seconds: float = 0) -> None:
-        """Move stack time forward and run what falls due (schedules, alarm evaluation)."""
-        for prepare in self.before_advance:
-            prepare()
-        self.clock.advance(timedelta(minutes=minutes, seconds=seconds))
-        for tick in self.tickers:
-            tick()
+        """Move stack time forward and run what falls due (schedules, alarm evaluation, traffic).
+
+        While traffic runs, time moves in steps of at most :data:`ADVANCE_STEP`: each request is
+        sent at its own moment and the tickers run after each step, so requests, their metrics
+        and the alarms that read them interleave in time order. Otherwise it moves in one jump.
+        """
+        delta = timedelta(minutes=minutes, seconds=seconds)
+        if delta < timedelta():
+            raise ValueError(f"the clock only moves forward, got {delta}")
+        end = self.clock.now() + delta
+        step = ADVANCE_STEP if self.traffic.running else delta
+        while True:
+            for prepare in self.before_advance:
+                prepare()
+            step_end = min(end, self.clock.now() + step)
+            self.traffic.run_until(step_end)
+            self.clock.advance(max(step_end - self.clock.now(), timedelta()))
+            for tick in self.tickers:
+                tick()
+            if self.clock.now() >= end:
+                break
         self.run_until_idle()
 
 

@@ -13,6 +13,7 @@ from localcloud.clock import Clock
 from localcloud.cloudtrail import LocalCloudTrail
 from localcloud.delivery import Deliveries
 from localcloud.greengrass import GreengrassV2Backend
+from localcloud.hosting import EndpointFaults, Hosting
 from localcloud.iam import Authority
 from localcloud.training import TrainingFaults
 
@@ -29,6 +30,9 @@ class Cloud(Protocol):
     """Each template resource's physical id, by logical id."""
     authority: Authority
     training_faults: TrainingFaults
+    endpoint_faults: EndpointFaults
+    hosting: Hosting
+    """SageMaker real-time hosting on stack time (:mod:`localcloud.hosting`)."""
     greengrass: GreengrassV2Backend | None
     cloudtrail: LocalCloudTrail | None
     """CloudTrail's delivery of API calls to EventBridge (set by its adapter)."""

@@ -32,10 +32,10 @@ from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E40
 from localcloud.adapters.log_group_arn import log_group_arn  # noqa: E402
 from localcloud.adapters.s3_bucket_logging import s3_bucket_logging  # noqa: E402
 from localcloud.adapters.s3_notifications import s3_notifications  # noqa: E402
+from localcloud.adapters.sagemaker_endpoints import sagemaker_endpoints  # noqa: E402
 from localcloud.adapters.sagemaker_registry import sagemaker_registry  # noqa: E402
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks  # noqa: E402
 from localcloud.adapters.sagemaker_training import sagemaker_training  # noqa: E402
-from localcloud.adapters.sagemaker_update_endpoint import sagemaker_update_endpoint  # noqa: E402
 from localcloud.adapters.scheduler import scheduler  # noqa: E402
 from localcloud.adapters.sdk_errors import sdk_errors  # noqa: E402
 from localcloud.adapters.sdk_parameters import sdk_parameters  # noqa: E402
@@ -66,10 +66,10 @@ ALL: list[Adapter] = [
     log_group_arn,
     s3_bucket_logging,
     s3_notifications,
+    sagemaker_endpoints,
     sagemaker_registry,
     sagemaker_tasks,
     sagemaker_training,
-    sagemaker_update_endpoint,
     scheduler,
     sdk_errors,
     sdk_parameters,
