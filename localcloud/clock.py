@@ -33,6 +33,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 DEFAULT_SCALE = 1e-4
 # The shortest wall-clock slice a stack-time timeout waits at once (no busy loop near its end).
 _MIN_SLICE = 0.001
+# The longest wall-clock slice it waits at once, so that it counts an ``advance`` made meanwhile.
+_MAX_SLICE = 0.05
 
 
 class Clock:
@@ -139,18 +141,20 @@ class Clock:
     def wait(self, wait: Callable[[float], bool], seconds: float) -> bool:
         """Call ``wait(wall_timeout)`` until it returns True or ``seconds`` of stack time have passed.
 
-        Each call waits the wall time that what is left would take if nothing worked meanwhile;
-        time spent working counts at wall speed, so the next call waits for what is still left.
+        Each call waits the wall time that what is left would take if nothing worked meanwhile
+        (at most :data:`_MAX_SLICE`, so that an ``advance`` is seen soon); time spent working counts
+        at wall speed, and every ``advance`` meanwhile counts in full, so the next call waits for
+        what is still left.
         """
         remaining = seconds
         with self._idle():
             while True:
-                started, worked = time.monotonic(), self._worked_seconds()
-                if wait(max(self.wall_seconds(remaining), _MIN_SLICE)):
+                started, worked, offset = time.monotonic(), self._worked_seconds(), self._offset
+                if wait(min(max(self.wall_seconds(remaining), _MIN_SLICE), _MAX_SLICE)):
                     return True
                 wall = time.monotonic() - started
                 busy = min(self._worked_seconds() - worked, wall)
-                remaining -= busy + (wall - busy) / self.scale
+                remaining -= busy + (wall - busy) / self.scale + (self._offset - offset).total_seconds()
                 if remaining <= 0:
                     return False
 

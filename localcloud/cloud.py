@@ -10,7 +10,7 @@ import time
 import zipfile
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -351,9 +351,11 @@ class LocalCloud:
             iam.put_role_policy(RoleName=name, PolicyName="fixture", PolicyDocument=json.dumps(policy))
         return arn
 
-    def run_until_idle(self, timeout: float = 30.0) -> None:
+    def run_until_idle(self, timeout: float = 30.0, *, callbacks: bool = True) -> None:
         """Block until no state machine execution is running and no delivery is held back
-        (or raise after ``timeout`` seconds)."""
+        (or raise after ``timeout`` seconds). With ``callbacks`` False, an execution waiting for a
+        task token (a ``.waitForTaskToken`` task that was submitted) counts as idle: only time or
+        another service moves it on."""
         deadline = time.monotonic() + timeout
         sfn = self.client("stepfunctions")
         while True:
@@ -363,6 +365,7 @@ class LocalCloud:
                 for execution in sfn.list_executions(
                     stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
                 )["executions"]
+                if callbacks or not self._waiting_for_token(sfn, execution["executionArn"])
             ]
             if not self.deliveries.release() and not running:
                 return
@@ -370,12 +373,19 @@ class LocalCloud:
                 raise LocalCloudError(f"still running after {timeout} s: {', '.join(running)}")
             time.sleep(0.01)
 
+    @staticmethod
+    def _waiting_for_token(sfn: Any, execution_arn: str) -> bool:
+        # (moto ignores reverseOrder: the last event is at the end)
+        history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        return bool(history) and history[-1]["type"] == "TaskSubmitted"
+
     def advance(self, *, minutes: float = 0, seconds: float = 0) -> None:
         """Move stack time forward and run what falls due (schedules, alarm evaluation, traffic).
 
-        While traffic runs, time moves in steps of at most :data:`ADVANCE_STEP`: each request is
-        sent at its own moment and the tickers run after each step, so requests, their metrics
-        and the alarms that read them interleave in time order. Otherwise it moves in one jump.
+        While traffic runs, time moves in steps of at most :data:`ADVANCE_STEP` that also stop at
+        each whole minute: each request is sent at its own moment and the tickers run after each
+        step, so requests, their metrics, the alarms that read them (evaluated on the minute) and
+        what the alarms set off interleave in time order. Otherwise it moves in one jump.
         """
         delta = timedelta(minutes=minutes, seconds=seconds)
         if delta < timedelta():
@@ -385,14 +395,21 @@ class LocalCloud:
         while True:
             for prepare in self.before_advance:
                 prepare()
-            step_end = min(end, self.clock.now() + step)
+            now = self.clock.now()
+            step_end = min(end, now + step, _next_minute(now) if self.traffic.running else end)
             self.traffic.run_until(step_end)
             self.clock.advance(max(step_end - self.clock.now(), timedelta()))
             for tick in self.tickers:
                 tick()
             if self.clock.now() >= end:
                 break
-        self.run_until_idle()
+        self.run_until_idle(callbacks=False)
+
+
+def _next_minute(moment: datetime) -> datetime:
+    """The next whole minute after ``moment``: CloudWatch evaluates alarms on minute boundaries, so
+    ``advance`` stops there, and what an alarm sets off happens at the alarm's own moment."""
+    return moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 # What a test state machine's role may do unless the test says otherwise.

@@ -164,7 +164,9 @@ def transition(
     """Move the canary from ``before`` to ``after`` (setting ``attributes``), or raise CanaryStateError."""
     allowed = (before,) if isinstance(before, CanaryState) else before
     values = {"state": after.value, "state_changed_at": now.isoformat()} | {
-        name: value.isoformat() if isinstance(value, datetime) else value for name, value in attributes.items()
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in attributes.items()
+        if value is not None
     }
     names = {f"#a{index}": name for index, name in enumerate(values)}
     placeholders = {f":b{index}": state.value for index, state in enumerate(allowed)}

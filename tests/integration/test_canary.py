@@ -1,0 +1,235 @@
+"""The endpoint canary through the local cloud: real models served by weight, real alarms, real rollback.
+
+Each test trains two models for real (manual approval, so the test decides when each release
+starts), serves the first alone, then approves the second: it bakes beside the champion at
+CanaryPercent while steady traffic runs on stack time. Stack time runs at wall speed during the
+bake (no idle compression), so only ``cloud.advance`` moves the bake forward.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from conveyor.state.canary import CanaryRecord, CanaryState, get_canary
+from conveyor.state.champion import current_champion
+from conveyor.schema import load_schema
+from conveyor_tools.approval import decide
+from conveyor_tools.stack import evaluation_report, executions, messages, model_packages
+from conveyor_tools.synthetic import records
+from localcloud import LocalCloud
+from tests.conftest import TEMPLATE
+from tests.helpers import freeze_releases, queue, run, snapshot
+
+pytestmark = pytest.mark.localcloud
+
+BAKE_MINUTES = 10
+PARAMETERS = {
+    "NumRound": "30",
+    "MinNewRows": "1000000",
+    "ApprovalMode": "manual",
+    "BakeMinutes": str(BAKE_MINUTES),
+    "CanaryPercent": "20",
+}
+ENDPOINT = "conveyor-dev"
+SCHEMA = load_schema("predictive_maintenance")
+# Requests as the endpoint's clients send them: the schema's features, no label.
+ROWS = [[row[feature.name] for feature in SCHEMA.features] for row in records(50, seed=3)]
+
+
+class Canary:
+    """A stack serving package 1, with package 2 registered and waiting for approval."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self.cloud = cloud
+        self.bus, bus_arn = queue(cloud, "canary-events")
+        events = cloud.client("events")
+        events.put_rule(Name="canary-events", EventPattern=json.dumps({"source": ["conveyor"]}))
+        events.put_targets(Rule="canary-events", Targets=[{"Id": "q", "Arn": bus_arn}])
+        self.table = cloud.outputs["StateTableName"]
+
+    def release_champion(self) -> None:
+        assert run(self.cloud, snapshot(self.cloud, "run-000001"))["status"] == "SUCCEEDED"
+        decide(self.cloud, "1", "Approved", "first model")
+        self.cloud.run_until_idle()
+        assert self.weights() == {"p1": 1.0}
+        assert run(self.cloud, snapshot(self.cloud, "run-000002"))["status"] == "SUCCEEDED"
+        self.announced()
+
+    def approve_challenger(self) -> None:
+        # The bake's timeout runs on stack time at wall speed from here: only advance() moves it.
+        self.cloud.clock.scale = 1.0
+        decide(self.cloud, "2", "Approved", "second model")
+        self.wait_for(lambda record: record.state == CanaryState.BAKING)
+        assert self.weights() == {"p1": 0.8, "p2": 0.2}
+
+    def wait_for(self, done: Any, timeout: float = 30.0) -> CanaryRecord:
+        deadline = datetime.now().timestamp() + timeout
+        while True:
+            record = get_canary(self.table, 2, dynamodb=self.cloud.client("dynamodb"))
+            if record is not None and done(record):
+                return record
+            if datetime.now().timestamp() > deadline:
+                raise AssertionError(f"canary of package 2 is {record}")
+            self.cloud.clock.sleep(0)
+
+    def bake(self, minutes: int) -> None:
+        """Advance stack time a minute at a time until the canary ends or ``minutes`` pass."""
+        for _ in range(minutes):
+            self.cloud.advance(minutes=1)
+            record = get_canary(self.table, 2, dynamodb=self.cloud.client("dynamodb"))
+            if record is not None and record.state in (CanaryState.PROMOTED, CanaryState.ROLLED_BACK):
+                break
+        self.cloud.traffic.stop()
+        self.cloud.clock.scale = 1e-4
+        self.cloud.run_until_idle(timeout=60)
+
+    def weights(self) -> dict[str, float]:
+        """Each variant's share of the endpoint's traffic."""
+        endpoint = self.cloud.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
+        total = sum(v["CurrentWeight"] for v in endpoint["ProductionVariants"])
+        return {v["VariantName"]: round(v["CurrentWeight"] / total, 3) for v in endpoint["ProductionVariants"]}
+
+    def announced(self) -> list[str]:
+        return [m["detail-type"] for m in messages(self.cloud, self.bus)]
+
+    def record(self) -> CanaryRecord:
+        record = get_canary(self.table, 2, dynamodb=self.cloud.client("dynamodb"))
+        assert record is not None
+        return record
+
+    def package(self, version: int) -> dict[str, Any]:
+        [package] = [p for p in model_packages(self.cloud) if p["ModelPackageArn"].endswith(f"/{version}")]
+        return package
+
+
+@pytest.fixture
+def canary() -> Iterator[Canary]:
+    with LocalCloud.from_template(TEMPLATE, parameters=PARAMETERS) as cloud:
+        cloud.hosting.deploy_seconds = 0
+        stack = Canary(cloud)
+        stack.release_champion()
+        yield stack
+
+
+def test_a_healthy_challenger_is_promoted_after_the_bake(canary: Canary) -> None:
+    canary.approve_challenger()
+    canary.cloud.traffic.start(ENDPOINT, ROWS, per_second=5)
+    canary.bake(BAKE_MINUTES + 2)
+    # The endpoint holds only the challenger, and the registry, the champion pointer and the endpoint agree
+    assert canary.record().state == CanaryState.PROMOTED
+    assert canary.weights() == {"p2": 1.0}
+    champion = current_champion(canary.table, dynamodb=canary.cloud.client("dynamodb"))
+    assert champion is not None
+    assert (champion.version, champion.variant_name) == (2, "p2")
+    assert canary.package(2)["ModelApprovalStatus"] == "Approved"
+    assert "Canary Promoted" in canary.announced()
+    # Both variants served while it baked, and neither failed
+    served = {request.variant for request in canary.cloud.traffic.log}
+    assert served == {"p1", "p2"}
+    assert all(request.ok for request in canary.cloud.traffic.log)
+    # Its alarms are gone with the canary
+    alarms = canary.cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix="conveyor-dev-canary-")
+    assert alarms["MetricAlarms"] == []
+
+
+def rolled_back_by(canary: Canary, **faults: float) -> CanaryRecord:
+    canary.approve_challenger()
+    canary.cloud.endpoint_faults.variant(ENDPOINT, "p2", **faults)
+    canary.cloud.traffic.start(ENDPOINT, ROWS, per_second=5)
+    canary.bake(BAKE_MINUTES)
+    record = canary.record()
+    assert record.state == CanaryState.ROLLED_BACK, record
+    return record
+
+
+def test_a_challenger_returning_errors_is_rolled_back_within_one_evaluation_period(canary: Canary) -> None:
+    record = rolled_back_by(canary, error_rate=0.2)
+    assert record.alarm_changed_at is not None
+    assert record.weight_zero_at is not None
+    # Its weight reached 0 within 5 s of the alarm's change to ALARM (stack time) ...
+    assert timedelta(0) <= record.weight_zero_at - record.alarm_changed_at <= timedelta(seconds=5)
+    # ... and within (EvaluationPeriods + 1) x Period of its first failing request
+    first_failure = min(r.at for r in canary.cloud.traffic.log if r.variant == "p2" and not r.ok)
+    assert record.weight_zero_at - first_failure <= timedelta(seconds=2 * 60)
+    # No request was served by the challenger after its weight reached 0
+    assert [r for r in canary.cloud.traffic.log if r.variant == "p2" and r.at > record.weight_zero_at] == []
+    # The champion serves everything, alone; the package is Rejected with the alarm and its values
+    assert canary.weights() == {"p1": 1.0}
+    package = canary.cloud.client("sagemaker").describe_model_package(
+        ModelPackageName=canary.package(2)["ModelPackageArn"]
+    )
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert "Rolled back by the endpoint canary: alarm conveyor-dev-canary-p2-" in package["ApprovalDescription"]
+    assert "Threshold Crossed" in package["ApprovalDescription"]
+    champion = current_champion(canary.table, dynamodb=canary.cloud.client("dynamodb"))
+    assert champion is not None
+    assert champion.version == 1
+    assert "Canary Rolled Back" in canary.announced()
+
+
+def test_a_challenger_that_is_only_slower_is_rolled_back(canary: Canary) -> None:
+    record = rolled_back_by(canary, latency_ms=2000)
+    assert record.alarm_name == "conveyor-dev-canary-p2-latency-p99"
+    assert canary.weights() == {"p1": 1.0}
+
+
+def test_the_same_alarm_event_three_times_rolls_back_once(canary: Canary) -> None:
+    record = rolled_back_by(canary, error_rate=0.5)
+    alarm = {
+        "version": "0",
+        "id": "replayed",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "detail": {
+            "alarmName": record.alarm_name,
+            "state": {"value": "ALARM", "reason": "replayed", "timestamp": canary.cloud.clock.now().isoformat()},
+        },
+    }
+    replies = [
+        json.loads(
+            canary.cloud.client("lambda")
+            .invoke(FunctionName=canary.cloud.outputs["CanaryControllerFunctionName"], Payload=json.dumps(alarm))[
+                "Payload"
+            ]
+            .read()
+        )
+        for _ in range(2)
+    ]
+    assert [reply["action"] for reply in replies] == ["ignored", "ignored"]
+    assert canary.record() == record
+    assert canary.announced().count("Canary Rolled Back") == 1
+
+
+def test_the_next_run_is_gated_against_the_model_in_service_not_the_rolled_back_one(canary: Canary) -> None:
+    rolled_back_by(canary, error_rate=0.5)
+    assert run(canary.cloud, snapshot(canary.cloud, "run-000003"))["status"] == "SUCCEEDED"
+    report = evaluation_report(canary.cloud, canary.package(3))
+    assert report["champion"]["package_arn"] == canary.package(1)["ModelPackageArn"]
+
+
+def test_a_freeze_during_the_bake_rolls_the_canary_back_before_promotion(canary: Canary) -> None:
+    canary.approve_challenger()
+    freeze_releases(canary.cloud)
+    canary.bake(BAKE_MINUTES + 2)
+    assert canary.record().state == CanaryState.ROLLED_BACK
+    assert "ReleasesFrozen" in (canary.record().reason or "")
+    assert canary.weights() == {"p1": 1.0}
+
+
+def test_an_update_sagemaker_rolls_back_silently_is_a_failure(canary: Canary) -> None:
+    canary.cloud.endpoint_faults.fail_next_update.add(ENDPOINT)
+    canary.cloud.clock.scale = 1.0
+    decide(canary.cloud, "2", "Approved", "second model")
+    canary.cloud.clock.scale = 1e-4
+    canary.cloud.run_until_idle(timeout=60)
+    [execution] = [e for e in executions(canary.cloud, "CanaryReleaseStateMachineArn") if e["name"] == "package-2"]
+    assert execution["status"] == "SUCCEEDED"
+    record = canary.record()
+    assert record.state == CanaryState.ROLLED_BACK
+    assert "SageMaker rolled the update back" in (record.reason or "")
+    assert canary.weights() == {"p1": 1.0}
