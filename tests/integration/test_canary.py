@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from conveyor.schema import load_schema
 from conveyor.state.canary import CanaryRecord, CanaryState, get_canary
 from conveyor.state.champion import current_champion
-from conveyor.schema import load_schema
 from conveyor_tools.approval import decide
 from conveyor_tools.stack import evaluation_report, executions, messages, model_packages
 from conveyor_tools.synthetic import records
