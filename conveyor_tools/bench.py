@@ -29,10 +29,14 @@ from typing import Any
 
 from conveyor.events import FirehoseTransformation
 from conveyor.schema import load_schema
+from conveyor.state.canary import CanaryRecord, CanaryState, get_canary
 from conveyor.state.control import FREEZE_KEY, FROZEN
 from conveyor.state.items import to_item
+from conveyor_tools import stack
+from conveyor_tools.approval import decide
 from conveyor_tools.lambda_packages import layer_requirements, link_packages
 from conveyor_tools.synthetic import csv_text, records
+from localcloud.clock import DEFAULT_SCALE
 from localcloud.cloud import LocalCloud
 from localcloud.template import load_sam_template
 
@@ -384,43 +388,140 @@ def ingest_throughput(repeats: int) -> list[Row]:
     return [Row.measured(name, rows / value, rows / baseline, "rows/s", digits=0)]
 
 
-def retraining_transitions() -> list[Row]:
-    """State transitions (Step Functions bills each) of one approved retraining run on the local cloud."""
+def _retraining_run(cloud: LocalCloud, run_id: str, seed: int = 7) -> str:
+    """Run the retraining workflow on 3000 fresh rows; the execution's ARN (it must succeed)."""
     columns = load_schema("predictive_maintenance").columns
-    with LocalCloud.from_template(ROOT / "template.yaml", parameters={"NumRound": "50"}) as cloud:
-        bucket = cloud.outputs["DataBucketName"]
-        s3 = cloud.client("s3")
-        s3.put_object(
-            Bucket=bucket, Key="datasets/parts/bench.csv", Body=csv_text(records(3000), columns, header=False).encode()
-        )
-        manifest = {"run_id": "run-000001", "parts": [{"key": "datasets/parts/bench.csv", "rows": 3000}]}
-        s3.put_object(Bucket=bucket, Key="datasets/snapshots/run-000001.json", Body=json.dumps(manifest).encode())
-        run_input = {
-            "run_id": "run-000001",
-            "trigger": "threshold",
-            "claimed_at": "2026-01-01T00:00:00+00:00",
-            "new_rows": 3000,
-            "dataset": {
-                "bucket": bucket,
-                "manifest_key": "datasets/snapshots/run-000001.json",
-                "rows": 3000,
-                "parts": 1,
-            },
-        }
-        sfn = cloud.client("stepfunctions")
-        machine = cloud.outputs["RetrainingStateMachineArn"]
-        arn = sfn.start_execution(stateMachineArn=machine, name="run-000001", input=json.dumps(run_input))[
-            "executionArn"
-        ]
-        cloud.run_until_idle(timeout=300)
-        if sfn.describe_execution(executionArn=arn)["status"] != "SUCCEEDED":
-            raise RuntimeError("the benchmark's retraining run did not succeed")
-        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
+    bucket = cloud.outputs["DataBucketName"]
+    s3 = cloud.client("s3")
+    part = f"datasets/parts/bench-{run_id}.csv"
+    s3.put_object(Bucket=bucket, Key=part, Body=csv_text(records(3000, seed=seed), columns, header=False).encode())
+    manifest_key = f"datasets/snapshots/{run_id}.json"
+    manifest = {"run_id": run_id, "parts": [{"key": part, "rows": 3000}]}
+    s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
+    run_input = {
+        "run_id": run_id,
+        "trigger": "threshold",
+        "claimed_at": "2026-01-01T00:00:00+00:00",
+        "new_rows": 3000,
+        "dataset": {"bucket": bucket, "manifest_key": manifest_key, "rows": 3000, "parts": 1},
+    }
+    sfn = cloud.client("stepfunctions")
+    machine = cloud.outputs["RetrainingStateMachineArn"]
+    arn = str(sfn.start_execution(stateMachineArn=machine, name=run_id, input=json.dumps(run_input))["executionArn"])
+    cloud.run_until_idle(timeout=300)
+    if sfn.describe_execution(executionArn=arn)["status"] != "SUCCEEDED":
+        raise RuntimeError(f"the benchmark's retraining run {run_id} did not succeed")
+    return arn
+
+
+def _transitions(cloud: LocalCloud, machine_output: str, execution_arn: str, name: str) -> Row:
+    sfn = cloud.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    machine = cloud.outputs[machine_output]
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
     entered = sum(1 for event in events if event["type"].endswith("StateEntered"))
     states = len(definition["States"])
-    name = f"retraining: state transitions of one approved run (of {states} states defined)"
-    return [Row.measured(name, entered, states, "transitions", digits=0)]
+    return Row.measured(f"{name} (of {states} states defined)", entered, states, "transitions", digits=0)
+
+
+def retraining_transitions() -> list[Row]:
+    """State transitions (Step Functions bills each) of one approved retraining run on the local cloud."""
+    with LocalCloud.from_template(ROOT / "template.yaml", parameters={"NumRound": "50"}) as cloud:
+        arn = _retraining_run(cloud, "run-000001")
+        return [
+            _transitions(cloud, "RetrainingStateMachineArn", arn, "retraining: state transitions of one approved run")
+        ]
+
+
+def _ended(record: CanaryRecord) -> bool:
+    return record.state in (CanaryState.PROMOTED, CanaryState.ROLLED_BACK, CanaryState.FAILED)
+
+
+def canary_release() -> list[Row]:
+    """One canary promoted and one rolled back by its alarm, on the local cloud with steady traffic.
+
+    Package 2 bakes healthy and is promoted; package 3 fails 20 % of its requests and is rolled
+    back. Reported: the stack time from the alarm's change to ALARM to the challenger's weight at
+    0 (against one alarm period) and from its first failing request (against two periods, the most
+    the canary promises with one evaluation period); the wall time of the minute in which that
+    happened (against the median minute of the same traffic before it); and each canary's state
+    transitions.
+    """
+    period = 60
+    parameters = {"NumRound": "30", "MinNewRows": "1000000", "ApprovalMode": "manual", "BakeMinutes": "10"}
+    schema = load_schema("predictive_maintenance")
+    rows = [[row[feature.name] for feature in schema.features] for row in records(50, seed=3)]
+    with LocalCloud.from_template(ROOT / "template.yaml", parameters=parameters) as cloud:
+        cloud.hosting.deploy_seconds = 0
+        endpoint, table, dynamodb = (
+            cloud.outputs["EndpointName"],
+            cloud.outputs["StateTableName"],
+            cloud.client("dynamodb"),
+        )
+        _retraining_run(cloud, "run-000001")
+        decide(cloud, "1", "Approved", "bench: first model")
+        cloud.run_until_idle()
+        minutes: dict[int, list[float]] = {}
+        for version in (2, 3):
+            _retraining_run(cloud, f"run-00000{version}")
+            cloud.clock.scale = 1.0  # the bake runs on stack time at wall speed: only advance moves it
+            decide(cloud, str(version), "Approved", "bench")
+            while (record := get_canary(table, version, dynamodb)) is None or record.state != CanaryState.BAKING:
+                time.sleep(0.01)
+            if version == 3:
+                cloud.endpoint_faults.variant(endpoint, f"p{version}", error_rate=0.2)
+            cloud.traffic.start(endpoint, rows, per_second=5)
+            minutes[version] = []
+            while not _ended(record):
+                start = time.perf_counter()
+                cloud.advance(minutes=1)
+                minutes[version].append(time.perf_counter() - start)
+                record = get_canary(table, version, dynamodb) or record
+            cloud.traffic.stop()
+            cloud.clock.scale = DEFAULT_SCALE
+            cloud.run_until_idle(timeout=60)
+        rolled_back = get_canary(table, 3, dynamodb)
+        if rolled_back is None or rolled_back.alarm_changed_at is None or rolled_back.weight_zero_at is None:
+            raise RuntimeError(f"the benchmark's failing canary was not rolled back by an alarm: {rolled_back}")
+        first_failure = min(r.at for r in cloud.traffic.log if r.variant == "p3" and not r.ok)
+        executions = {e["name"]: e["executionArn"] for e in stack.executions(cloud, "CanaryReleaseStateMachineArn")}
+        transitions = [
+            _transitions(
+                cloud,
+                "CanaryReleaseStateMachineArn",
+                executions["package-2"],
+                "canary: state transitions of a promoted release",
+            ),
+            _transitions(
+                cloud,
+                "CanaryReleaseStateMachineArn",
+                executions["package-3"],
+                "canary: state transitions of a rolled-back release",
+            ),
+        ]
+    alarm_to_zero = (rolled_back.weight_zero_at - rolled_back.alarm_changed_at).total_seconds()
+    failure_to_zero = (rolled_back.weight_zero_at - first_failure).total_seconds()
+    return [
+        Row.measured(
+            "canary: alarm in ALARM to the challenger's weight at 0 (stack time, vs one alarm period)",
+            alarm_to_zero,
+            period,
+            "s",
+        ),
+        Row.measured(
+            "canary: first failing request to the challenger's weight at 0 (stack time, vs two periods)",
+            failure_to_zero,
+            2 * period,
+            "s",
+        ),
+        Row.measured(
+            "canary: wall time of the minute the alarm fired and the canary rolled back (vs the median minute before)",
+            minutes[3][-1] * 1000,
+            statistics.median(minutes[3][:-1] or minutes[2]) * 1000,
+            "ms",
+        ),
+        *transitions,
+    ]
 
 
 def security_response(repeats: int) -> list[Row]:
@@ -493,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = cold_starts(args.cold_start_repeats, environment)
     if not args.cold_starts_only:
         rows += firehose_transform(args.repeats) + ingest_throughput(args.repeats) + retraining_transitions()
-        rows += security_response(args.repeats)
+        rows += security_response(args.repeats) + canary_release()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n", encoding="utf-8")
     for row in rows:
