@@ -452,7 +452,6 @@ def canary_release() -> list[Row]:
     schema = load_schema("predictive_maintenance")
     rows = [[row[feature.name] for feature in schema.features] for row in records(50, seed=3)]
     with LocalCloud.from_template(ROOT / "template.yaml", parameters=parameters) as cloud:
-        cloud.hosting.deploy_seconds = 0
         endpoint, table, dynamodb = (
             cloud.outputs["EndpointName"],
             cloud.outputs["StateTableName"],

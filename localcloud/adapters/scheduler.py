@@ -88,6 +88,8 @@ def scheduler(cloud: Cloud) -> Iterator[None]:
         for group in backend.schedule_groups.values():
             for schedule in list(group.schedules.values()):
                 if schedule.state != "ENABLED":
+                    # A disabled schedule fires nothing for the periods it was off, as on AWS.
+                    last_fired.pop(schedule.arn, None)
                     continue
                 interval = period(schedule.schedule_expression)
                 fired = last_fired.setdefault(schedule.arn, now)

@@ -36,7 +36,11 @@ from localcloud.hosting.models import ModelStore
 if TYPE_CHECKING:
     from localcloud.hosting.host import Host
 
-DEFAULT_DEPLOY_SECONDS = 60.0
+# By default a deployment completes at the next describe: a workflow polling an endpoint waits
+# in compressed time (its Retry or Wait), which does not move stack time, so a deployment timed in
+# stack time would never complete for it. Tests of the Creating and Updating states set a duration
+# (``cloud.hosting.deploy_seconds``) and advance the clock through it.
+DEFAULT_DEPLOY_SECONDS = 0.0
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 IN_PROGRESS = ("Creating", "Updating")
 

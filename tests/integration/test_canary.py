@@ -110,7 +110,6 @@ class Canary:
 @pytest.fixture
 def canary() -> Iterator[Canary]:
     with LocalCloud.from_template(TEMPLATE, parameters=PARAMETERS) as cloud:
-        cloud.hosting.deploy_seconds = 0
         stack = Canary(cloud)
         stack.release_champion()
         yield stack

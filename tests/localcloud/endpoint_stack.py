@@ -74,10 +74,15 @@ def create_models(cloud: LocalCloud, role: str) -> None:
         )
 
 
+# How long a deployment takes in these tests, so that they see Creating and Updating.
+DEPLOY_SECONDS = 60.0
+
+
 @contextmanager
 def endpoint_cloud(*, without: Sequence[Adapter] = ()) -> Iterator[LocalCloud]:
     """A small stack with the champion and challenger models ready to deploy, run as role "model"."""
     with small_cloud(without=without) as cloud:
+        cloud.hosting.deploy_seconds = DEPLOY_SECONDS
         cloud.client("s3").create_bucket(Bucket=BUCKET)
         create_models(cloud, model_role(cloud))
         yield cloud

@@ -7,10 +7,11 @@
   with UpdateEndpointWeightsAndCapacities, and the task token fails with the alarm's reason, so the
   workflow finishes the rollback. An alarm that comes after promotion began, or after the canary
   ended, changes nothing; nor does the same alarm event again.
-- **Heartbeat** (every minute): for the baking canary, any of its alarms already in ALARM (an
-  event that never arrived) rolls it back the same way; otherwise the task gets a heartbeat. A
-  controller that stops beating lets the bake fail with States.HeartbeatTimeout: the workflow then
-  rolls back, since nobody is watching the alarms.
+- **Heartbeat** (every minute, switched on when a bake begins and off once nothing bakes): for
+  the baking canary, any of its alarms already in ALARM (an event that never arrived) rolls it
+  back the same way; otherwise the task gets a heartbeat. A controller that stops beating lets the
+  bake fail with States.HeartbeatTimeout: the workflow then rolls back, since nobody is watching
+  the alarms.
 """
 
 from __future__ import annotations
@@ -77,7 +78,25 @@ def begin_bake(settings: CanarySettings, version: int, task_token: str, *, now: 
         task_token=task_token,
         bake_started_at=now,
     )
+    switch_heartbeat(settings, enabled=True)
     return Outcome(action="baking", version=version, state=record.state, detail={"alarm_names": record.alarm_names})
+
+
+def switch_heartbeat(settings: CanarySettings, *, enabled: bool) -> None:
+    """Turn the every-minute heartbeat schedule on (a bake began) or off (nothing bakes)."""
+    scheduler = aws.client("scheduler")
+    schedule = scheduler.get_schedule(Name=settings.heartbeat_schedule_name)
+    state = "ENABLED" if enabled else "DISABLED"
+    if schedule["State"] == state:
+        return
+    scheduler.update_schedule(
+        Name=settings.heartbeat_schedule_name,
+        Description=schedule.get("Description", ""),
+        ScheduleExpression=schedule["ScheduleExpression"],
+        FlexibleTimeWindow=schedule["FlexibleTimeWindow"],
+        Target=schedule["Target"],
+        State=state,
+    )
 
 
 def on_alarm(settings: CanarySettings, event: AlarmStateChange, *, now: datetime) -> Outcome:
@@ -172,7 +191,10 @@ def heartbeat(settings: CanarySettings, *, now: datetime) -> list[Outcome]:
     """Beat for the baking canary, or roll it back if one of its alarms is in ALARM already."""
     outcomes = []
     cloudwatch = aws.client("cloudwatch")
-    for record in baking_canaries(settings.state_table_name):
+    baking = baking_canaries(settings.state_table_name)
+    if not baking:
+        switch_heartbeat(settings, enabled=False)
+    for record in baking:
         alarms = cloudwatch.describe_alarms(AlarmNames=record.alarm_names)["MetricAlarms"]
         firing = [alarm for alarm in alarms if alarm["StateValue"] == "ALARM"]
         if firing:

@@ -34,6 +34,7 @@ class CanarySettings(Settings):
     canary_latency_p99_ms: float = Field(gt=0)
     data_capture_percent: int = Field(ge=0, le=100)
     endpoint_update_minutes: int = Field(ge=1, le=240)
+    heartbeat_schedule_name: str
     data_bucket_name: str
     key_arn: str
     notification_topic_arn: str

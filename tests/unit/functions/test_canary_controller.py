@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from controller import AlarmStateChange, WorkflowStep, begin_bake, on_alarm, record_step
+from controller import AlarmStateChange, WorkflowStep, begin_bake, heartbeat, on_alarm, record_step
 from moto import mock_aws
 from planning import CanarySettings, ReleaseInput, plan, version_of_alarm
 
@@ -37,10 +37,12 @@ SETTINGS = CanarySettings(
     canary_latency_p99_ms=500,
     data_capture_percent=0,
     endpoint_update_minutes=30,
+    heartbeat_schedule_name="conveyor-dev-canary-heartbeat",
     data_bucket_name="data",
     key_arn="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     notification_topic_arn="arn:aws:sns:us-east-1:123456789012:notifications",
 )
+ROLE = "arn:aws:iam::123456789012:role/heartbeat"
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/conveyor-dev-models/{}"
 
 
@@ -63,6 +65,13 @@ def serving() -> Iterator[None]:
             BillingMode=properties["BillingMode"],
             AttributeDefinitions=properties["AttributeDefinitions"],
             KeySchema=properties["KeySchema"],
+        )
+        boto3.client("scheduler").create_schedule(
+            Name="conveyor-dev-canary-heartbeat",
+            ScheduleExpression="rate(1 minute)",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": "arn:aws:lambda:us-east-1:123456789012:function:controller", "RoleArn": ROLE},
+            State="DISABLED",
         )
         sagemaker = boto3.client("sagemaker")
         for version in (1, 2):
@@ -176,6 +185,40 @@ def test_a_duplicate_alarm_event_rolls_back_once(serving: None) -> None:
     record = get_canary("state", 2)
     assert record is not None
     assert record.alarm_changed_at == alarm_event().detail.state.timestamp
+
+
+def heartbeat_state() -> str:
+    return str(boto3.client("scheduler").get_schedule(Name="conveyor-dev-canary-heartbeat")["State"])
+
+
+def test_the_heartbeat_beats_only_while_a_canary_bakes(serving: None) -> None:
+    assert heartbeat_state() == "DISABLED"
+    baking()
+    assert heartbeat_state() == "ENABLED"
+    record_step(SETTINGS, step("promote"), now=NOW)
+    assert heartbeat(SETTINGS, now=NOW) == []
+    assert heartbeat_state() == "DISABLED"
+
+
+def test_a_heartbeat_finding_an_alarm_already_firing_rolls_back(serving: None) -> None:
+    baking()
+    canary = get_canary("state", 2)
+    assert canary is not None
+    cloudwatch = boto3.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=canary.alarm_names[0],
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=canary.alarm_names[0], StateValue="ALARM", StateReason="lost event")
+    [outcome] = heartbeat(SETTINGS, now=NOW)
+    assert (outcome.action, outcome.reason) == ("rolled_back", "lost event")
+    assert weights() == {"p1": 1.0, "p2": 0.0}
 
 
 def test_only_the_stacks_canary_alarms_name_a_canary() -> None:
