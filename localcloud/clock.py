@@ -53,9 +53,13 @@ class Clock:
         self._thread = threading.local()  # how deep in work the calling thread is
 
     def sleep(self, seconds: float) -> None:
-        """Sleep ``seconds`` of stack time."""
-        with self._idle():
-            time.sleep(self.wall_seconds(seconds))
+        """Sleep ``seconds`` of stack time (compressed while idle; every ``advance`` meanwhile counts)."""
+
+        def nap(wall_seconds: float) -> bool:
+            time.sleep(wall_seconds)
+            return False
+
+        self.wait(nap, seconds)
 
     def wall_seconds(self, seconds: float) -> float:
         """Wall-clock seconds that ``seconds`` of stack time take."""

@@ -351,22 +351,25 @@ class LocalCloud:
             iam.put_role_policy(RoleName=name, PolicyName="fixture", PolicyDocument=json.dumps(policy))
         return arn
 
-    def run_until_idle(self, timeout: float = 30.0, *, callbacks: bool = True) -> None:
+    def run_until_idle(self, timeout: float = 30.0, *, waiting: bool = True) -> None:
         """Block until no state machine execution is running and no delivery is held back
-        (or raise after ``timeout`` seconds). With ``callbacks`` False, an execution waiting for a
-        task token (a ``.waitForTaskToken`` task that was submitted) counts as idle: only time or
-        another service moves it on."""
+        (or raise after ``timeout`` seconds).
+
+        With ``waiting`` False, an execution that only time or another service can move on counts
+        as idle: one parked on a task token (a submitted ``.waitForTaskToken`` task), in a Wait
+        state, or in a Retry's back-off, and unchanged since the previous look.
+        """
         deadline = time.monotonic() + timeout
         sfn = self.client("stepfunctions")
+        seen: dict[str, int] = {}
         while True:
-            running = [
-                execution["executionArn"]
-                for machine in sfn.list_state_machines()["stateMachines"]
-                for execution in sfn.list_executions(
-                    stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
-                )["executions"]
-                if callbacks or not self._waiting_for_token(sfn, execution["executionArn"])
-            ]
+            running = []
+            for machine in sfn.list_state_machines()["stateMachines"]:
+                listed = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
+                for execution in listed["executions"]:
+                    arn = execution["executionArn"]
+                    if waiting or not self._parked(sfn, arn, seen):
+                        running.append(arn)
             if not self.deliveries.release() and not running:
                 return
             if time.monotonic() > deadline:
@@ -374,10 +377,12 @@ class LocalCloud:
             time.sleep(0.01)
 
     @staticmethod
-    def _waiting_for_token(sfn: Any, execution_arn: str) -> bool:
+    def _parked(sfn: Any, execution_arn: str, seen: dict[str, int]) -> bool:
         # (moto ignores reverseOrder: the last event is at the end)
         history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        return bool(history) and history[-1]["type"] == "TaskSubmitted"
+        unchanged = seen.get(execution_arn) == len(history)
+        seen[execution_arn] = len(history)
+        return unchanged and bool(history) and history[-1]["type"] in _PARKED_EVENTS
 
     def advance(self, *, minutes: float = 0, seconds: float = 0) -> None:
         """Move stack time forward and run what falls due (schedules, alarm evaluation, traffic).
@@ -403,7 +408,12 @@ class LocalCloud:
                 tick()
             if self.clock.now() >= end:
                 break
-        self.run_until_idle(callbacks=False)
+        self.run_until_idle(waiting=False)
+
+
+# The last history event of an execution that waits for time or a callback: a submitted callback
+# task, a Wait state, or a failed task waiting out its Retry's back-off.
+_PARKED_EVENTS = {"TaskSubmitted", "WaitStateEntered", "TaskFailed"}
 
 
 def _next_minute(moment: datetime) -> datetime:

@@ -19,7 +19,7 @@ from conveyor.schema import load_schema
 from conveyor.state.canary import CanaryRecord, CanaryState, get_canary
 from conveyor.state.champion import current_champion
 from conveyor_tools.approval import decide
-from conveyor_tools.stack import evaluation_report, executions, messages, model_packages
+from conveyor_tools.stack import evaluation_report, executions, keys, messages, model_packages
 from conveyor_tools.synthetic import records
 from localcloud import LocalCloud
 from tests.conftest import TEMPLATE
@@ -34,6 +34,7 @@ PARAMETERS = {
     "ApprovalMode": "manual",
     "BakeMinutes": str(BAKE_MINUTES),
     "CanaryPercent": "20",
+    "DataCapturePercent": "100",
 }
 ENDPOINT = "conveyor-dev"
 SCHEMA = load_schema("predictive_maintenance")
@@ -131,6 +132,10 @@ def test_a_healthy_challenger_is_promoted_after_the_bake(canary: Canary) -> None
     served = {request.variant for request in canary.cloud.traffic.log}
     assert served == {"p1", "p2"}
     assert all(request.ok for request in canary.cloud.traffic.log)
+    # Every request and response was captured for later disputes, encrypted with the stack's key
+    [capture, *_] = keys(canary.cloud, "capture/")
+    head = canary.cloud.client("s3").head_object(Bucket=canary.cloud.outputs["DataBucketName"], Key=capture)
+    assert head["ServerSideEncryption"] == "aws:kms"
     # Its alarms are gone with the canary
     alarms = canary.cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix="conveyor-dev-canary-")
     assert alarms["MetricAlarms"] == []
@@ -179,26 +184,8 @@ def test_a_challenger_that_is_only_slower_is_rolled_back(canary: Canary) -> None
 
 def test_the_same_alarm_event_three_times_rolls_back_once(canary: Canary) -> None:
     record = rolled_back_by(canary, error_rate=0.5)
-    alarm = {
-        "version": "0",
-        "id": "replayed",
-        "detail-type": "CloudWatch Alarm State Change",
-        "source": "aws.cloudwatch",
-        "detail": {
-            "alarmName": record.alarm_name,
-            "state": {"value": "ALARM", "reason": "replayed", "timestamp": canary.cloud.clock.now().isoformat()},
-        },
-    }
-    replies = [
-        json.loads(
-            canary.cloud.client("lambda")
-            .invoke(FunctionName=canary.cloud.outputs["CanaryControllerFunctionName"], Payload=json.dumps(alarm))[
-                "Payload"
-            ]
-            .read()
-        )
-        for _ in range(2)
-    ]
+    assert record.alarm_name is not None
+    replies = [invoke_controller(canary, alarm_event(canary, record.alarm_name)) for _ in range(2)]
     assert [reply["action"] for reply in replies] == ["ignored", "ignored"]
     assert canary.record() == record
     assert canary.announced().count("Canary Rolled Back") == 1
@@ -232,3 +219,89 @@ def test_an_update_sagemaker_rolls_back_silently_is_a_failure(canary: Canary) ->
     assert record.state == CanaryState.ROLLED_BACK
     assert "SageMaker rolled the update back" in (record.reason or "")
     assert canary.weights() == {"p1": 1.0}
+
+
+def test_an_alarm_just_before_promotion_wins_and_the_promotion_is_refused(canary: Canary) -> None:
+    # Given the canary baking, and its errors alarm firing just before the bake would end
+    canary.approve_challenger()
+    for _ in range(BAKE_MINUTES - 1):
+        canary.cloud.advance(minutes=1)
+    reply = invoke_controller(canary, alarm_event(canary, "conveyor-dev-canary-p2-errors"))
+    # Then the alarm's rollback wins, and the promotion the bake's end would start is refused
+    assert reply["action"] == "rolled_back"
+    refused = invoke_controller(
+        canary, {"step": "promote", "version": 2, "package_arn": canary.package(2)["ModelPackageArn"]}
+    )
+    assert refused["errorType"] == "CanaryStateError"
+    canary.bake(3)
+    assert canary.record().state == CanaryState.ROLLED_BACK
+    assert canary.weights() == {"p1": 1.0}
+
+
+def test_an_alarm_just_after_promotion_began_changes_nothing(canary: Canary) -> None:
+    # Given the bake over and the promotion begun (the canary PROMOTING)
+    canary.approve_challenger()
+    canary.bake(BAKE_MINUTES + 2)
+    assert canary.record().state == CanaryState.PROMOTED
+    # When the alarm's event arrives after all
+    reply = invoke_controller(canary, alarm_event(canary, "conveyor-dev-canary-p2-errors"))
+    # Then it changes nothing: the challenger keeps all the traffic and stays champion
+    assert (reply["action"], reply["state"]) == ("ignored", "PROMOTED")
+    assert canary.weights() == {"p2": 1.0}
+    champion = current_champion(canary.table, dynamodb=canary.cloud.client("dynamodb"))
+    assert champion is not None
+    assert champion.version == 2
+
+
+def test_a_second_approval_waits_for_the_baking_canary_then_canaries_against_the_new_champion(canary: Canary) -> None:
+    assert run(canary.cloud, snapshot(canary.cloud, "run-000003"))["status"] == "SUCCEEDED"
+    canary.approve_challenger()
+    decide(canary.cloud, "3", "Approved", "third model")
+    # Package 3 waits: the endpoint still runs package 2's canary beside the champion
+    canary.cloud.advance(minutes=2)
+    assert get_canary(canary.table, 3, dynamodb=canary.cloud.client("dynamodb")) is None
+    assert canary.weights() == {"p1": 0.8, "p2": 0.2}
+    # Once package 2 is promoted, package 3 bakes beside it
+    for _ in range(BAKE_MINUTES + 4):
+        canary.cloud.advance(minutes=1)
+        third = get_canary(canary.table, 3, dynamodb=canary.cloud.client("dynamodb"))
+        if third is not None and third.state == CanaryState.BAKING:
+            break
+    assert third is not None
+    assert (third.state, third.champion_variant) == (CanaryState.BAKING, "p2")
+    assert canary.weights() == {"p2": 0.8, "p3": 0.2}
+
+
+def test_without_an_endpoint_the_release_records_no_endpoint_and_the_package_is_champion() -> None:
+    with LocalCloud.from_template(TEMPLATE, parameters=PARAMETERS | {"EndpointEnabled": "false"}) as cloud:
+        assert run(cloud, snapshot(cloud, "run-000001"))["status"] == "SUCCEEDED"
+        decide(cloud, "1", "Approved", "edge-only")
+        cloud.run_until_idle()
+        assert cloud.client("sagemaker").list_endpoints()["Endpoints"] == []
+        champion = current_champion(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb"))
+        assert champion is not None
+        assert (champion.version, champion.variant_name) == (1, None)
+        [execution] = executions(cloud, "CanaryReleaseStateMachineArn")
+        assert execution["status"] == "SUCCEEDED"
+
+
+def invoke_controller(canary: Canary, event: dict[str, Any]) -> dict[str, Any]:
+    reply = canary.cloud.client("lambda").invoke(
+        FunctionName=canary.cloud.outputs["CanaryControllerFunctionName"], Payload=json.dumps(event)
+    )
+    answer: dict[str, Any] = json.loads(reply["Payload"].read())
+    return answer
+
+
+def alarm_event(canary: Canary, alarm: str) -> dict[str, Any]:
+    """The event CloudWatch sends when ``alarm`` goes to ALARM now."""
+    return {
+        "version": "0",
+        "id": f"{alarm}-alarm",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "detail": {
+            "alarmName": alarm,
+            "state": {"value": "ALARM", "reason": "a test", "timestamp": canary.cloud.clock.now().isoformat()},
+        },
+    }

@@ -82,4 +82,4 @@ def test_delivered_at_least_once_the_demo_data_gives_the_same_dataset_runs_and_m
     # (The metric itself moves a little from run to run in either mode: Firehose names its object at
     # random, and where its rows live decides their channel.)
     approved, same_approved = at_least_once["models"][0], ordered["models"][0]
-    assert approved["value"] == pytest.approx(same_approved["value"], abs=0.03)
+    assert approved["value"] == pytest.approx(same_approved["value"], abs=0.05)
