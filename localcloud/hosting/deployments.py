@@ -119,8 +119,10 @@ class Deployments:
             return hosted.arn
 
     def update_weights(self, backend: SageMakerModelBackend, endpoint_name: str, desired: list[dict[str, Any]]) -> str:
-        """Apply UpdateEndpointWeightsAndCapacities at once: each given DesiredWeight and
-        DesiredInstanceCount becomes current; what is not given stays. Return the endpoint's ARN."""
+        """Apply UpdateEndpointWeightsAndCapacities: each given DesiredWeight and DesiredInstanceCount
+        routes requests at once; what is not given stays. As on AWS the endpoint is Updating until
+        the change completes (``deploy_seconds``), and refuses another update meanwhile. Return the
+        endpoint's ARN."""
         with self._lock:
             self.settle(backend)
             endpoint, hosted = self._endpoint(backend, endpoint_name)
@@ -144,7 +146,10 @@ class Deployments:
                 if entry.get("DesiredInstanceCount") is not None:
                     variant = replace(variant, instance_count=int(entry["DesiredInstanceCount"]))
                 serving = serving.with_variant(variant)
-            hosted.serving, hosted.last_modified = serving, self._cloud.clock.now()
+            now = self._cloud.clock.now()
+            hosted.serving, hosted.last_modified = serving, now
+            hosted.pending = replace(serving, started=now, ready_at=now + timedelta(seconds=self.deploy_seconds))
+            hosted.status = "Updating"
             publish(endpoint, hosted)
             return hosted.arn
 

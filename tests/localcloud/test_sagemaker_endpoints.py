@@ -323,10 +323,10 @@ def test_fix_alarms_are_evaluated_between_requests(canary: LocalCloud) -> None:
             rolled_back.append(canary.clock.now())
 
     canary.tickers.append(controller)
-    # When the challenger fails every request under steady traffic for two minutes
+    # When the challenger fails every request under steady traffic for three minutes
     canary.endpoint_faults.variant("serving", "challenger", error_rate=1.0)
     canary.traffic.start("serving", ROWS, per_second=4)
-    canary.advance(minutes=2)
+    canary.advance(minutes=3)
     # Then the rollback came at the first whole minute after the first error (CloudWatch evaluates
     # alarms on the minute), and no request reached the challenger after it
     [rolled_back_at] = rolled_back

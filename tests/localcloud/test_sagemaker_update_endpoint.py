@@ -74,6 +74,7 @@ def test_fix_retained_variant_properties_keep_the_running_weights(serving: Local
     sagemaker.update_endpoint_weights_and_capacities(
         EndpointName="serving", DesiredWeightsAndCapacities=[{"VariantName": "champion", "DesiredWeight": 3}]
     )
+    serving.advance(seconds=serving.hosting.deploy_seconds)  # (Updating until the change completes)
     # When it is updated to the canary configuration, retaining variant properties
     sagemaker.update_endpoint(EndpointName="serving", EndpointConfigName="canary", RetainAllVariantProperties=True)
     serving.advance(seconds=serving.hosting.deploy_seconds)
@@ -86,6 +87,7 @@ def test_fix_excluded_properties_come_from_the_new_configuration(serving: LocalC
     sagemaker.update_endpoint_weights_and_capacities(
         EndpointName="serving", DesiredWeightsAndCapacities=[{"VariantName": "champion", "DesiredInstanceCount": 3}]
     )
+    serving.advance(seconds=serving.hosting.deploy_seconds)
     sagemaker.update_endpoint(
         EndpointName="serving",
         EndpointConfigName="canary",
@@ -95,6 +97,20 @@ def test_fix_excluded_properties_come_from_the_new_configuration(serving: LocalC
     serving.advance(seconds=serving.hosting.deploy_seconds)
     [champion, _] = describe(serving)["ProductionVariants"]  # type: ignore[misc]
     assert (champion["CurrentWeight"], champion["CurrentInstanceCount"]) == (90, 3)
+
+
+def test_fix_a_weight_change_leaves_the_endpoint_updating_and_refusing_updates_until_it_completes(
+    serving: LocalCloud,
+) -> None:
+    sagemaker = serving.client("sagemaker")
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName="serving", DesiredWeightsAndCapacities=[{"VariantName": "champion", "DesiredWeight": 3}]
+    )
+    assert describe(serving)["EndpointStatus"] == "Updating"
+    with pytest.raises(ClientError, match="Cannot update in-progress endpoint"):
+        sagemaker.update_endpoint(EndpointName="serving", EndpointConfigName="canary")
+    serving.advance(seconds=serving.hosting.deploy_seconds)
+    assert describe(serving)["EndpointStatus"] == "InService"
 
 
 def test_fix_an_unknown_configuration_is_refused(serving: LocalCloud) -> None:

@@ -41,13 +41,14 @@ def reject(cloud: LocalCloud, *, catch: bool) -> dict[str, Any]:
     url, _ = queue(cloud, "verdicts")
     execution = start(cloud, "verdict", verdict_awaited(url, catch=catch))
     sqs = cloud.client("sqs")
-    deadline = time.monotonic() + 5
+    # (generous: a loaded 2-core machine can take seconds to run the state machine's first task)
+    deadline = time.monotonic() + 30
     messages: list[dict[str, Any]] = []
     while not messages and time.monotonic() < deadline:
         messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", [])
     token = json.loads(messages[0]["Body"])["token"]
     cloud.client("stepfunctions").send_task_failure(taskToken=token, error="CanaryRejected", cause=CAUSE)
-    cloud.run_until_idle(timeout=5)
+    cloud.run_until_idle(timeout=30)
     return outcome(cloud, execution)
 
 

@@ -11,6 +11,7 @@ from moto import mock_aws
 
 from conveyor import aws
 from conveyor.state.releases import (
+    Claim,
     ReleaseStatus,
     claim_release,
     complete_release,
@@ -42,7 +43,7 @@ def table() -> Iterator[str]:
     aws.client.cache_clear()
 
 
-def claim(table: str, event_id: str = "event-1", now: datetime = NOW) -> bool:
+def claim(table: str, event_id: str = "event-1", now: datetime = NOW) -> Claim:
     return claim_release(table, version=3, package_arn=ARN, event_id=event_id, now=now, timeout=TIMEOUT)
 
 
@@ -51,36 +52,36 @@ def refuse(table: str, event_id: str = "event-1") -> bool:
 
 
 def test_the_first_claim_wins_and_a_duplicate_of_its_event_does_not(table: str) -> None:
-    assert claim(table)
-    assert not claim(table)
+    assert claim(table) == Claim.CLAIMED
+    assert claim(table) == Claim.BUSY
     complete_release(table, 3, executions=["edge", "canary"], now=NOW)
     # Even once it started, and even for another approval event of the same package
-    assert not claim(table, event_id="event-2", now=NOW + timedelta(days=1))
+    assert claim(table, event_id="event-2", now=NOW + timedelta(days=1)) == Claim.STARTED
     record = get_release(table, 3)
     assert record is not None
     assert (record.status, record.executions, record.started_at) == (ReleaseStatus.STARTED, ["edge", "canary"], NOW)
 
 
 def test_a_claim_left_by_a_crashed_attempt_is_taken_over_after_the_timeout(table: str) -> None:
-    assert claim(table)
-    assert not claim(table, now=NOW + TIMEOUT - timedelta(seconds=1))
-    assert claim(table, now=NOW + TIMEOUT + timedelta(seconds=1))
+    assert claim(table) == Claim.CLAIMED
+    assert claim(table, now=NOW + TIMEOUT - timedelta(seconds=1)) == Claim.BUSY
+    assert claim(table, now=NOW + TIMEOUT + timedelta(seconds=1)) == Claim.CLAIMED
 
 
 def test_a_refused_approval_is_recorded_once_and_a_later_approval_may_start(table: str) -> None:
     assert refuse(table)
     # The same event again changes nothing: no second refusal, no start
     assert not refuse(table)
-    assert not claim(table)
+    assert claim(table) == Claim.REFUSED
     # A new approval (after the freeze was lifted) starts the release
-    assert claim(table, event_id="event-2")
+    assert claim(table, event_id="event-2") == Claim.CLAIMED
     record = get_release(table, 3)
     assert record is not None
     assert (record.status, record.refused_reason) == (ReleaseStatus.STARTING, None)
 
 
 def test_a_refusal_never_overwrites_a_release_that_started(table: str) -> None:
-    assert claim(table)
+    assert claim(table) == Claim.CLAIMED
     assert not refuse(table, event_id="event-2")
     record = get_release(table, 3)
     assert record is not None

@@ -173,8 +173,10 @@ def _challenger_to_zero(record: CanaryRecord) -> datetime:
         sagemaker.update_endpoint_weights_and_capacities(
             EndpointName=record.endpoint_name, DesiredWeightsAndCapacities=weights
         )
-    except sagemaker.exceptions.ClientError:
+    except sagemaker.exceptions.ClientError as refused:
         endpoint = sagemaker.describe_endpoint(EndpointName=record.endpoint_name)
+        if endpoint["EndpointStatus"] != "InService":
+            raise EndpointNotReadyError(f"endpoint {record.endpoint_name} is {endpoint['EndpointStatus']}") from refused
         if record.challenger_variant in {v["VariantName"] for v in endpoint.get("ProductionVariants", [])}:
             raise
     return datetime.now(record.state_changed_at.tzinfo)
@@ -224,6 +226,10 @@ class EndpointNotReadyError(ConveyorError):
     """The endpoint is still being created or updated; the workflow asks again (its Retry)."""
 
 
+class CanaryAlarmFiringError(ConveyorError):
+    """The bake ended while one of the canary's alarms was in ALARM: it rolls back, not forward."""
+
+
 class EndpointUpdateFailedError(ConveyorError):
     """The endpoint failed, or SageMaker rolled the update back to another configuration."""
 
@@ -238,7 +244,6 @@ class WorkflowStep(BaseModel):
     package_arn: str
     reason: str = ""
     model_name: str | None = None
-    endpoint_name: str | None = None
     endpoint_config_name: str | None = None
     alarms: list[dict[str, Any]] = []
     alarm_names: list[str] = []
@@ -283,13 +288,22 @@ def _no_endpoint(settings: CanarySettings, request: WorkflowStep, now: datetime)
 
 
 def _promote(settings: CanarySettings, request: WorkflowStep, now: datetime) -> Outcome:
+    """BAKING -> PROMOTING, unless one of the canary's alarms is in ALARM (its event lost or late)."""
+    current = get_canary(settings.state_table_name, request.version)
+    if current is not None and current.alarm_names:
+        alarms = aws.client("cloudwatch").describe_alarms(AlarmNames=current.alarm_names)["MetricAlarms"]
+        firing = [alarm["AlarmName"] for alarm in alarms if alarm["StateValue"] == "ALARM"]
+        if firing:
+            raise CanaryAlarmFiringError(f"the bake ended with alarm(s) in ALARM: {', '.join(firing)}")
     record = transition(settings.state_table_name, request.version, CanaryState.BAKING, CanaryState.PROMOTING, now=now)
     return Outcome(action="promote", version=request.version, state=record.state)
 
 
 def _promoted(settings: CanarySettings, request: WorkflowStep, now: datetime) -> Outcome:
     table, version = settings.state_table_name, request.version
-    record = transition(table, version, (CanaryState.PROMOTING, CanaryState.DEPLOYING), CanaryState.PROMOTED, now=now)
+    # From PROMOTED too: a retried step finds its own transition made.
+    before = (CanaryState.PROMOTING, CanaryState.DEPLOYING, CanaryState.PROMOTED)
+    record = transition(table, version, before, CanaryState.PROMOTED, now=now)
     champion = ChampionPointer(
         package_arn=request.package_arn,
         version=version,
@@ -305,7 +319,8 @@ def _promoted(settings: CanarySettings, request: WorkflowStep, now: datetime) ->
 
 def _rolled_back(settings: CanarySettings, request: WorkflowStep, now: datetime) -> Outcome:
     table, version = settings.state_table_name, request.version
-    record = transition(table, version, CanaryState.ROLLING_BACK, CanaryState.ROLLED_BACK, now=now)
+    before = (CanaryState.ROLLING_BACK, CanaryState.ROLLED_BACK)  # a retried step finds its own transition made
+    record = transition(table, version, before, CanaryState.ROLLED_BACK, now=now)
     unlock_endpoint(table, version)
     return Outcome(action="rolled_back", version=version, state=record.state, detail={"description": rejection(record)})
 
@@ -354,7 +369,8 @@ def _abandon(settings: CanarySettings, request: WorkflowStep, now: datetime) -> 
 
 
 def endpoint_ready(settings: CanarySettings, expected_config: str) -> Outcome:
-    """InService on ``expected_config``, or an error: still updating (retry), or failed / rolled back."""
+    """InService (on ``expected_config``, when given), or an error: still updating (retried), or
+    failed / rolled back."""
     endpoint = aws.client("sagemaker").describe_endpoint(EndpointName=settings.endpoint_name)
     status, config = endpoint["EndpointStatus"], endpoint.get("EndpointConfigName")
     if status == "Failed":
@@ -363,7 +379,7 @@ def endpoint_ready(settings: CanarySettings, expected_config: str) -> Outcome:
         )
     if status != "InService":
         raise EndpointNotReadyError(f"endpoint {settings.endpoint_name} is {status}")
-    if config != expected_config:
+    if expected_config and config != expected_config:
         # SageMaker rolls a failed update back to the old configuration, with an empty or later-cleared reason.
         raise EndpointUpdateFailedError(
             f"endpoint {settings.endpoint_name} is InService on {config}, not {expected_config}: SageMaker rolled "

@@ -26,14 +26,21 @@ from typing import Any
 from pydantic import BaseModel
 
 from conveyor import aws
+from conveyor.errors import ConveyorError
 from conveyor.events import ModelPackageStateChange
 from conveyor.settings import Settings
+from conveyor.state.canary import CanaryState, get_canary
 from conveyor.state.control import freeze_state
-from conveyor.state.releases import claim_release, complete_release, refuse_release, withdraw_release
+from conveyor.state.releases import Claim, claim_release, complete_release, refuse_release, withdraw_release
 
-# Longer than the function's timeout: a claim this old belongs to an attempt that crashed.
-CLAIM_TIMEOUT = timedelta(minutes=2)
+# Longer than the function's timeout (30 s), shorter than Lambda's first retry of a failed event
+# (about a minute): a claim this old belongs to an attempt that crashed, and the retry takes it over.
+CLAIM_TIMEOUT = timedelta(seconds=45)
 WORKFLOWS = ("edge_release", "canary_release")
+
+
+class ReleaseStartingError(ConveyorError):
+    """Another attempt is starting this release; the event is retried."""
 
 
 class StartReleaseSettings(Settings):
@@ -114,10 +121,16 @@ def _start(settings: StartReleaseSettings, change: ModelPackageStateChange, now:
             _notify(settings, f"release of package {version} refused", f"Package {arn} was approved, but {reason}.")
             return ReleaseReport(outcome=Outcome.REFUSED, version=version, package_arn=arn, reason=reason)
         return ReleaseReport(outcome=Outcome.DUPLICATE, version=version, package_arn=arn, reason=reason)
-    if not claim_release(
+    claim = claim_release(
         settings.state_table_name, version=version, package_arn=arn, event_id=change.id, now=now, timeout=CLAIM_TIMEOUT
-    ):
-        return ReleaseReport(outcome=Outcome.DUPLICATE, version=version, package_arn=arn, reason="already started")
+    )
+    if claim in (Claim.STARTED, Claim.REFUSED):
+        reason = "already started" if claim == Claim.STARTED else "this approval was refused already"
+        return ReleaseReport(outcome=Outcome.DUPLICATE, version=version, package_arn=arn, reason=reason)
+    if claim == Claim.BUSY:
+        # Fail, so that Lambda retries this event: by then the other attempt has finished, or its
+        # claim is old enough to take over (it crashed).
+        raise ReleaseStartingError(f"another attempt is starting the release of package {version}; retry later")
     release_input = {
         "model_package_arn": arn,
         "model_package_version": version,
@@ -149,6 +162,10 @@ def _start_workflow(state_machine_arn: str, version: int, release_input: dict[st
 
 def _withdraw(settings: StartReleaseSettings, change: ModelPackageStateChange, now: datetime) -> ReleaseReport:
     version, arn = change.detail.model_package_version, change.detail.model_package_arn
+    canary = get_canary(settings.state_table_name, version)
+    if canary is not None and canary.state in (CanaryState.ROLLING_BACK, CanaryState.ROLLED_BACK):
+        reason = f"package {version} was rejected by its own canary's rollback, which announced it"
+        return ReleaseReport(outcome=Outcome.IGNORED, version=version, package_arn=arn, reason=reason)
     record = withdraw_release(settings.state_table_name, version, now=now)
     if record is None:
         reason = f"package {version} is {change.detail.model_approval_status}; no release of it started"
@@ -157,7 +174,10 @@ def _withdraw(settings: StartReleaseSettings, change: ModelPackageStateChange, n
     progress = {}
     for workflow in WORKFLOWS:
         execution = execution_arn(settings.state_machine_arn(workflow), version)
-        status = sfn.describe_execution(executionArn=execution)["status"]
+        try:
+            status = sfn.describe_execution(executionArn=execution)["status"]
+        except sfn.exceptions.ExecutionDoesNotExist:
+            status = "NOT_STARTED"  # the attempt that claimed the release crashed before starting it
         progress[workflow] = {"execution": execution, "status": status, "note": _withdrawal_note(status)}
     reason = f"package {version} was rejected after its release started"
     _announce(settings, "Release Withdrawn", version, arn, reason=reason, workflows=progress)
@@ -177,6 +197,8 @@ def _withdrawal_note(status: str) -> str:
         return "stops before its next irreversible step"
     if status == "SUCCEEDED":
         return "had finished: what it released stays released until the next release replaces it"
+    if status == "NOT_STARTED":
+        return "never started"
     return "had already ended without releasing"
 
 

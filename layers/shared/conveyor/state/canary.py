@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from conveyor.errors import ConveyorError
 from conveyor.state import PARTITION_KEY
-from conveyor.state.items import from_item, item, key, table_client, to_item
+from conveyor.state.items import from_item, is_condition_failure, item, key, table_client, to_item
 
 FAMILY = "canary"
 LOCK = "endpoint"
@@ -38,9 +38,6 @@ class CanaryState(StrEnum):
     ROLLING_BACK = "ROLLING_BACK"
     ROLLED_BACK = "ROLLED_BACK"
     FAILED = "FAILED"
-
-
-ACTIVE = (CanaryState.DEPLOYING, CanaryState.BAKING, CanaryState.PROMOTING, CanaryState.ROLLING_BACK)
 
 
 class CanaryStateError(ConveyorError):
@@ -96,10 +93,6 @@ def baking_canaries(table_name: str, dynamodb: Any = None) -> list[CanaryRecord]
     return [record] if record is not None and record.state == CanaryState.BAKING else []
 
 
-def _is_condition_failure(error: ClientError) -> bool:
-    return bool(error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException"))
-
-
 def lock_endpoint(table_name: str, version: int, *, now: datetime, dynamodb: Any = None) -> None:
     """Take the endpoint for ``version``'s canary (again, if it holds it already).
 
@@ -114,7 +107,7 @@ def lock_endpoint(table_name: str, version: int, *, now: datetime, dynamodb: Any
             ExpressionAttributeValues=to_item({":version": version}),
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if is_condition_failure(error):
             raise EndpointBusyError(f"another package's canary holds the endpoint; package {version} waits") from error
         raise
 
@@ -129,7 +122,7 @@ def unlock_endpoint(table_name: str, version: int, dynamodb: Any = None) -> None
             ExpressionAttributeValues=to_item({":version": version}),
         )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not is_condition_failure(error):
             raise
 
 
@@ -142,7 +135,7 @@ def start_canary(table_name: str, record: CanaryRecord, dynamodb: Any = None) ->
             ConditionExpression=f"attribute_not_exists({PARTITION_KEY})",
         )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not is_condition_failure(error):
             raise
         existing = get_canary(table_name, record.version, dynamodb)
         if existing is None:
@@ -183,7 +176,7 @@ def transition(
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if is_condition_failure(error):
             current = get_canary(table_name, version, dynamodb)
             found = current.state if current else "missing"
             raise CanaryStateError(

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from conveyor.errors import ConveyorError
 from conveyor.state import PARTITION_KEY
-from conveyor.state.items import from_item, item, key, table_client, to_item
+from conveyor.state.items import from_item, is_condition_failure, item, key, table_client, to_item
 
 FAMILY = "finding"
 # A released claim's time: older than any timeout.
@@ -84,10 +84,6 @@ class Claim(BaseModel):
     record: FindingRecord | None = None
 
 
-def _is_condition_failure(error: ClientError) -> bool:
-    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
-
-
 def get_finding(table_name: str, finding_id: str, dynamodb: Any = None) -> FindingRecord | None:
     """The finding, or None if it was never claimed."""
     found = table_client(dynamodb).get_item(TableName=table_name, Key=key(FAMILY, finding_id), ConsistentRead=True)
@@ -133,7 +129,7 @@ def claim_finding(
         )
         return Claim(outcome=ClaimOutcome.NEW, record=record.model_copy(update={"status": "IN_PROGRESS"}))
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not is_condition_failure(error):
             raise
     try:
         response = client.update_item(
@@ -157,7 +153,7 @@ def claim_finding(
             outcome=ClaimOutcome.TAKEN_OVER, record=FindingRecord.model_validate(from_item(response["Attributes"]))
         )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not is_condition_failure(error):
             raise
     current = get_finding(table_name, record.finding_id, client)
     outcome = ClaimOutcome.DONE if current is not None and current.status == "DONE" else ClaimOutcome.BUSY
@@ -210,6 +206,6 @@ def _update_claimed(
             ExpressionAttributeValues=to_item(values | {":token": claim_token}),
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if is_condition_failure(error):
             raise ClaimLostError(f"finding {finding_id} was taken over by another attempt") from error
         raise

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 from conveyor import aws
 from conveyor.state import PARTITION_KEY, SORT_KEY
@@ -17,6 +18,13 @@ _deserializer = TypeDeserializer()
 def table_client(dynamodb: Any = None) -> Any:
     """``dynamodb`` if a caller gives one (tests and tools acting as someone), else the function's own client."""
     return dynamodb or aws.client("dynamodb")
+
+
+def is_condition_failure(error: ClientError) -> bool:
+    """Whether DynamoDB refused a write because its condition did not hold (or, for a
+    transaction, cancelled it)."""
+    code = error.response["Error"]["Code"]
+    return bool(code in ("ConditionalCheckFailedException", "TransactionCanceledException"))
 
 
 def plain_key(partition: str, sort: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from conveyor.state import PARTITION_KEY
-from conveyor.state.items import from_item, item, key, table_client, to_item
+from conveyor.state.items import from_item, is_condition_failure, item, key, table_client, to_item
 
 FAMILY = "release"
 
@@ -53,10 +53,6 @@ def _sort_key(version: int) -> str:
     return f"v{version:06d}"
 
 
-def _is_condition_failure(error: ClientError) -> bool:
-    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
-
-
 def get_release(table_name: str, version: int, dynamodb: Any = None) -> ReleaseRecord | None:
     """The release of package ``version``, or None if none was ever claimed or refused."""
     found = table_client(dynamodb).get_item(
@@ -75,10 +71,21 @@ def _put(table_name: str, record: ReleaseRecord, condition: str, values: dict[st
             ExpressionAttributeValues=to_item(values),
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if is_condition_failure(error):
             return False
         raise
     return True
+
+
+class Claim(StrEnum):
+    CLAIMED = "CLAIMED"
+    """This attempt starts the release (a new one, a refused one approved again, or a crashed attempt's)."""
+    STARTED = "STARTED"
+    """The release has started: nothing to do."""
+    REFUSED = "REFUSED"
+    """This very approval event was refused (releases were frozen): nothing to do."""
+    BUSY = "BUSY"
+    """Another attempt claimed it less than the timeout ago: it may still be starting it, or have crashed."""
 
 
 def claim_release(
@@ -90,8 +97,8 @@ def claim_release(
     now: datetime,
     timeout: timedelta,
     dynamodb: Any = None,
-) -> bool:
-    """Claim the release of ``version`` for this attempt; False if it started or another attempt holds it."""
+) -> Claim:
+    """Claim the release of ``version`` for this attempt (see :class:`Claim`)."""
     record = ReleaseRecord(
         version=version, package_arn=package_arn, status=ReleaseStatus.STARTING, event_id=event_id, claimed_at=now
     )
@@ -106,7 +113,14 @@ def claim_release(
         ":event": event_id,
         ":stale": (now - timeout).isoformat(),
     }
-    return _put(table_name, record, condition, values, dynamodb)
+    if _put(table_name, record, condition, values, dynamodb):
+        return Claim.CLAIMED
+    current = get_release(table_name, version, dynamodb)
+    if current is not None and current.status == ReleaseStatus.STARTED:
+        return Claim.STARTED
+    if current is not None and current.status == ReleaseStatus.REFUSED:
+        return Claim.REFUSED
+    return Claim.BUSY
 
 
 def refuse_release(
@@ -169,7 +183,7 @@ def withdraw_release(table_name: str, version: int, *, now: datetime, dynamodb: 
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if is_condition_failure(error):
             return None
         raise
     return ReleaseRecord.model_validate(from_item(response["Attributes"]))
