@@ -5,7 +5,12 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+import boto3
 import pytest
+
+from conveyor import aws
+from localcloud.template import load_sam_template
+from tests.conftest import TEMPLATE
 
 
 class NetworkAccessInUnitTestError(Exception):
@@ -28,3 +33,17 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "unit")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unit")
+
+
+def create_state_table(name: str = "state") -> str:
+    """The stack's state table, created in moto from template.yaml's StateTable (so the two cannot
+    drift); its name. Call it inside ``mock_aws()``."""
+    properties = load_sam_template(TEMPLATE)["Resources"]["StateTable"]["Properties"]
+    aws.client.cache_clear()
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        BillingMode=properties["BillingMode"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+    )
+    return name

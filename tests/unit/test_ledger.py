@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -15,8 +14,7 @@ from moto import mock_aws
 from conveyor import aws
 from conveyor.state.ledger import CONFLICT_ATTEMPTS, Ledger, Part
 from localcloud.adapters.atomic_requests import serialized_requests
-from localcloud.template import load_sam_template
-from tests.conftest import TEMPLATE
+from tests.unit.conftest import create_state_table
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -24,16 +22,8 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def ledger() -> Iterator[Ledger]:
     """A ledger on a table built from template.yaml's StateTable, so the two cannot drift."""
-    properties = load_sam_template(TEMPLATE)["Resources"]["StateTable"]["Properties"]
     with mock_aws(), serialized_requests():
-        aws.client.cache_clear()
-        boto3.client("dynamodb").create_table(
-            TableName="state",
-            BillingMode=properties["BillingMode"],
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            KeySchema=properties["KeySchema"],
-        )
-        yield Ledger("state")
+        yield Ledger(create_state_table())
     aws.client.cache_clear()
 
 

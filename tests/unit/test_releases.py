@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -19,8 +18,7 @@ from conveyor.state.releases import (
     refuse_release,
     withdraw_release,
 )
-from localcloud.template import load_sam_template
-from tests.conftest import TEMPLATE
+from tests.unit.conftest import create_state_table
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 TIMEOUT = timedelta(minutes=2)
@@ -30,16 +28,8 @@ ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/conveyor-dev-model
 @pytest.fixture
 def table() -> Iterator[str]:
     """The state table, built from template.yaml's StateTable."""
-    properties = load_sam_template(TEMPLATE)["Resources"]["StateTable"]["Properties"]
     with mock_aws():
-        aws.client.cache_clear()
-        boto3.client("dynamodb").create_table(
-            TableName="state",
-            BillingMode=properties["BillingMode"],
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            KeySchema=properties["KeySchema"],
-        )
-        yield "state"
+        yield create_state_table()
     aws.client.cache_clear()
 
 

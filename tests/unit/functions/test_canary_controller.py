@@ -14,9 +14,8 @@ from planning import CanarySettings, ReleaseInput, plan, version_of_alarm
 from conveyor import aws
 from conveyor.state.canary import CanaryState, CanaryStateError, EndpointBusyError, get_canary
 from conveyor.state.champion import ChampionPointer, current_champion, set_champion
-from localcloud.template import load_sam_template
-from tests.conftest import TEMPLATE
 from tests.helpers import load_event
+from tests.unit.conftest import create_state_table
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 SETTINGS = CanarySettings(
@@ -57,15 +56,8 @@ def release(version: int) -> ReleaseInput:
 @pytest.fixture
 def serving() -> Iterator[None]:
     """The state table (from template.yaml) and an endpoint serving package 1 alone, its champion."""
-    properties = load_sam_template(TEMPLATE)["Resources"]["StateTable"]["Properties"]
     with mock_aws():
-        aws.client.cache_clear()
-        boto3.client("dynamodb").create_table(
-            TableName="state",
-            BillingMode=properties["BillingMode"],
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            KeySchema=properties["KeySchema"],
-        )
+        create_state_table()
         boto3.client("scheduler").create_schedule(
             Name="conveyor-dev-canary-heartbeat",
             ScheduleExpression="rate(1 minute)",
