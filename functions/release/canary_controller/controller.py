@@ -196,6 +196,9 @@ def heartbeat(settings: CanarySettings, *, now: datetime) -> list[Outcome]:
     baking = baking_canaries(settings.state_table_name)
     if not baking:
         switch_heartbeat(settings, enabled=False)
+        # A bake that began between the look and the switch turns it back on.
+        if baking_canaries(settings.state_table_name):
+            switch_heartbeat(settings, enabled=True)
     for record in baking:
         alarms = cloudwatch.describe_alarms(AlarmNames=record.alarm_names)["MetricAlarms"]
         firing = [alarm for alarm in alarms if alarm["StateValue"] == "ALARM"]
