@@ -11,9 +11,11 @@ or a small C runner (:mod:`localcloud.compilation.emulation`) can load it.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import io
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -43,6 +45,16 @@ TREES_PER_UNIT = 50
 MAX_UNITS = 8
 COMPILE_TIMEOUT_SECONDS = 600
 _BASE_SCORES = re.compile(r"(// Apply base_scores\n)((?:[ \t]*result\[\d+\] \+= [^;]+;\n)+)")
+
+
+def _log(message: bytes) -> None:
+    logging.getLogger("tl2cgen").debug(message.decode("utf-8", "replace").strip())
+
+
+# tl2cgen prints its native library's log lines ("Parallel compilation enabled...") on stdout, one
+# for each compilation; send them to logging instead (the callback must outlive the library).
+_LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(_log)
+tl2cgen.libloader._LIB.TL2cgenRegisterLogCallback(_LOG_CALLBACK)
 
 
 class InputError(Exception):

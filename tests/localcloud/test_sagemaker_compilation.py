@@ -186,6 +186,13 @@ def test_listing_shows_each_job_as_it_is_at_stack_time(cloud: LocalCloud) -> Non
     assert listed() == [("compile-1", "COMPLETED")]
 
 
+def test_a_deleted_job_is_gone(cloud: LocalCloud) -> None:
+    create_job(cloud)
+    cloud.client("sagemaker").delete_compilation_job(CompilationJobName="compile-1")
+    with pytest.raises(ClientError, match="Could not find compilation job 'compile-1'"):
+        describe(cloud)
+
+
 def test_stopping_a_job_that_does_not_exist_is_refused(cloud: LocalCloud) -> None:
     with pytest.raises(ClientError, match="Could not find compilation job 'nothing'"):
         cloud.client("sagemaker").stop_compilation_job(CompilationJobName="nothing")
