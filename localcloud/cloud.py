@@ -28,6 +28,7 @@ from localcloud.adapters import ALL as ALL_ADAPTERS
 from localcloud.adapters import Adapter
 from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
 from localcloud.cloudtrail import LocalCloudTrail
+from localcloud.compilation import CompilationFaults, Compilations
 from localcloud.delivery import AtLeastOnce, Deliveries
 from localcloud.function_logs import FunctionLogs
 from localcloud.greengrass import GreengrassV2Backend
@@ -89,6 +90,10 @@ class LocalCloud:
         self.physical_ids: dict[str, str] = {}
         self.training_faults = TrainingFaults()
         """Faults the next SageMaker training jobs suffer (tests set them)."""
+        self.compilation_faults = CompilationFaults()
+        """Faults the next SageMaker Neo compilation jobs suffer: failures, builds wrong on purpose."""
+        self.compilation = Compilations(self)
+        """SageMaker Neo compilation jobs on stack time (``compile_seconds``, ``stop_seconds``)."""
         self.endpoint_faults = EndpointFaults()
         """Faults SageMaker endpoints suffer: per-variant errors and latency, updates that roll back."""
         self.hosting = Hosting(self)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from localcloud.clock import Clock
 from localcloud.cloudtrail import LocalCloudTrail
+from localcloud.compilation import CompilationFaults, Compilations
 from localcloud.delivery import Deliveries
 from localcloud.greengrass import GreengrassV2Backend
 from localcloud.hosting import EndpointFaults, Hosting
@@ -30,6 +31,9 @@ class Cloud(Protocol):
     """Each template resource's physical id, by logical id."""
     authority: Authority
     training_faults: TrainingFaults
+    compilation_faults: CompilationFaults
+    compilation: Compilations
+    """SageMaker Neo compilation jobs on stack time (:mod:`localcloud.compilation`)."""
     endpoint_faults: EndpointFaults
     hosting: Hosting
     """SageMaker real-time hosting on stack time (:mod:`localcloud.hosting`)."""

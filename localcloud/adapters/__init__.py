@@ -32,6 +32,7 @@ from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E40
 from localcloud.adapters.log_group_arn import log_group_arn  # noqa: E402
 from localcloud.adapters.s3_bucket_logging import s3_bucket_logging  # noqa: E402
 from localcloud.adapters.s3_notifications import s3_notifications  # noqa: E402
+from localcloud.adapters.sagemaker_compilation import sagemaker_compilation  # noqa: E402
 from localcloud.adapters.sagemaker_endpoints import sagemaker_endpoints  # noqa: E402
 from localcloud.adapters.sagemaker_registry import sagemaker_registry  # noqa: E402
 from localcloud.adapters.sagemaker_tasks import sagemaker_tasks  # noqa: E402
@@ -66,6 +67,7 @@ ALL: list[Adapter] = [
     log_group_arn,
     s3_bucket_logging,
     s3_notifications,
+    sagemaker_compilation,
     sagemaker_endpoints,
     sagemaker_registry,
     sagemaker_tasks,
