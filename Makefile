@@ -58,8 +58,9 @@ scan: install $(TRANSLATED)
 	@# Suppressions, each with its reason, are in .cfnlintrc.yaml and .checkov.yaml.
 	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- $(TRANSLATED)
 
+# The tests run on every core (pytest-xdist); each worker deploys its own local clouds.
 test: lint scan
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/pytest -n auto --cov --cov-report=term
 
 test-fast: $(BIN)/.installed
 	$(BIN)/pytest -x -q

@@ -27,7 +27,7 @@ from tests.helpers import freeze_releases, queue, run, snapshot
 
 pytestmark = pytest.mark.localcloud
 
-BAKE_MINUTES = 10
+BAKE_MINUTES = 6
 PARAMETERS = {
     "NumRound": "30",
     "MinNewRows": "1000000",
@@ -118,7 +118,7 @@ def canary() -> Iterator[Canary]:
 
 def test_a_healthy_challenger_is_promoted_after_the_bake(canary: Canary) -> None:
     canary.approve_challenger()
-    canary.cloud.traffic.start(ENDPOINT, ROWS, per_second=5)
+    canary.cloud.traffic.start(ENDPOINT, ROWS, per_second=2)
     canary.bake(BAKE_MINUTES + 2)
     # The endpoint holds only the challenger, and the registry, the champion pointer and the endpoint agree
     assert canary.record().state == CanaryState.PROMOTED
@@ -144,7 +144,7 @@ def test_a_healthy_challenger_is_promoted_after_the_bake(canary: Canary) -> None
 def rolled_back_by(canary: Canary, **faults: float) -> CanaryRecord:
     canary.approve_challenger()
     canary.cloud.endpoint_faults.variant(ENDPOINT, "p2", **faults)
-    canary.cloud.traffic.start(ENDPOINT, ROWS, per_second=5)
+    canary.cloud.traffic.start(ENDPOINT, ROWS, per_second=2)
     canary.bake(BAKE_MINUTES)
     record = canary.record()
     assert record.state == CanaryState.ROLLED_BACK, record
