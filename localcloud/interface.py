@@ -7,8 +7,9 @@ them: so no module of the local cloud imports one that imports it back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
+from localcloud.clients import Clients
 from localcloud.clock import Clock
 from localcloud.cloudtrail import LocalCloudTrail
 from localcloud.compilation import CompilationFaults, Compilations
@@ -19,7 +20,7 @@ from localcloud.iam import Authority
 from localcloud.training import TrainingFaults
 
 
-class Cloud(Protocol):
+class Cloud(Clients, Protocol):
     """The running local cloud, as the pieces it installs see it."""
 
     account_id: str
@@ -46,15 +47,3 @@ class Cloud(Protocol):
     """Called on every ``advance``, after the clock moved."""
     undelivered: list[tuple[str, str, str]]
     """(source ARN, target ARN, why) of each delivery a service made and was refused."""
-
-    def client(
-        self,
-        service: str,
-        *,
-        principal: str | None = None,
-        source_arn: str = "",
-        assumed_by: str | None = None,
-        external_id: str | None = None,
-    ) -> Any:
-        """A boto3 client, as the administrator or as ``principal`` (see ``LocalCloud.client``)."""
-        ...

@@ -25,6 +25,7 @@ from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
 
 from conveyor.aws import split_s3_uri
+from localcloud.clients import Clients
 from localcloud.clock import Clock
 from localcloud.compilation.compiler import InputError, ToolchainError, check_input, compile_model, output_uri
 from localcloud.compilation.targets import TargetError, resolve
@@ -50,23 +51,11 @@ class CompilationFaults:
     as in the output file: the TargetDevice (``rasp4b``) or ``<Os>_<Arch>`` (``LINUX_ARM64``)."""
 
 
-class Builder(Protocol):
+class Builder(Clients, Protocol):
     """What compilation jobs use of the running local cloud."""
 
     clock: Clock
     compilation_faults: CompilationFaults
-
-    def client(
-        self,
-        service: str,
-        *,
-        principal: str | None = None,
-        source_arn: str = "",
-        assumed_by: str | None = None,
-        external_id: str | None = None,
-    ) -> Any:
-        """A boto3 client, as the administrator or as ``principal`` (see ``LocalCloud.client``)."""
-        ...
 
 
 class JobFailedError(Exception):

@@ -6,28 +6,17 @@ imports this package: hosting depends on this protocol instead, and nothing impo
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
+from localcloud.clients import Clients
 from localcloud.clock import Clock
 from localcloud.hosting.faults import EndpointFaults
 
 
-class Host(Protocol):
+class Host(Clients, Protocol):
     account_id: str
     region: str
     clock: Clock
     endpoint_faults: EndpointFaults
     undelivered: list[tuple[str, str, str]]
     """(source ARN, target ARN, why) of each delivery a service made and was refused."""
-
-    def client(
-        self,
-        service: str,
-        *,
-        principal: str | None = None,
-        source_arn: str = "",
-        assumed_by: str | None = None,
-        external_id: str | None = None,
-    ) -> Any:
-        """A boto3 client, as the administrator or as ``principal`` (see ``LocalCloud.client``)."""
-        ...
