@@ -1,0 +1,117 @@
+"""What the edge workflow waits on: each Neo compilation, the canary's outcome, the fleet's rollout.
+
+Each look answers at once. While the thing watched is still under way it raises an
+``...InProgressError``, which the workflow's Retry turns into a growing wait (30 s doubling to
+5 minutes): one state transition per look. Each has a deadline, after which it answers anyway.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from conveyor import aws
+from conveyor.errors import ConveyorError
+from conveyor.state.canary import CanaryState, get_canary
+from targets import EdgeSettings
+
+COMPILING = {"STARTING", "INPROGRESS", "STOPPING"}
+ROLLING_OUT = {"IN_PROGRESS", "SCHEDULED"}
+# The counts of an IoT job's jobProcessDetails that say where each device is.
+DEVICE_COUNTS = (
+    "numberOfQueuedThings",
+    "numberOfInProgressThings",
+    "numberOfSucceededThings",
+    "numberOfFailedThings",
+    "numberOfRejectedThings",
+    "numberOfTimedOutThings",
+    "numberOfCanceledThings",
+    "numberOfRemovedThings",
+)
+
+
+class CompilationInProgressError(ConveyorError):
+    """The Neo job is still running; the workflow looks again later."""
+
+
+class CanaryInProgressError(ConveyorError):
+    """The endpoint canary of this package has no outcome yet; the workflow looks again later."""
+
+
+class RolloutInProgressError(ConveyorError):
+    """The deployment's IoT job is still rolling out; the workflow looks again later."""
+
+
+class Compilation(BaseModel):
+    label: str
+    status: Literal["COMPLETED", "FAILED", "STOPPED"]
+    artifact: str | None = None
+    reason: str | None = None
+
+
+class CanaryOutcome(BaseModel):
+    outcome: Literal["promoted", "rolled_back", "failed", "no_outcome"]
+    reason: str
+
+
+class Rollout(BaseModel):
+    status: str
+    finished: bool
+    """False when the rollout was still under way at its deadline (``EdgeRolloutMinutes``)."""
+    devices: dict[str, int]
+    reason: str
+
+
+def compilation(settings: EdgeSettings, job_name: str, label: str, *, now: datetime) -> Compilation:
+    """The job's end, or :class:`CompilationInProgressError`; past ``EdgeCompileMinutes`` it is stopped."""
+    sagemaker = aws.client("sagemaker")
+    job = sagemaker.describe_compilation_job(CompilationJobName=job_name)
+    status = job["CompilationJobStatus"]
+    if status == "COMPLETED":
+        return Compilation(label=label, status="COMPLETED", artifact=job["ModelArtifacts"]["S3ModelArtifacts"])
+    if status in {"FAILED", "STOPPED"}:
+        reason = job.get("FailureReason") or f"the compilation job {job_name} was stopped"
+        return Compilation(label=label, status=status, reason=reason)
+    deadline = job["CreationTime"] + timedelta(minutes=settings.compile_minutes)
+    if now < deadline:
+        raise CompilationInProgressError(f"compilation job {job_name} is {status}")
+    if status != "STOPPING":
+        sagemaker.stop_compilation_job(CompilationJobName=job_name)
+    reason = f"the compilation job {job_name} did not finish within EdgeCompileMinutes ({settings.compile_minutes}); it was stopped"
+    return Compilation(label=label, status="STOPPED", reason=reason)
+
+
+def canary_outcome(settings: EdgeSettings, version: int, started: datetime, *, now: datetime) -> CanaryOutcome:
+    """How the endpoint canary of package ``version`` ended, or :class:`CanaryInProgressError`."""
+    record = get_canary(settings.state_table_name, version)
+    state = record.state if record is not None else None
+    if state == CanaryState.PROMOTED:
+        return CanaryOutcome(outcome="promoted", reason="the endpoint canary promoted the model")
+    if state == CanaryState.ROLLED_BACK:
+        alarm = f" by alarm {record.alarm_name}" if record is not None and record.alarm_name else ""
+        return CanaryOutcome(outcome="rolled_back", reason=f"the endpoint canary rolled the model back{alarm}")
+    if state == CanaryState.FAILED:
+        return CanaryOutcome(outcome="failed", reason="the endpoint canary failed before an outcome")
+    if now < started + timedelta(minutes=settings.canary_wait_minutes):
+        raise CanaryInProgressError(f"the canary of package {version} is {state or 'not started'}")
+    return CanaryOutcome(
+        outcome="no_outcome",
+        reason=f"the endpoint canary had no outcome within EdgeCanaryWaitMinutes ({settings.canary_wait_minutes})",
+    )
+
+
+def rollout(settings: EdgeSettings, job_id: str, *, now: datetime) -> Rollout:
+    """The deployment's IoT job at its end (or at ``EdgeRolloutMinutes``), or :class:`RolloutInProgressError`."""
+    job = aws.client("iot").describe_job(jobId=job_id)["job"]
+    status = job["status"]
+    details: dict[str, Any] = job.get("jobProcessDetails", {})
+    devices = {name.removeprefix("numberOf").removesuffix("Things").lower(): int(details.get(name, 0)) for name in DEVICE_COUNTS}
+    if status not in ROLLING_OUT:
+        reason = job.get("reasonCode") or job.get("comment") or ""
+        return Rollout(status=status, finished=True, devices=devices, reason=reason)
+    if now < job["createdAt"] + timedelta(minutes=settings.rollout_minutes):
+        raise RolloutInProgressError(f"IoT job {job_id} is {status}: {devices}")
+    reason = f"still rolling out after EdgeRolloutMinutes ({settings.rollout_minutes}); the deployment goes on"
+    return Rollout(status=status, finished=False, devices=devices, reason=reason)
