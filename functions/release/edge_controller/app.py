@@ -6,9 +6,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from targets import EdgePlan, EdgeSettings, ReleaseInput, plan
-from publication import publish
-from waits import Compilation, canary_outcome, compilation, rollout
+from publication import PublishRequest, publish
+from targets import EdgeSettings, ReleaseInput, plan
+from waits import canary_outcome, compilation, rollout
 
 from conveyor.tracing import handler_tracer
 
@@ -35,15 +35,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Any:
         started = datetime.fromisoformat(event["started"])
         return canary_outcome(settings, int(event["version"]), started, now=now).model_dump(mode="json")
     if step == "publish":
-        results = [Compilation.model_validate(result) for result in event["compilations"]]
-        publication = publish(
-            settings,
-            EdgePlan.model_validate(event["plan"]),
-            event["model_package_arn"],
-            int(event["model_package_version"]),
-            event["model_data_url"],
-            results,
-        )
+        publication = publish(settings, PublishRequest.model_validate(event))
         logger.info("edge component published", publication=publication.model_dump(mode="json"))
         metrics.add_metric(name="EdgeComponentsPublished", unit=MetricUnit.Count, value=int(publication.deployed))
         return publication.model_dump(mode="json")

@@ -21,18 +21,26 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from targets import EdgePlan, EdgeSettings
+from waits import Compilation
 
 from conveyor import aws
 from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
-from targets import EdgePlan, EdgeSettings
-from waits import Compilation
 
 COMPONENT_FOLDER = Path(__file__).resolve().parent / "component"
 MODEL_FILE = "xgboost-model"
 SELF_TEST_ROWS = 16
 SELF_TEST_TOLERANCE = 1e-5
 PACKAGE_TAG = "conveyor:model-package"
+
+
+class PublishRequest(BaseModel):
+    plan: EdgePlan
+    compilations: list[Compilation]
+    model_package_arn: str
+    model_package_version: int
+    model_data_url: str
 
 
 class Publication(BaseModel):
@@ -46,33 +54,38 @@ class Publication(BaseModel):
     failed_targets: list[Compilation] = []
 
 
-def publish(
-    settings: EdgeSettings, plan: EdgePlan, package_arn: str, version: int, model_data_url: str, results: list[Compilation]
-) -> Publication:
-    """The component version of package ``version`` and its deployment to the fleet's group."""
-    compiled = [r for r in results if r.status == "COMPLETED"]
-    failed = [r for r in results if r.status != "COMPLETED"]
-    common = {"component_name": plan.component_name, "failed_targets": failed}
+def publish(settings: EdgeSettings, request: PublishRequest) -> Publication:
+    """The component version of the request's package, and its deployment to the fleet's group."""
+    plan, version = request.plan, request.model_package_version
+    compiled = [r for r in request.compilations if r.status == "COMPLETED"]
+    failed = [r for r in request.compilations if r.status != "COMPLETED"]
     if not compiled:
-        return Publication(deployed=False, reason="no target compiled; nothing was deployed", **common)
-    greengrass = aws.client("greengrassv2")
-    component_version, arn = _component_version(settings, plan.component_name, package_arn, version)
+        reason = "no target compiled; nothing was deployed"
+        return Publication(deployed=False, reason=reason, component_name=plan.component_name, failed_targets=failed)
+    component_version, arn = _component_version(settings, plan.component_name, request.model_package_arn, version)
     if arn is None:
         prefix = f"edge/components/{plan.component_name}/{component_version}/"
-        artifacts = _write_artifacts(settings, prefix, compiled, model_data_url)
-        recipe = _recipe(settings, plan, component_version, package_arn, compiled, artifacts)
-        greengrass.create_component_version(
-            inlineRecipe=json.dumps(recipe).encode(), tags={PACKAGE_TAG: package_arn}
+        artifacts = _write_artifacts(settings, prefix, compiled, request.model_data_url)
+        recipe = _recipe(
+            settings,
+            plan,
+            component_version,
+            request.model_package_arn,
+            manifests=_manifests(plan, compiled, artifacts),
+        )
+        aws.client("greengrassv2").create_component_version(
+            inlineRecipe=json.dumps(recipe).encode(), tags={PACKAGE_TAG: request.model_package_arn}
         )
     deployment = _deploy(settings, plan, component_version, version)
     return Publication(
         deployed=True,
         reason="",
+        component_name=plan.component_name,
         component_version=component_version,
         deployment_id=deployment["deploymentId"],
         iot_job_id=deployment["iotJobId"],
         compiled_targets=[r.label for r in compiled],
-        **common,
+        failed_targets=failed,
     )
 
 
@@ -100,7 +113,10 @@ def _write_artifacts(
     """Each artifact written once under ``prefix``: {name: s3 URI}."""
     s3 = aws.client("s3")
     bucket = settings.artifact_bucket_name
-    bodies: dict[str, bytes] = {"inference.zip": _component_zip(), "selftest.json": _self_test(settings, model_data_url)}
+    bodies: dict[str, bytes] = {
+        "inference.zip": _component_zip(),
+        "selftest.json": _self_test(settings, model_data_url),
+    }
     for result in compiled:
         assert result.artifact is not None  # COMPLETED jobs have one
         source_bucket, source_key = split_s3_uri(result.artifact)
@@ -165,14 +181,8 @@ def _self_test(settings: EdgeSettings, model_data_url: str) -> bytes:
     return json.dumps({"rows": rows, "expected": expected, "tolerance": SELF_TEST_TOLERANCE}).encode()
 
 
-def _recipe(
-    settings: EdgeSettings,
-    plan: EdgePlan,
-    version: str,
-    package_arn: str,
-    compiled: list[Compilation],
-    artifacts: dict[str, str],
-) -> dict[str, Any]:
+def _manifests(plan: EdgePlan, compiled: list[Compilation], artifacts: dict[str, str]) -> list[dict[str, Any]]:
+    """One manifest per compiled target: its platform, its artifacts, and the component's lifecycle."""
     architectures = {t.label: t.architecture for t in plan.targets}
     manifests = []
     for result in compiled:
@@ -200,6 +210,12 @@ def _recipe(
                 },
             }
         )
+    return manifests
+
+
+def _recipe(
+    settings: EdgeSettings, plan: EdgePlan, version: str, package_arn: str, *, manifests: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "RecipeFormatVersion": "2020-01-25",
         "ComponentName": plan.component_name,
@@ -227,10 +243,10 @@ def _deploy(settings: EdgeSettings, plan: EdgePlan, component_version: str, vers
     if latest:
         current = greengrass.get_deployment(deploymentId=latest[0]["deploymentId"])
         if current.get("deploymentName") == name:
-            return current
+            return dict(current)
         components = dict(current.get("components", {}))
     components[plan.component_name] = {"componentVersion": component_version}
-    return greengrass.create_deployment(
+    created: dict[str, Any] = greengrass.create_deployment(
         targetArn=plan.thing_group_arn,
         deploymentName=name,
         components=components,
@@ -258,5 +274,6 @@ def _deploy(settings: EdgeSettings, plan: EdgePlan, component_version: str, vers
             },
             "timeoutConfig": {"inProgressTimeoutInMinutes": settings.device_timeout_minutes},
         },
-        tags={PACKAGE_TAG: f"{version}"},
+        tags={"conveyor:model-package-version": str(version)},
     )
+    return created

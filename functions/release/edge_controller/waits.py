@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from targets import EdgeSettings
 
 from conveyor import aws
 from conveyor.errors import ConveyorError
 from conveyor.state.canary import CanaryState, get_canary
-from targets import EdgeSettings
 
 COMPILING = {"STARTING", "INPROGRESS", "STOPPING"}
 ROLLING_OUT = {"IN_PROGRESS", "SCHEDULED"}
@@ -79,7 +79,8 @@ def compilation(settings: EdgeSettings, job_name: str, label: str, *, now: datet
         raise CompilationInProgressError(f"compilation job {job_name} is {status}")
     if status != "STOPPING":
         sagemaker.stop_compilation_job(CompilationJobName=job_name)
-    reason = f"the compilation job {job_name} did not finish within EdgeCompileMinutes ({settings.compile_minutes}); it was stopped"
+    minutes = settings.compile_minutes
+    reason = f"the compilation job {job_name} did not finish within EdgeCompileMinutes ({minutes}); it was stopped"
     return Compilation(label=label, status="STOPPED", reason=reason)
 
 
@@ -107,7 +108,10 @@ def rollout(settings: EdgeSettings, job_id: str, *, now: datetime) -> Rollout:
     job = aws.client("iot").describe_job(jobId=job_id)["job"]
     status = job["status"]
     details: dict[str, Any] = job.get("jobProcessDetails", {})
-    devices = {name.removeprefix("numberOf").removesuffix("Things").lower(): int(details.get(name, 0)) for name in DEVICE_COUNTS}
+    devices = {
+        name.removeprefix("numberOf").removesuffix("Things").lower(): int(details.get(name, 0))
+        for name in DEVICE_COUNTS
+    }
     if status not in ROLLING_OUT:
         reason = job.get("reasonCode") or job.get("comment") or ""
         return Rollout(status=status, finished=True, devices=devices, reason=reason)
