@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
 from conveyor_inference.native import LIBRARY_FILE, CompiledModelError, extract
 from conveyor_inference.native import CompiledModel as NativeModel
 

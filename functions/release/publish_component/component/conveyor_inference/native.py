@@ -71,7 +71,12 @@ class CompiledModel:
             raise CompiledModelError(f"{library} is not a compiled model Conveyor can load: {error}") from error
         num_feature.restype = num_output.restype = ctypes.c_int32
         self._batch.restype = None
-        self._batch.argtypes = [ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(ctypes.c_float)]
+        self._batch.argtypes = [
+            ctypes.POINTER(ctypes.c_float),
+            ctypes.c_size_t,
+            ctypes.c_int,
+            ctypes.POINTER(ctypes.c_float),
+        ]
         self.path = Path(library)
         self.num_feature: int = num_feature()
         """Features each row must have (the model's, in order)."""
