@@ -63,7 +63,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=f"{PROG} %(levelname)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(format=f"{PROG} %(levelname)s: %(message)s", stream=sys.stderr)
+    LOG.setLevel(logging.INFO)
     try:
         if arguments.command == "selftest":
             return run_selftest(arguments.model, arguments.work, arguments.selftest)
