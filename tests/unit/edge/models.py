@@ -84,4 +84,3 @@ def run_component(*arguments: str, environment: dict[str, str] | None = None) ->
         timeout=120,
         check=False,
     )
-

@@ -100,7 +100,9 @@ def test_a_malformed_selftest_file_fails_naming_the_field(
     assert message in caplog.text
 
 
-def test_rows_of_another_width_fail_the_selftest_naming_the_row(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_rows_of_another_width_fail_the_selftest_naming_the_row(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     selftest = selftest_file(tmp_path, ROWS[:, :5], xgboost_predictions(ROWS).tolist())
     assert main(selftest_command(artifact(tmp_path, "ml_c5"), selftest, tmp_path / "work")) == 3
     assert "row 0 has 5 features, the model reads 6" in caplog.text
