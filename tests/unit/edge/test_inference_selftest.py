@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conveyor_inference.cli import main
 from conveyor_inference.model import install, load
 from conveyor_inference.native import CompiledModel
 from conveyor_inference.runner import RUNNER_VARIABLE, RunnerModel
-
 from tests.localcloud.compilation_stack import feature_matrix
 from tests.unit.edge.models import artifact, run_component, runner_for, selftest_file, xgboost_predictions
 

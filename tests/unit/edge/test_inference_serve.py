@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conveyor_inference.cli import main
 from conveyor_inference.model import load
 from conveyor_inference.serve import Server
 from conveyor_inference.sinks import IPC_SOCKET_VARIABLE, FileSink, IpcSink, Prediction, choose_sink
-
 from tests.localcloud.compilation_stack import feature_matrix
 from tests.unit.edge.models import COMPONENT, artifact, readings_csv, xgboost_predictions
 
