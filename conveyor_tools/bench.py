@@ -24,21 +24,29 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from conveyor.events import FirehoseTransformation
 from conveyor.schema import load_schema
 from conveyor.state.canary import CanaryRecord, CanaryState, get_canary
 from conveyor.state.control import FREEZE_KEY, FROZEN
 from conveyor.state.items import to_item
+from conveyor_inference.native import CompiledModel
 from conveyor_tools import stack
 from conveyor_tools.approval import decide
 from conveyor_tools.lambda_packages import layer_requirements, link_packages
 from conveyor_tools.synthetic import csv_text, records
 from localcloud.clock import DEFAULT_SCALE
 from localcloud.cloud import LocalCloud
+from localcloud.compilation.compiler import compile_model
+from localcloud.compilation.targets import resolve
+from localcloud.hosting.container import load_model
 from localcloud.template import load_sam_template
+from localcloud.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
 FIREHOSE_BATCH_BYTES = 6 * 1024 * 1024
@@ -568,6 +576,65 @@ def security_response(repeats: int) -> list[Row]:
     ]
 
 
+def _edge_model() -> bytes:
+    """``model.tar.gz`` of a model as the stack trains it by default (its NumRound, MaxDepth and Eta)."""
+    parameters = load_sam_template(ROOT / "template.yaml")["Parameters"]
+    hyperparameters = {
+        "num_round": str(parameters["NumRound"]["Default"]),
+        "max_depth": str(parameters["MaxDepth"]["Default"]),
+        "eta": str(parameters["Eta"]["Default"]),
+        "objective": "binary:logistic",
+    }
+    channel = csv_text(records(2000, 11), load_schema("predictive_maintenance").columns, header=False).encode()
+    outcome = train(hyperparameters, {"train": [channel]}, checkpoint=lambda _: None, interrupt=False, now=datetime.now)
+    return outcome.model_tarball
+
+
+def edge_inference(repeats: int) -> list[Row]:
+    """The edge component's compiled model against XGBoost itself, on the same model and rows.
+
+    Latency: the median of many predictions of one row and of 1000 rows, through ctypes in process
+    (what a device runs) against ``Booster.inplace_predict``. Size: the Neo stand-in's tarball per
+    target against the ``xgboost-model`` tarball it was compiled from.
+    """
+    model_tarball = _edge_model()
+    booster = load_model(model_tarball)
+    schema = load_schema("predictive_maintenance")
+    lines = csv_text(records(1000, 12), schema.columns, header=False).splitlines()
+    rows = [[float(cell) for cell in line.split(",")[1:]] for line in lines]
+    matrix = np.array(rows, dtype=np.float32)
+    tarballs = {}
+    for device in ("ml_c5", "rasp4b", "rasp3b"):
+        target = resolve({"TargetDevice": device})
+        if not target.architecture.missing_build_tools():
+            tarballs[device] = compile_model(model_tarball, target).tarball
+    with tempfile.TemporaryDirectory(prefix="bench-edge-") as folder:
+        compiled = CompiledModel.from_artifact(tarballs["ml_c5"], folder)
+        one_row, one_matrix = rows[:1], matrix[:1]
+        single = _timed(lambda: compiled.predict(one_row), repeats * 300)
+        single_xgboost = _timed(lambda: booster.inplace_predict(one_matrix), repeats * 300)
+        batch = _timed(lambda: compiled.predict(rows), repeats * 10)
+        batch_xgboost = _timed(lambda: booster.inplace_predict(matrix), repeats * 10)
+    measured = [
+        Row.measured(
+            "edge: predict 1 row, compiled model via ctypes (vs XGBoost inplace_predict)",
+            single * 1e6,
+            single_xgboost * 1e6,
+            "us",
+        ),
+        Row.measured(
+            "edge: predict 1000 rows, compiled model via ctypes (vs XGBoost inplace_predict)",
+            batch * 1e3,
+            batch_xgboost * 1e3,
+            "ms",
+        ),
+    ]
+    for device, tarball in tarballs.items():
+        name = f"edge: compiled artifact for {device} (vs the xgboost-model tarball)"
+        measured.append(Row.measured(name, len(tarball), len(model_tarball), "bytes", digits=0))
+    return measured
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="conveyor-bench", description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("build/bench/results.json"))
@@ -581,6 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cold-starts-only", action="store_true", help="measure only the functions' cold starts (to compare options)"
     )
+    parser.add_argument("--edge-only", action="store_true", help="measure only the edge component's inference")
     parser.add_argument(
         "--environment",
         action="append",
@@ -590,10 +658,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     environment = dict(item.split("=", 1) for item in args.environment)
-    rows = cold_starts(args.cold_start_repeats, environment)
-    if not args.cold_starts_only:
+    rows = edge_inference(args.repeats) if args.edge_only else cold_starts(args.cold_start_repeats, environment)
+    if not (args.cold_starts_only or args.edge_only):
         rows += firehose_transform(args.repeats) + ingest_throughput(args.repeats) + retraining_transitions()
-        rows += security_response(args.repeats) + canary_release()
+        rows += security_response(args.repeats) + canary_release() + edge_inference(args.repeats)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n", encoding="utf-8")
     for row in rows:

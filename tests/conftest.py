@@ -14,6 +14,10 @@ import pytest
 # Set before localcloud imports XGBoost (libgomp reads it once, on load); the models are the same.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# The edge inference component, imported by name as on a device (the recipe puts its folder on
+# PYTHONPATH); an install of pyproject.toml maps it too, this covers a checkout run in place.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "functions/release/publish_component/component"))
+
 from localcloud import LocalCloud
 
 ROOT = Path(__file__).resolve().parent.parent
