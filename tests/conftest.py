@@ -16,7 +16,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # The edge inference component, imported by name as on a device (the recipe puts its folder on
 # PYTHONPATH); an install of pyproject.toml maps it too, this covers a checkout run in place.
-sys.path.append(str(Path(__file__).resolve().parent.parent / "functions/release/publish_component/component"))
+sys.path.append(str(Path(__file__).resolve().parent.parent / "functions/release/edge_controller/component"))
 
 from localcloud import LocalCloud
 

@@ -22,7 +22,7 @@ from localcloud.hosting.container import load_model
 from tests.conftest import ROOT
 from tests.localcloud.compilation_stack import model_tarball
 
-COMPONENT = ROOT / "functions" / "release" / "publish_component" / "component"
+COMPONENT = ROOT / "functions" / "release" / "edge_controller" / "component"
 DEVICES = {"X86_64": "ml_c5", "ARM64": "rasp4b"}
 
 
