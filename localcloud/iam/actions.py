@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.dynamodb.models import dynamodb_backends
 from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
@@ -71,6 +72,12 @@ UNSCOPED = {
     "iam": {"ListRoles"},
     "greengrassv2": {"CreateDeployment"},
     "cloudtrail": {"DescribeTrails", "ListTrails", "LookupEvents"},
+    "application-autoscaling": {
+        "DescribeScalableTargets",
+        "DescribeScalingPolicies",
+        "DescribeScalingActivities",
+        "DescribeScheduledActions",
+    },
 }
 # IoT operations whose only resource is the thing group they name.
 THING_GROUP_OPERATIONS = {"CreateThingGroup", "DescribeThingGroup", "UpdateThingGroup", "DeleteThingGroup"}
@@ -84,6 +91,15 @@ ROLE_PASSING = {
     ("lambda", "CreateFunction"): ("Role", "lambda.amazonaws.com"),
     ("cloudtrail", "CreateTrail"): ("CloudWatchLogsRoleArn", "cloudtrail.amazonaws.com"),
     ("cloudtrail", "UpdateTrail"): ("CloudWatchLogsRoleArn", "cloudtrail.amazonaws.com"),
+}
+# Application Auto Scaling creates the service-linked role of a namespace at its first registration,
+# as the caller (iam:CreateServiceLinkedRole); only SageMaker's is modelled.
+SERVICE_LINKED_ROLES = {
+    "sagemaker": (
+        "sagemaker.application-autoscaling.amazonaws.com",
+        "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+    )
 }
 # CloudTrail operations and the parameter that names their trail (by name or ARN).
 TRAIL_PARAMETERS = ("Name", "TrailName", "ResourceId")
@@ -119,6 +135,7 @@ class Actions:
             "iot": self._iot,
             "cloudtrail": self._cloudtrail,
             "securityhub": self._securityhub,
+            "application-autoscaling": self._application_autoscaling,
         }
 
     def checks(self, service: str, operation: str, params: Mapping[str, Any]) -> list[Check]:
@@ -413,6 +430,8 @@ class Actions:
         return [Check(f"scheduler:{operation}", self._arn("scheduler", resource))]
 
     def _iam(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
+        if operation == "CreateServiceLinkedRole" and "AWSServiceName" in params:
+            return [self._service_linked_role(params["AWSServiceName"])]
         if "RoleName" in params:
             return [Check(f"iam:{operation}", self._entity_arn("role", params["RoleName"]))]
         if "UserName" in params:
@@ -420,6 +439,38 @@ class Actions:
         if "PolicyArn" in params:
             return [Check(f"iam:{operation}", params["PolicyArn"])]
         raise UnmodelledOperationError(f"iam:{operation}: no resource model; add one in localcloud/iam/actions.py")
+
+    def _service_linked_role(self, service: str) -> Check:
+        """CreateServiceLinkedRole, on the role it creates, with ``iam:AWSServiceName``."""
+        path = next((role for name, role in SERVICE_LINKED_ROLES.values() if name == service), None)
+        resource = f"aws-service-role/{service}/*" if path is None else path
+        return Check(
+            "iam:CreateServiceLinkedRole",
+            f"arn:aws:iam::{self.account_id}:role/{resource}",
+            {"iam:AWSServiceName": service},
+        )
+
+    def _application_autoscaling(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
+        """Scalable targets, by their ARN (an opaque id AWS assigns at registration: ``scalable-target/*``
+        before it), with the namespace and dimension as condition keys."""
+        namespace, dimension = params.get("ServiceNamespace"), params.get("ScalableDimension")
+        if not namespace or not dimension or "ResourceId" not in params:
+            raise UnmodelledOperationError(
+                f"application-autoscaling:{operation}: no resource model; add one in localcloud/iam/actions.py"
+            )
+        backend = applicationautoscaling_backends[self.account_id][self.region]
+        target = backend.targets.get(dimension, {}).get(params["ResourceId"])
+        resource = target.arn if target is not None else self._arn("application-autoscaling", "scalable-target/*")
+        context = {
+            "application-autoscaling:service-namespace": namespace,
+            "application-autoscaling:scalable-dimension": dimension,
+        }
+        found = [Check(f"application-autoscaling:{operation}", resource, context)]
+        linked = SERVICE_LINKED_ROLES.get(namespace)
+        if operation == "RegisterScalableTarget" and linked is not None:
+            # Never created here, so every registration needs the permission AWS asks for on the first.
+            found.append(self._service_linked_role(linked[0]))
+        return found
 
     def _entity_arn(self, kind: str, name: str) -> str:
         """The ARN of the role or user ``name``, with its path (``role/conveyor/dev/Name``)."""

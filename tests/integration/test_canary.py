@@ -107,13 +107,40 @@ class Canary:
         [package] = [p for p in model_packages(self.cloud) if p["ModelPackageArn"].endswith(f"/{version}")]
         return package
 
+    def scaled(self) -> dict[str, list[str]]:
+        """Each auto-scaled variant of the endpoint, with its scaling policies' names."""
+        scaling = self.cloud.client("application-autoscaling")
+        targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+        policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+        return {
+            target["ResourceId"].removeprefix(f"endpoint/{ENDPOINT}/variant/"): [
+                policy["PolicyName"] for policy in policies if policy["ResourceId"] == target["ResourceId"]
+            ]
+            for target in targets
+        }
 
-@pytest.fixture
-def canary() -> Iterator[Canary]:
-    with LocalCloud.from_template(TEMPLATE, parameters=PARAMETERS) as cloud:
+
+def released(parameters: dict[str, str]) -> Iterator[Canary]:
+    with LocalCloud.from_template(TEMPLATE, parameters=parameters) as cloud:
         stack = Canary(cloud)
         stack.release_champion()
         yield stack
+
+
+@pytest.fixture
+def canary() -> Iterator[Canary]:
+    yield from released(PARAMETERS)
+
+
+@pytest.fixture
+def scaled_canary() -> Iterator[Canary]:
+    """The same stack with EndpointAutoScaling enabled: the champion p1 scales."""
+    parameters = PARAMETERS | {
+        "EndpointAutoScaling": "enabled",
+        "EndpointMinInstances": "1",
+        "EndpointMaxInstances": "3",
+    }
+    yield from released(parameters)
 
 
 def test_a_healthy_challenger_is_promoted_after_the_bake(canary: Canary) -> None:
@@ -305,3 +332,23 @@ def alarm_event(canary: Canary, alarm: str) -> dict[str, Any]:
             "state": {"value": "ALARM", "reason": "a test", "timestamp": canary.cloud.clock.now().isoformat()},
         },
     }
+
+
+def test_with_auto_scaling_a_promoted_challenger_scales_in_the_champions_place(scaled_canary: Canary) -> None:
+    assert scaled_canary.scaled() == {"p1": ["conveyor-dev-p1-invocations-per-instance"]}
+    scaled_canary.approve_challenger()
+    # The champion stays scaled while the challenger bakes beside it
+    assert scaled_canary.scaled() == {"p1": ["conveyor-dev-p1-invocations-per-instance"]}
+    scaled_canary.cloud.traffic.start(ENDPOINT, ROWS, per_second=2)
+    scaled_canary.bake(BAKE_MINUTES + 2)
+    # The update that removed the champion was not refused: its target went first, and the
+    # promoted variant is registered with its policy
+    assert scaled_canary.record().state == CanaryState.PROMOTED
+    assert scaled_canary.weights() == {"p2": 1.0}
+    assert scaled_canary.scaled() == {"p2": ["conveyor-dev-p2-invocations-per-instance"]}
+
+
+def test_with_auto_scaling_a_rollback_leaves_the_champion_scaled(scaled_canary: Canary) -> None:
+    rolled_back_by(scaled_canary, error_rate=0.5)
+    assert scaled_canary.weights() == {"p1": 1.0}
+    assert scaled_canary.scaled() == {"p1": ["conveyor-dev-p1-invocations-per-instance"]}

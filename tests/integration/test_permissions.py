@@ -279,3 +279,28 @@ def test_a_function_writes_its_output_to_its_log_group_only_while_its_role_allow
     assert "FunctionError" not in response
     assert events() == written
     assert [name for name, _ in stack.function_logs.lost] == [stack.outputs["HealthFunctionName"]]
+
+
+def test_the_canary_controller_registers_scalable_targets_only_with_auto_scaling_enabled(stack: LocalCloud) -> None:
+    role = stack.client("iam").get_role(RoleName=stack.physical_ids["CanaryControllerFunctionRole"].rsplit("/", 1)[-1])
+    scaling = stack.client("application-autoscaling", principal=role["Role"]["Arn"])
+    variant = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/conveyor-dev/variant/p1",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    # EndpointAutoScaling is disabled (the default): the role may not register a variant
+    with pytest.raises(ClientError) as denied:
+        scaling.register_scalable_target(**variant, MinCapacity=1, MaxCapacity=2)
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    # It may deregister one an earlier deploy left, which would block the next update, and nothing else
+    stack.client("application-autoscaling").register_scalable_target(**variant, MinCapacity=1, MaxCapacity=2)
+    scaling.deregister_scalable_target(**variant)
+    table = {
+        "ServiceNamespace": "dynamodb",
+        "ResourceId": "table/other",
+        "ScalableDimension": "dynamodb:table:ReadCapacityUnits",
+    }
+    with pytest.raises(ClientError) as denied:
+        scaling.deregister_scalable_target(**table)
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"

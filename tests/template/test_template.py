@@ -37,6 +37,8 @@ UNSCOPED_ACTIONS = {
     "cloudwatch:DescribeAlarms",
     "states:SendTaskFailure",
     "states:SendTaskHeartbeat",
+    # Application Auto Scaling's describe actions support no resource-level permissions.
+    "application-autoscaling:DescribeScalableTargets",
 }
 POLICY_KEYS = {"PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument"}
 

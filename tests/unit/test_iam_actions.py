@@ -244,3 +244,35 @@ def test_a_roles_resource_is_its_arn_with_its_path(actions: Actions) -> None:
 def test_writing_an_object_with_a_canned_acl_sets_s3_x_amz_acl(actions: Actions) -> None:
     [put] = actions.checks("s3", "PutObject", {"Bucket": "b", "Key": "k", "ACL": "bucket-owner-full-control"})
     assert put.context == {"s3:x-amz-acl": "bucket-owner-full-control"}
+
+
+def test_scalable_targets_are_authorized_by_arn_namespace_and_dimension(actions: Actions) -> None:
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/serving/variant/p1",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    # Before registration the target has no ARN yet; the first registration may create the
+    # service-linked role, as the caller
+    register, linked = actions.checks("application-autoscaling", "RegisterScalableTarget", target)
+    assert (register.action, register.resource) == (
+        "application-autoscaling:RegisterScalableTarget",
+        f"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/*",
+    )
+    assert dict(register.context) == {
+        "application-autoscaling:service-namespace": "sagemaker",
+        "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    assert (linked.action, dict(linked.context)) == (
+        "iam:CreateServiceLinkedRole",
+        {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"},
+    )
+    assert linked.resource.endswith("/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")
+    # Once registered, its own ARN
+    arn = boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
+        **target, MinCapacity=1, MaxCapacity=2
+    )["ScalableTargetARN"]
+    [deregister] = actions.checks("application-autoscaling", "DeregisterScalableTarget", target)
+    assert deregister.resource == arn
+    [describe] = actions.checks("application-autoscaling", "DescribeScalableTargets", {"ServiceNamespace": "sagemaker"})
+    assert (describe.action, describe.resource) == ("application-autoscaling:DescribeScalableTargets", "*")

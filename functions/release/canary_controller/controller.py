@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from planning import CanarySettings, version_of_alarm
 from pydantic import BaseModel, Field
+from scaling import deregister_before_update, register_serving_variant
 
 from conveyor import aws
 from conveyor.errors import ConveyorError
@@ -241,7 +242,17 @@ class WorkflowStep(BaseModel):
     """A step the canary workflow asks the controller to take or record."""
 
     step: Literal[
-        "endpoint_ready", "arm", "promote", "promoted", "disarm", "rollback", "rolled_back", "abandon", "no_endpoint"
+        "endpoint_ready",
+        "arm",
+        "promote",
+        "promoted",
+        "disarm",
+        "rollback",
+        "rolled_back",
+        "abandon",
+        "no_endpoint",
+        "deregister_scaling",
+        "register_scaling",
     ]
     version: int
     package_arn: str
@@ -250,6 +261,7 @@ class WorkflowStep(BaseModel):
     endpoint_config_name: str | None = None
     alarms: list[dict[str, Any]] = []
     alarm_names: list[str] = []
+    variant: str | None = None
 
 
 def record_step(settings: CanarySettings, request: WorkflowStep, *, now: datetime) -> Outcome:
@@ -282,6 +294,20 @@ def _disarm(settings: CanarySettings, request: WorkflowStep, now: datetime) -> O
     if request.alarm_names:
         aws.client("cloudwatch").delete_alarms(AlarmNames=request.alarm_names)
     return Outcome(action="disarmed", version=request.version)
+
+
+def _deregister_scaling(settings: CanarySettings, request: WorkflowStep, now: datetime) -> Outcome:
+    """Before an UpdateEndpoint to ``endpoint_config_name``: the scalable targets it would break go."""
+    outcome = deregister_before_update(settings, request.endpoint_config_name or "")
+    return Outcome(action=outcome.action, version=request.version, detail={"variants": outcome.variants})
+
+
+def _register_scaling(settings: CanarySettings, request: WorkflowStep, now: datetime) -> Outcome:
+    """Once one variant serves alone: it scales (when EndpointAutoScaling is enabled)."""
+    if not request.variant:
+        return Outcome(action="no_variant", version=request.version, reason="no variant serves alone")
+    outcome = register_serving_variant(settings, request.variant)
+    return Outcome(action=outcome.action, version=request.version, detail={"variants": outcome.variants})
 
 
 def _no_endpoint(settings: CanarySettings, request: WorkflowStep, now: datetime) -> Outcome:
@@ -402,6 +428,8 @@ STEPS = {
     "rolled_back": _rolled_back,
     "abandon": _abandon,
     "no_endpoint": _no_endpoint,
+    "deregister_scaling": _deregister_scaling,
+    "register_scaling": _register_scaling,
 }
 
 

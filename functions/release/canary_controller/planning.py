@@ -25,6 +25,10 @@ class CanarySettings(Settings):
     resource_prefix: str
     endpoint_instance_type: str
     endpoint_instance_count: int = Field(ge=1)
+    endpoint_auto_scaling: bool = False
+    endpoint_min_instances: int = Field(default=1, ge=1)
+    endpoint_max_instances: int = Field(default=1, ge=1)
+    endpoint_target_invocations_per_instance: float = Field(default=1000, gt=0)
     canary_percent: int = Field(ge=1, le=50)
     bake_minutes: int = Field(ge=1, le=1440)
     alarm_period_seconds: int = Field(ge=10)
@@ -87,7 +91,8 @@ def plan(settings: CanarySettings, release: ReleaseInput, *, now: datetime) -> P
     version = release.model_package_version
     lock_endpoint(settings.state_table_name, version, now=now)
     champion = current_champion(settings.state_table_name)
-    endpoint_exists = _endpoint_exists(settings)
+    endpoint = _endpoint(settings)
+    endpoint_exists = endpoint is not None
     first_release = champion is None or champion.variant_name is None or not endpoint_exists
     challenger = variant_name(version)
     model_name = f"{settings.resource_prefix}-{challenger}"
@@ -108,6 +113,8 @@ def plan(settings: CanarySettings, release: ReleaseInput, *, now: datetime) -> P
         ),
     )
     alarms = [] if first_release or champion is None else canary_alarms(settings, version, champion)
+    # The instances the champion serves on now (scaled, perhaps): the configs that follow keep them.
+    serving = serving_count(settings, _instance_count(endpoint, champion_variant))
     return Plan(
         endpoint_name=settings.endpoint_name,
         model_name=model_name,
@@ -117,10 +124,14 @@ def plan(settings: CanarySettings, release: ReleaseInput, *, now: datetime) -> P
         champion_variant=champion_variant,
         champion_package_arn=None if champion is None else champion.package_arn,
         configs={"canary": f"{model_name}-canary", "solo": f"{model_name}-solo", "rollback": f"{model_name}-rollback"},
-        variants=_variants(settings, challenger, model_name, None if first_release else champion),
-        # Promotion: all traffic to the challenger, before the endpoint moves to its config alone.
+        variants=_variants(settings, challenger, model_name, None if first_release else champion, serving),
+        # Promotion: all traffic (and the champion's instance count) to the challenger, before the
+        # endpoint moves to its config alone.
         weights={
-            "promote": [{"VariantName": challenger, "DesiredWeight": 1.0}]
+            "promote": [
+                {"VariantName": challenger, "DesiredWeight": 1.0}
+                | ({"DesiredInstanceCount": serving} if serving != settings.endpoint_instance_count else {})
+            ]
             + ([{"VariantName": champion_variant, "DesiredWeight": 0.0}] if champion_variant else [])
         },
         data_capture=_data_capture(settings),
@@ -130,34 +141,56 @@ def plan(settings: CanarySettings, release: ReleaseInput, *, now: datetime) -> P
     )
 
 
-def _endpoint_exists(settings: CanarySettings) -> bool:
+def _endpoint(settings: CanarySettings) -> dict[str, Any] | None:
+    """DescribeEndpoint's answer, or None when there is no endpoint yet."""
     sagemaker = aws.client("sagemaker")
     try:
-        sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)
+        endpoint: dict[str, Any] = sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)
     except sagemaker.exceptions.ClientError as error:
         if "Could not find endpoint" in error.response["Error"]["Message"]:
-            return False
+            return None
         raise
-    return True
+    return endpoint
 
 
-def _variant(settings: CanarySettings, name: str, model: str, weight: float) -> dict[str, Any]:
+def serving_count(settings: CanarySettings, current: int | None) -> int:
+    """Instances for a variant that serves the champion's traffic: the count the champion has
+    scaled to, within the scaling bounds; without auto scaling, EndpointInstanceCount."""
+    if not settings.endpoint_auto_scaling or current is None:
+        return settings.endpoint_instance_count
+    return min(max(current, settings.endpoint_min_instances), settings.endpoint_max_instances)
+
+
+def _instance_count(endpoint: dict[str, Any] | None, variant: str | None) -> int | None:
+    for described in (endpoint or {}).get("ProductionVariants", []):
+        if described["VariantName"] == variant:
+            count = described.get("CurrentInstanceCount")
+            return None if count is None else int(count)
+    return None
+
+
+def _variant(
+    settings: CanarySettings, name: str, model: str, weight: float, count: int | None = None
+) -> dict[str, Any]:
     return {
         "VariantName": name,
         "ModelName": model,
-        "InitialInstanceCount": settings.endpoint_instance_count,
+        "InitialInstanceCount": count or settings.endpoint_instance_count,
         "InstanceType": settings.endpoint_instance_type,
         "InitialVariantWeight": weight,
     }
 
 
 def _variants(
-    settings: CanarySettings, challenger: str, model_name: str, champion: ChampionPointer | None
+    settings: CanarySettings, challenger: str, model_name: str, champion: ChampionPointer | None, count: int
 ) -> dict[Literal["canary", "solo", "rollback"], list[dict[str, Any]]]:
-    solo = [_variant(settings, challenger, model_name, 1)]
+    """Each config's variants. A variant that serves all or most traffic gets ``count`` instances
+    (the champion's, when it scales); the challenger bakes on EndpointInstanceCount."""
     if champion is None or champion.variant_name is None or champion.model_name is None:
+        solo = [_variant(settings, challenger, model_name, 1)]
         return {"canary": solo, "solo": solo, "rollback": []}
-    serving = _variant(settings, champion.variant_name, champion.model_name, 100 - settings.canary_percent)
+    solo = [_variant(settings, challenger, model_name, 1, count)]
+    serving = _variant(settings, champion.variant_name, champion.model_name, 100 - settings.canary_percent, count)
     return {
         "canary": [serving, _variant(settings, challenger, model_name, settings.canary_percent)],
         "solo": solo,
