@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import FUNCTION_FOLDERS, ROOT
+from tests.conftest import ROOT
 
 PACKAGES = {
     "localcloud": ROOT / "localcloud",
@@ -73,14 +73,3 @@ def test_the_local_cloud_and_the_layer_import_nothing_from_the_tools() -> None:
     leaks = {module: graph[module] & tools for module in graph if module not in tools and graph[module] & tools}
     assert leaks == {}
 
-
-def test_no_two_functions_have_a_module_of_the_same_name() -> None:
-    # Each function imports its own modules by bare name (as Lambda runs it, from its folder). The
-    # tests and the local cloud run every function in one process, where the first module of a
-    # name would serve both.
-    owners: dict[str, list[str]] = {}
-    for folder in FUNCTION_FOLDERS:
-        for path in folder.glob("*.py"):
-            if path.stem != "app":
-                owners.setdefault(path.stem, []).append(folder.name)
-    assert {name: folders for name, folders in owners.items() if len(folders) > 1} == {}
