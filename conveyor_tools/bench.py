@@ -40,6 +40,7 @@ from conveyor_tools import stack
 from conveyor_tools.approval import decide
 from conveyor_tools.lambda_packages import layer_requirements, link_packages
 from conveyor_tools.synthetic import csv_text, records
+from conveyor_tools.transitions import entered
 from localcloud.clock import DEFAULT_SCALE
 from localcloud.cloud import LocalCloud
 from localcloud.compilation.compiler import compile_model
@@ -427,9 +428,8 @@ def _transitions(cloud: LocalCloud, machine_output: str, execution_arn: str, nam
     events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
     machine = cloud.outputs[machine_output]
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
-    entered = sum(1 for event in events if event["type"].endswith("StateEntered"))
     states = len(definition["States"])
-    return Row.measured(f"{name} (of {states} states defined)", entered, states, "transitions", digits=0)
+    return Row.measured(f"{name} (of {states} states defined)", entered(events), states, "transitions", digits=0)
 
 
 def retraining_transitions() -> list[Row]:
