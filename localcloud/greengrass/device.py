@@ -109,13 +109,19 @@ class Device:
         """What ``component``'s scripts printed."""
         return self.root / "logs" / f"{component}.log"
 
-    def deploy(self, deployment: Deployment, recipes: dict[str, dict[str, Any]], *, failing: bool = False) -> Report:
-        """Apply ``deployment`` (its components' recipes by name); ``failing`` makes every script exit 1."""
+    def prepare(self, deployment: Deployment, recipes: dict[str, dict[str, Any]]) -> list[Plan] | Report:
+        """Resolve each component of ``deployment`` (recipes by name) for this device and download its
+        artifacts; a failure report (nothing changed) when it cannot. Downloads are requests to the
+        emulation: the caller makes them from its own thread."""
+        try:
+            return [self._prepare(deployment, recipes[name]) for name in sorted(deployment.components)]
+        except (RecipeError, ArtifactError) as error:
+            return _failed("FAILED_NO_STATE_CHANGE", str(error))
+
+    def apply(self, deployment: Deployment, plans: list[Plan], *, failing: bool = False) -> Report:
+        """Run the prepared components; ``failing`` makes every script exit 1. Rolls back on failure
+        when the deployment's ``failureHandlingPolicy`` is ROLLBACK."""
         with self._lock:
-            try:
-                plans = [self._prepare(deployment, recipes[name]) for name in sorted(deployment.components)]
-            except (RecipeError, ArtifactError) as error:
-                return _failed("FAILED_NO_STATE_CHANGE", str(error))
             previous = {plan.name: self._running.get(plan.name) for plan in plans}
             for index, plan in enumerate(plans):
                 error = self._start(plan, failing=failing)

@@ -143,8 +143,12 @@ class Fleet:
         failing = {t for t in working if t in faults.failing}
         faults.failing -= failing
         reports: dict[str, Report | None] = {t: None for t in present if t in faults.silent}
-        with ThreadPoolExecutor(max_workers=max(1, len(working))) as pool:
-            futures = {t: pool.submit(self.devices[t].deploy, deployment, recipes, failing=t in failing) for t in working}
+        # Downloads here, in the thread of the request that looked at the job; scripts in parallel.
+        prepared = {t: self.devices[t].prepare(deployment, recipes) for t in working}
+        reports.update({t: p for t, p in prepared.items() if isinstance(p, Report)})
+        ready = {t: p for t, p in prepared.items() if not isinstance(p, Report)}
+        with ThreadPoolExecutor(max_workers=max(1, len(ready))) as pool:
+            futures = {t: pool.submit(self.devices[t].apply, deployment, p, failing=t in failing) for t, p in ready.items()}
         reports.update({t: future.result() for t, future in futures.items()})
         return reports
 
