@@ -195,7 +195,7 @@ def list_effective_deployments(backend: GreengrassV2Backend, p: dict[str, Any]) 
     """Each deployment whose IoT job has an execution for the device, with that execution's status."""
     thing = backend.core_device(p["coreDeviceThingName"]).thing_name
     iot = iot_backends[backend.account_id][backend.region]
-    found = []
+    found: list[dict[str, Any]] = []
     for deployment in backend.deployments.values():
         execution = iot.job_executions.get((deployment.iot_job_id, thing))
         if execution is None:

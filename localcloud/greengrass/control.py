@@ -230,7 +230,7 @@ class GreengrassV2Backend:
         iot_backends[self.account_id][self.region].create_job(
             job_id=deployment.iot_job_id,
             targets=[deployment.target_arn],
-            document_source=None,
+            document_source=None,  # type: ignore[arg-type]  # moto's hint; the document is inline
             document=json.dumps({"deploymentId": deployment.deployment_id, "components": deployment.components}),
             description=f"Greengrass deployment {deployment.deployment_name}",
             presigned_url_config={},
@@ -254,7 +254,9 @@ class GreengrassV2Backend:
         deployment = self.deployment(deployment_id)
         if deployment.status != "ACTIVE":
             raise GreengrassError(
-                "ConflictException", 409, f"Deployment {deployment_id} is {deployment.status}; only an active one can be canceled."
+                "ConflictException",
+                409,
+                f"Deployment {deployment_id} is {deployment.status}; only an active one can be canceled.",
             )
         deployment.status = "CANCELED"
         self._cancel_job(deployment, "The deployment was canceled.")
@@ -264,7 +266,7 @@ class GreengrassV2Backend:
         iot = iot_backends[self.account_id][self.region]
         job = iot.jobs.get(deployment.iot_job_id)
         if job is not None and job.status not in ("CANCELED", "COMPLETED"):
-            iot.cancel_job(job_id=job.job_id, reason_code=None, comment=comment, force=True)
+            iot.cancel_job(job_id=job.job_id, reason_code=None, comment=comment, force=True)  # type: ignore[arg-type]
 
     def deployment(self, deployment_id: str) -> Deployment:
         self.settle()

@@ -110,12 +110,14 @@ class Fleet:
             environment["CONVEYOR_NATIVE_RUNNER"] = shlex.join(self._runner_command(neo_architecture))
         groups = set()
         iot = iot_backends[self._cloud.account_id][self._cloud.region]
-        thing = iot.create_thing(thing_name, None, None)
+        thing = iot.create_thing(thing_name, "", None)
         if thing_group is not None:
-            groups.add(iot.create_thing_group(thing_group, None, {})[1])
+            groups.add(iot.create_thing_group(thing_group, "", {})[1])
             iot.add_thing_to_thing_group(thing_group, None, thing.thing_name, None)
         record = backend.register_core_device(thing_name, groups, "linux", platform_architecture)
-        settings = DeviceSettings(self._cloud.clock.now, lambda: self.run_grace_seconds, self._read_artifact, environment)
+        settings = DeviceSettings(
+            self._cloud.clock.now, lambda: self.run_grace_seconds, self._read_artifact, environment
+        )
         platform = {"os": "linux", "architecture": platform_architecture}
         self.devices[thing_name] = device = Device(record, self.root / thing_name, platform, settings)
         return device
@@ -130,7 +132,9 @@ class Fleet:
     def receive(self, job: Any, thing_names: list[str]) -> dict[str, Report | None]:
         """Devices notified of a Greengrass deployment's job apply it, all at once; others ignore it."""
         backend = self._cloud.greengrass
-        deployment = next((d for d in (backend.deployments if backend else {}).values() if d.iot_job_id == job.job_id), None)
+        deployment = next(
+            (d for d in (backend.deployments if backend else {}).values() if d.iot_job_id == job.job_id), None
+        )
         if backend is None or deployment is None:
             return {}
         recipes = {
@@ -148,7 +152,9 @@ class Fleet:
         reports.update({t: p for t, p in prepared.items() if isinstance(p, Report)})
         ready = {t: p for t, p in prepared.items() if not isinstance(p, Report)}
         with ThreadPoolExecutor(max_workers=max(1, len(ready))) as pool:
-            futures = {t: pool.submit(self.devices[t].apply, deployment, p, failing=t in failing) for t, p in ready.items()}
+            futures = {
+                t: pool.submit(self.devices[t].apply, deployment, p, failing=t in failing) for t, p in ready.items()
+            }
         reports.update({t: future.result() for t, future in futures.items()})
         return reports
 
@@ -176,11 +182,14 @@ class Fleet:
         if not uri.startswith("s3://"):
             raise ArtifactError(f"{uri}: the local fleet downloads s3:// artifacts only")
         role = self.token_exchange_role
-        s3 = self._cloud.client("s3") if role is None else self._cloud.client("s3", principal=role, assumed_by=TOKEN_EXCHANGE_SERVICE)
+        s3 = (
+            self._cloud.client("s3")
+            if role is None
+            else self._cloud.client("s3", principal=role, assumed_by=TOKEN_EXCHANGE_SERVICE)
+        )
         bucket, key = split_s3_uri(uri)
         try:
             body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except (ClientError, DeniedError, ServiceException) as error:
             raise ArtifactError(f"cannot download {uri}: {error}") from error
         return body
-

@@ -50,7 +50,12 @@ def matches(platform: dict[str, str], wanted: dict[str, Any]) -> bool:
         pattern = str(expected)
         if pattern in ("*", value):
             continue
-        if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/") and re.fullmatch(pattern[1:-1], value):
+        if (
+            len(pattern) > 1
+            and pattern.startswith("/")
+            and pattern.endswith("/")
+            and re.fullmatch(pattern[1:-1], value)
+        ):
             continue
         return False
     return True
@@ -62,9 +67,8 @@ def manifest_for(recipe: dict[str, Any], platform: dict[str, str]) -> dict[str, 
         if matches(platform, manifest.get("Platform", {})):
             return dict(manifest)
     described = ", ".join(f"{k}={v}" for k, v in sorted(platform.items()))
-    raise RecipeError(
-        f"{recipe['ComponentName']} {recipe['ComponentVersion']} has no manifest for this device's platform ({described})"
-    )
+    component = f"{recipe['ComponentName']} {recipe['ComponentVersion']}"
+    raise RecipeError(f"{component} has no manifest for this device's platform ({described})")
 
 
 def lifecycle(recipe: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:

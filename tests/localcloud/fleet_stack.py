@@ -43,7 +43,8 @@ def publish(cloud: LocalCloud, version: str, *, install: dict[str, str] | None =
     cloud.client("s3").put_object(Bucket=BUCKET, Key=key, Body=_zipped({"hello.py": HELLO}))
     manifests = []
     for _, platform in ARCHITECTURES_BY_MACHINE.values():
-        script = f"python3 {{artifacts:decompressedPath}}/hello/hello.py {platform} {{configuration:/Greeting}} {{iot:thingName}} > hello.txt"
+        arguments = f"{platform} {{configuration:/Greeting}} {{iot:thingName}}"
+        script = f"python3 {{artifacts:decompressedPath}}/hello/hello.py {arguments} > hello.txt"
         manifests.append(
             {
                 "Platform": {"os": "linux", "architecture": platform},
@@ -94,7 +95,11 @@ def installed(cloud: LocalCloud, thing: str) -> dict[str, tuple[str, str]]:
 def counts(described: dict[str, Any]) -> dict[str, int]:
     """The non-zero counts of a job's ``jobProcessDetails``."""
     details = described["jobProcessDetails"]
-    return {k.removeprefix("numberOf").removesuffix("Things"): v for k, v in details.items() if k.startswith("numberOf") and v}
+    return {
+        k.removeprefix("numberOf").removesuffix("Things"): v
+        for k, v in details.items()
+        if k.startswith("numberOf") and v
+    }
 
 
 def _zipped(files: dict[str, bytes]) -> bytes:

@@ -206,8 +206,9 @@ def test_a_device_without_a_manifest_for_its_platform_fails_and_changes_nothing(
     failure = cloud.client("iot").describe_job_execution(jobId=created["iotJobId"], thingName="armv7l-1")["execution"]
     assert failure["status"] == "FAILED"
     assert failure["statusDetails"]["detailsMap"]["detailed-deployment-status"] == "FAILED_NO_STATE_CHANGE"
-    assert "no manifest for this device's platform (architecture=arm, os=linux)" in (
-        failure["statusDetails"]["detailsMap"]["deployment-failure-cause"]
+    assert (
+        "no manifest for this device's platform (architecture=arm, os=linux)"
+        in (failure["statusDetails"]["detailsMap"]["deployment-failure-cause"])
     )
 
 
@@ -241,7 +242,11 @@ def test_a_foreign_architecture_device_runs_its_native_library_through_the_runne
         "ComponentName": "conveyor.Model",
         "ComponentVersion": "1.0.0",
         "Manifests": [
-            {"Platform": {"os": "linux", "architecture": "aarch64"}, "Artifacts": [{"URI": uri}], "Lifecycle": {"Install": install}}
+            {
+                "Platform": {"os": "linux", "architecture": "aarch64"},
+                "Artifacts": [{"URI": uri}],
+                "Lifecycle": {"Install": install},
+            }
         ],
     }
     cloud.client("greengrassv2").create_component_version(inlineRecipe=json.dumps(recipe).encode())
@@ -298,6 +303,7 @@ def test_artifacts_are_read_as_the_token_exchange_role_when_one_is_set(cloud: Lo
 
     failure = cloud.client("iot").describe_job_execution(jobId=created["iotJobId"], thingName="x86_64-1")["execution"]
     assert failure["statusDetails"]["detailsMap"]["detailed-deployment-status"] == "FAILED_NO_STATE_CHANGE"
-    assert f"cannot download s3://{BUCKET}/greengrass/{COMPONENT}/1.0.0/hello.zip" in (
-        failure["statusDetails"]["detailsMap"]["deployment-failure-cause"]
+    assert (
+        f"cannot download s3://{BUCKET}/greengrass/{COMPONENT}/1.0.0/hello.zip"
+        in (failure["statusDetails"]["detailsMap"]["deployment-failure-cause"])
     )
