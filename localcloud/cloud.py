@@ -31,7 +31,7 @@ from localcloud.cloudtrail import LocalCloudTrail
 from localcloud.compilation import CompilationFaults, Compilations
 from localcloud.delivery import AtLeastOnce, Deliveries
 from localcloud.function_logs import FunctionLogs
-from localcloud.greengrass import GreengrassV2Backend
+from localcloud.greengrass import Fleet, FleetFaults, GreengrassV2Backend
 from localcloud.hosting import EndpointFaults, Hosting
 from localcloud.iam import ADMIN_ACCESS_KEY, Actions, Authority, enforcing
 from localcloud.iam.deploy import unevaluable_conditions, unusable_log_group_keys
@@ -103,6 +103,10 @@ class LocalCloud:
         """Steady request streams to endpoints while stack time advances (``start``, ``stop``, ``log``)."""
         self.greengrass: GreengrassV2Backend | None = None
         """The emulated Greengrass v2 control plane (set by its adapter)."""
+        self.fleet_faults = FleetFaults()
+        """Faults simulated core devices suffer: scripts that fail, devices that never report."""
+        self.fleet = Fleet(self)
+        """Simulated Greengrass core devices that run what is deployed to them (``add``, ``device``)."""
         self.cloudtrail: LocalCloudTrail | None = None
         """CloudTrail's delivery of API calls to EventBridge (set by its adapter): ``logging()``,
         ``recent`` events, ``deliver(event)``."""

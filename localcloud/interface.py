@@ -14,7 +14,7 @@ from localcloud.clock import Clock
 from localcloud.cloudtrail import LocalCloudTrail
 from localcloud.compilation import CompilationFaults, Compilations
 from localcloud.delivery import Deliveries
-from localcloud.greengrass import GreengrassV2Backend
+from localcloud.greengrass import Fleet, FleetFaults, GreengrassV2Backend
 from localcloud.hosting import EndpointFaults, Hosting
 from localcloud.iam import Authority
 from localcloud.training import TrainingFaults
@@ -39,6 +39,9 @@ class Cloud(Clients, Protocol):
     hosting: Hosting
     """SageMaker real-time hosting on stack time (:mod:`localcloud.hosting`)."""
     greengrass: GreengrassV2Backend | None
+    fleet: Fleet
+    """Simulated Greengrass core devices and the IoT jobs rolling out to them (:mod:`localcloud.greengrass`)."""
+    fleet_faults: FleetFaults
     cloudtrail: LocalCloudTrail | None
     """CloudTrail's delivery of API calls to EventBridge (set by its adapter)."""
     before_advance: list[Callable[[], None]]

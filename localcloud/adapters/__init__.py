@@ -26,6 +26,7 @@ from localcloud.adapters.firehose_processors import firehose_processors  # noqa:
 from localcloud.adapters.greengrassv2 import greengrassv2  # noqa: E402
 from localcloud.adapters.heartbeat_timeout import heartbeat_timeout  # noqa: E402
 from localcloud.adapters.iam_managed_policies import iam_managed_policies  # noqa: E402
+from localcloud.adapters.iot_jobs import iot_jobs  # noqa: E402
 from localcloud.adapters.kms_key_states import kms_key_states  # noqa: E402
 from localcloud.adapters.lambda_async import lambda_async  # noqa: E402
 from localcloud.adapters.layer_version_ref import layer_version_ref  # noqa: E402
@@ -61,6 +62,7 @@ ALL: list[Adapter] = [
     greengrassv2,
     heartbeat_timeout,
     iam_managed_policies,
+    iot_jobs,
     kms_key_states,
     lambda_async,
     layer_version_ref,

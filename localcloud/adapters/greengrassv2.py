@@ -4,8 +4,10 @@ Fix: requests to Greengrass v2's endpoint are routed, by botocore's model of the
 emulated control plane in ``localcloud.greengrass``. Each request is validated against the
 operation's input shape, as the service does, and answered in the service's wire format.
 Implemented: CreateComponentVersion, GetComponent, DescribeComponent, ListComponentVersions,
-CreateDeployment, GetDeployment, ListDeployments, ListCoreDevices, GetCoreDevice. Any other
-operation answers 501 with its name.
+CreateDeployment, GetDeployment, ListDeployments, CancelDeployment, ListCoreDevices, GetCoreDevice,
+ListInstalledComponents, ListEffectiveDeployments (what the simulated fleet's devices report, brought
+up to stack time first). Any other operation answers 501 with its name. The fleet's devices stop
+when the local cloud closes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -24,9 +26,10 @@ import botocore.session
 from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.iot.models import iot_backends
 
 from conveyor.aws import split_s3_uri
-from localcloud.greengrass import (
+from localcloud.greengrass.control import (
     ComponentVersion,
     Deployment,
     GreengrassError,
@@ -164,6 +167,57 @@ def get_core_device(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str
     return {**_core_device(backend, p["coreDeviceThingName"]), "tags": {}}
 
 
+def cancel_deployment(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    backend.cancel_deployment(p["deploymentId"])
+    return {"message": f"Deployment {p['deploymentId']} was canceled."}
+
+
+def list_installed_components(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    device = backend.core_device(p["coreDeviceThingName"])
+    return {
+        "installedComponents": [
+            {
+                "componentName": c.name,
+                "componentVersion": c.version,
+                "lifecycleState": c.lifecycle_state,
+                "lifecycleStateDetails": c.details,
+                "isRoot": True,
+                "lastStatusChangeTimestamp": c.changed,
+                "lastReportedTimestamp": device.last_status_update,
+                "lastInstallationSource": c.deployment_id,
+            }
+            for c in sorted(device.components.values(), key=lambda c: c.name)
+        ]
+    }
+
+
+def list_effective_deployments(backend: GreengrassV2Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """Each deployment whose IoT job has an execution for the device, with that execution's status."""
+    thing = backend.core_device(p["coreDeviceThingName"]).thing_name
+    iot = iot_backends[backend.account_id][backend.region]
+    found: list[dict[str, Any]] = []
+    for deployment in backend.deployments.values():
+        execution = iot.job_executions.get((deployment.iot_job_id, thing))
+        if execution is None:
+            continue
+        details = execution.status_details_map or {}
+        found.append(
+            {
+                "deploymentId": deployment.deployment_id,
+                "deploymentName": deployment.deployment_name,
+                "iotJobId": deployment.iot_job_id,
+                "iotJobArn": deployment.iot_job_arn,
+                "targetArn": deployment.target_arn,
+                "coreDeviceExecutionStatus": execution.status,
+                "reason": details.get("deployment-failure-cause", details.get("detailed-deployment-status")),
+                "creationTimestamp": deployment.created,
+                "modifiedTimestamp": execution.last_updated_at.replace(tzinfo=UTC),
+                "statusDetails": {"errorStack": [], "errorTypes": []},
+            }
+        )
+    return {"effectiveDeployments": found}
+
+
 HANDLERS: dict[str, Callable[[GreengrassV2Backend, dict[str, Any]], dict[str, Any]]] = {
     "CreateComponentVersion": create_component_version,
     "GetComponent": get_component,
@@ -174,6 +228,9 @@ HANDLERS: dict[str, Callable[[GreengrassV2Backend, dict[str, Any]], dict[str, An
     "ListDeployments": list_deployments,
     "ListCoreDevices": list_core_devices,
     "GetCoreDevice": get_core_device,
+    "CancelDeployment": cancel_deployment,
+    "ListInstalledComponents": list_installed_components,
+    "ListEffectiveDeployments": list_effective_deployments,
 }
 
 
@@ -257,7 +314,9 @@ def _artifact_exists(cloud: Cloud) -> Callable[[str], bool]:
 
 @contextmanager
 def greengrassv2(cloud: Cloud) -> Iterator[None]:
-    backend = GreengrassV2Backend(cloud.account_id, cloud.region, cloud.clock.now, _artifact_exists(cloud))
+    backend = GreengrassV2Backend(
+        cloud.account_id, cloud.region, cloud.clock.now, _artifact_exists(cloud), settle=cloud.fleet.settle
+    )
     original = BotocoreStubber.process_request
 
     def process_request(stubber: BotocoreStubber, request: Any) -> Any:
@@ -267,5 +326,8 @@ def greengrassv2(cloud: Cloud) -> Iterator[None]:
         return original(stubber, request)
 
     cloud.greengrass = backend
-    with mock.patch.object(BotocoreStubber, "process_request", process_request):
-        yield
+    try:
+        with mock.patch.object(BotocoreStubber, "process_request", process_request):
+            yield
+    finally:
+        cloud.fleet.stop()

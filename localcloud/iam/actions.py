@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import yaml
 from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.dynamodb.models import dynamodb_backends
 from moto.iam.models import iam_backends
@@ -70,7 +71,8 @@ UNSCOPED = {
     "dynamodb": {"ListTables"},
     "lambda": {"ListFunctions"},
     "iam": {"ListRoles"},
-    "greengrassv2": {"CreateDeployment"},
+    "greengrassv2": {"ListCoreDevices", "ListDeployments", "ListComponents"},
+    "iot": {"ListJobs", "ListThings", "ListThingGroups"},
     "cloudtrail": {"DescribeTrails", "ListTrails", "LookupEvents"},
     "application-autoscaling": {
         "DescribeScalableTargets",
@@ -79,8 +81,24 @@ UNSCOPED = {
         "DescribeScheduledActions",
     },
 }
-# IoT operations whose only resource is the thing group they name.
+# IoT operations whose only resource is the thing group, the job or the thing they name.
 THING_GROUP_OPERATIONS = {"CreateThingGroup", "DescribeThingGroup", "UpdateThingGroup", "DeleteThingGroup"}
+JOB_OPERATIONS = {"DescribeJob", "ListJobExecutionsForJob", "CancelJob", "UpdateJob", "DeleteJob", "GetJobDocument"}
+THING_OPERATIONS = {"DescribeThing", "DescribeJobExecution", "ListJobExecutionsForThing"}
+# Greengrass v2 operations on a component version (by its ARN), a component, a deployment or a core device.
+GREENGRASS_RESOURCES = {
+    "GetComponent": "arn",
+    "DescribeComponent": "arn",
+    "DeleteComponent": "arn",
+    "ListComponentVersions": "arn",
+    "GetDeployment": "deploymentId",
+    "CancelDeployment": "deploymentId",
+    "DeleteDeployment": "deploymentId",
+    "GetCoreDevice": "coreDeviceThingName",
+    "DeleteCoreDevice": "coreDeviceThingName",
+    "ListInstalledComponents": "coreDeviceThingName",
+    "ListEffectiveDeployments": "coreDeviceThingName",
+}
 ROLE_PASSING = {
     ("sagemaker", "CreateTrainingJob"): ("RoleArn", "sagemaker.amazonaws.com"),
     ("sagemaker", "CreateModel"): ("ExecutionRoleArn", "sagemaker.amazonaws.com"),
@@ -133,6 +151,7 @@ class Actions:
             "iam": self._iam,
             "sts": self._sts,
             "iot": self._iot,
+            "greengrassv2": self._greengrass,
             "cloudtrail": self._cloudtrail,
             "securityhub": self._securityhub,
             "application-autoscaling": self._application_autoscaling,
@@ -480,10 +499,37 @@ class Actions:
         return f"arn:aws:iam::{self.account_id}:{kind}{path}{name}"
 
     def _iot(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
-        group = params.get("thingGroupName")
-        if not group or operation not in THING_GROUP_OPERATIONS:
-            raise UnmodelledOperationError(f"iot:{operation}: no resource model; add one in localcloud/iam/actions.py")
-        return [Check(f"iot:{operation}", self._arn("iot", f"thinggroup/{group}"))]
+        action = f"iot:{operation}"
+        if operation in THING_GROUP_OPERATIONS and params.get("thingGroupName"):
+            return [Check(action, self._arn("iot", f"thinggroup/{params['thingGroupName']}"))]
+        if operation in JOB_OPERATIONS and params.get("jobId"):
+            return [Check(action, self._arn("iot", f"job/{params['jobId']}"))]
+        if operation in THING_OPERATIONS and params.get("thingName"):
+            return [Check(action, self._arn("iot", f"thing/{params['thingName']}"))]
+        if operation == "CancelJobExecution":
+            job, thing = self._arn("iot", f"job/{params['jobId']}"), self._arn("iot", f"thing/{params['thingName']}")
+            return [Check(action, job), Check(action, thing)]
+        raise UnmodelledOperationError(f"{action}: no resource model; add one in localcloud/iam/actions.py")
+
+    def _greengrass(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
+        action = action_name("greengrassv2", operation)
+        if operation == "CreateDeployment":
+            # Greengrass creates the deployment's IoT job for the caller, who needs that permission too.
+            target = str(params.get("targetArn", ""))
+            describe = "iot:DescribeThingGroup" if ":thinggroup/" in target else "iot:DescribeThing"
+            return [Check(action, "*"), Check("iot:CreateJob", target), Check(describe, target)]
+        if operation == "CreateComponentVersion":
+            name = _recipe_component_name(params.get("inlineRecipe", b""))
+            return [Check(action, self._arn("greengrass", f"components:{name}"))]
+        parameter = GREENGRASS_RESOURCES.get(operation)
+        if parameter is None or not params.get(parameter):
+            raise UnmodelledOperationError(f"{action}: no resource model; add one in localcloud/iam/actions.py")
+        value = str(params[parameter])
+        if parameter == "deploymentId":
+            return [Check(action, self._arn("greengrass", f"deployments:{value}"))]
+        if parameter == "coreDeviceThingName":
+            return [Check(action, self._arn("greengrass", f"coreDevices:{value}"))]
+        return [Check(action, value)]
 
     def _cloudtrail(self, operation: str, params: Mapping[str, Any]) -> list[Check]:
         names = [params[p] for p in TRAIL_PARAMETERS if isinstance(params.get(p), str)]
@@ -529,6 +575,15 @@ def _leading_keys(table: Any, request: Mapping[str, Any]) -> list[str] | None:
                 value = request.get("ExpressionAttributeValues", {}).get(match.group(1), {})
                 return [str(next(iter(value.values())))] if value else []
     return None
+
+
+def _recipe_component_name(inline_recipe: bytes | str) -> str:
+    """The ComponentName of an inline recipe (JSON or YAML), or ``*`` when it has none to read."""
+    try:
+        recipe = yaml.safe_load(inline_recipe)  # JSON is YAML
+    except yaml.YAMLError:
+        return "*"
+    return str(recipe.get("ComponentName") or "*") if isinstance(recipe, dict) else "*"
 
 
 def action_name(service: str, operation: str) -> str:

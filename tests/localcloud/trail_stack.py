@@ -97,6 +97,8 @@ INTRUDER_ACTIONS = (
     "sagemaker:DeleteEndpoint",
     "sagemaker:UpdateEndpointWeightsAndCapacities",
     "greengrass:CreateDeployment",
+    "iot:CreateJob",  # Greengrass creates the deployment's job for the caller
+    "iot:DescribeThingGroup",
 )
 """What the intruder may do: everything it tries below but kms:PutKeyPolicy."""
 

@@ -212,7 +212,16 @@ def test_an_operation_with_no_resource_model_is_named_not_guessed(actions: Actio
                 )
             ],
         ),
-        ("greengrassv2", "CreateDeployment", {"targetArn": "arn:aws:iot:x"}, [("greengrass:CreateDeployment", "*")]),
+        (
+            "greengrassv2",
+            "CreateDeployment",
+            {"targetArn": f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/fleet"},
+            [
+                ("greengrass:CreateDeployment", "*"),
+                ("iot:CreateJob", f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/fleet"),
+                ("iot:DescribeThingGroup", f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/fleet"),
+            ],
+        ),
         (
             "kms",
             "CancelKeyDeletion",

@@ -2,7 +2,9 @@
 
 Moto has only Greengrass v1. This backend keeps v2's resources and rules; the HTTP side (routing,
 validation against botocore's model, serialisation) is ``localcloud.adapters.greengrassv2``.
-Simulated fleets register their core devices here (``register_core_device``).
+A deployment creates its IoT job in moto's IoT backend, as Greengrass does in the account; the
+simulated fleet (:mod:`localcloud.greengrass.fleet`) registers its core devices here
+(``register_core_device``) and reports what each one runs on its record.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import yaml
+from moto.iot.models import iot_backends
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 
@@ -70,6 +73,20 @@ class Deployment:
 
 
 @dataclass
+class InstalledComponent:
+    """A component as its core device reports it (ListInstalledComponents)."""
+
+    name: str
+    version: str
+    lifecycle_state: str
+    """RUNNING, FINISHED, ERRORED or BROKEN."""
+    deployment_id: str
+    """The deployment that brought this version (``lastInstallationSource``)."""
+    changed: datetime
+    details: str = ""
+
+
+@dataclass
 class CoreDevice:
     thing_name: str
     thing_group_arns: set[str]
@@ -78,6 +95,8 @@ class CoreDevice:
     core_version: str = "2.14.0"
     status: str = "HEALTHY"
     last_status_update: datetime | None = None
+    components: dict[str, InstalledComponent] = field(default_factory=dict)
+    """What the device last reported it runs, by component name."""
 
 
 class GreengrassV2Backend:
@@ -89,11 +108,14 @@ class GreengrassV2Backend:
         region: str,
         now: Callable[[], datetime],
         artifact_exists: Callable[[str], bool],
+        settle: Callable[[], None] = lambda: None,
     ) -> None:
         self.account_id = account_id
         self.region = region
         self._now = now
         self._artifact_exists = artifact_exists
+        self.settle = settle
+        """Brings the fleet's reports up to stack time; called before every read of device state."""
         self.components: dict[str, ComponentVersion] = {}
         self.deployments: dict[str, Deployment] = {}
         self.core_devices: dict[str, CoreDevice] = {}
@@ -180,6 +202,7 @@ class GreengrassV2Backend:
         for previous in self.deployments.values():
             if previous.target_arn == target_arn:
                 previous.is_latest_for_target = False
+                self._supersede(previous)
         deployment_id = str(uuid.uuid4())
         job_id = str(uuid.uuid4())
         deployment = Deployment(
@@ -197,9 +220,56 @@ class GreengrassV2Backend:
             tags=tags or {},
         )
         self.deployments[deployment_id] = deployment
+        self._create_job(deployment)
         return deployment
 
+    def _create_job(self, deployment: Deployment) -> None:
+        """The deployment's IoT job: continuous for a thing group (devices that join later get it), a
+        snapshot for one thing, with the deployment's rollout, abort and timeout configuration."""
+        configuration = deployment.iot_job_configuration
+        iot_backends[self.account_id][self.region].create_job(
+            job_id=deployment.iot_job_id,
+            targets=[deployment.target_arn],
+            document_source=None,  # type: ignore[arg-type]  # moto's hint; the document is inline
+            document=json.dumps({"deploymentId": deployment.deployment_id, "components": deployment.components}),
+            description=f"Greengrass deployment {deployment.deployment_name}",
+            presigned_url_config={},
+            target_selection="CONTINUOUS" if ":thinggroup/" in deployment.target_arn else "SNAPSHOT",
+            job_executions_rollout_config=configuration.get("jobExecutionsRolloutConfig", {}),
+            document_parameters={},
+            abort_config=configuration.get("abortConfig", {}),
+            job_execution_retry_config={},
+            scheduling_config={},
+            timeout_config=configuration.get("timeoutConfig", {}),
+        )
+
+    def _supersede(self, previous: Deployment) -> None:
+        """A new revision for the target replaces ``previous``: it becomes INACTIVE and its job stops."""
+        if previous.status == "ACTIVE":
+            previous.status = "INACTIVE"
+            self._cancel_job(previous, "Superseded by a new deployment revision for the target.")
+
+    def cancel_deployment(self, deployment_id: str) -> Deployment:
+        """CancelDeployment: the deployment is CANCELED and its IoT job canceled; devices keep what they run."""
+        deployment = self.deployment(deployment_id)
+        if deployment.status != "ACTIVE":
+            raise GreengrassError(
+                "ConflictException",
+                409,
+                f"Deployment {deployment_id} is {deployment.status}; only an active one can be canceled.",
+            )
+        deployment.status = "CANCELED"
+        self._cancel_job(deployment, "The deployment was canceled.")
+        return deployment
+
+    def _cancel_job(self, deployment: Deployment, comment: str) -> None:
+        iot = iot_backends[self.account_id][self.region]
+        job = iot.jobs.get(deployment.iot_job_id)
+        if job is not None and job.status not in ("CANCELED", "COMPLETED"):
+            iot.cancel_job(job_id=job.job_id, reason_code=None, comment=comment, force=True)  # type: ignore[arg-type]
+
     def deployment(self, deployment_id: str) -> Deployment:
+        self.settle()
         if deployment_id not in self.deployments:
             raise GreengrassError("ResourceNotFoundException", 404, f"Deployment {deployment_id} was not found.")
         return self.deployments[deployment_id]
@@ -221,11 +291,13 @@ class GreengrassV2Backend:
         return device
 
     def core_device(self, thing_name: str) -> CoreDevice:
+        self.settle()
         if thing_name not in self.core_devices:
             raise GreengrassError("ResourceNotFoundException", 404, f"Core device {thing_name} was not found.")
         return self.core_devices[thing_name]
 
     def list_core_devices(self, thing_group_arn: str | None = None, status: str | None = None) -> list[CoreDevice]:
+        self.settle()
         return [
             d
             for d in self.core_devices.values()
