@@ -387,10 +387,13 @@ class LocalCloud:
 
     @staticmethod
     def _parked(sfn: Any, execution_arn: str, seen: dict[str, int]) -> bool:
-        # (moto ignores reverseOrder: the last event is at the end)
+        # (moto ignores reverseOrder: the last event is at the end). A Retry that polls a service
+        # timed in stack time (an "in progress" error, tried again after a compressed back-off)
+        # adds events at every try but enters no new state: it is parked as much as a Wait is.
         history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        unchanged = seen.get(execution_arn) == len(history)
-        seen[execution_arn] = len(history)
+        progress = sum(1 for event in history if event["type"] not in _RETRY_EVENTS)
+        unchanged = seen.get(execution_arn) == progress
+        seen[execution_arn] = progress
         return unchanged and bool(history) and history[-1]["type"] in _PARKED_EVENTS
 
     def advance(self, *, minutes: float = 0, seconds: float = 0) -> None:
@@ -423,6 +426,8 @@ class LocalCloud:
 # The last history event of an execution that waits for time or a callback: a submitted callback
 # task, a Wait state, or a failed task waiting out its Retry's back-off.
 _PARKED_EVENTS = {"TaskSubmitted", "WaitStateEntered", "TaskFailed"}
+# The events one more try of a task adds: a Retry's attempts change nothing else.
+_RETRY_EVENTS = {"TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskFailed"}
 
 
 def _next_minute(moment: datetime) -> datetime:

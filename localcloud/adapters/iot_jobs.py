@@ -74,6 +74,13 @@ def iot_jobs(cloud: Cloud) -> Iterator[None]:
         stack.enter_context(mock.patch.object(IoTBackend, "cancel_job", cancel_job))
         for name in SETTLED_READS:
             stack.enter_context(mock.patch.object(IoTBackend, name, settled(getattr(IoTBackend, name))))
-        cloud.tickers.append(rollouts.settle)
-        stack.callback(cloud.tickers.remove, rollouts.settle)
+        def settle_between_requests() -> None:
+            # As a request would: under the cloud's request lock, which the devices' artifact
+            # downloads take again (a request that reads a job settles with the lock held, then
+            # takes the rollouts' lock; the other order would deadlock against it).
+            with cloud.deliveries.request_lock:
+                rollouts.settle()
+
+        cloud.tickers.append(settle_between_requests)
+        stack.callback(cloud.tickers.remove, settle_between_requests)
         yield

@@ -27,7 +27,7 @@ from tests.localcloud.trail_stack import INTRUDER_ACTIONS, PUBLIC_READ, TRUST_AN
 
 pytestmark = pytest.mark.localcloud
 
-PARAMETERS = {"MinNewRows": "20"}
+PARAMETERS = {"MinNewRows": "20", "EdgeThingGroup": "conveyor-dev-fleet"}
 ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
@@ -278,8 +278,7 @@ def test_a_foreign_deployment_to_the_fleet_is_reported_for_a_human(stack: LocalC
     # Given an intruder that may deploy to the fleet's thing group
     alerts = subscribed_queue(stack, stack.outputs["NotificationTopicArn"], "alerts")
     mallory = intruder(stack, *INTRUDER_ACTIONS)
-    fleet = f"{stack.parameters['ProjectName']}-{stack.parameters['Stage']}-fleet"
-    thing_group = f"arn:aws:iot:{stack.region}:{stack.account_id}:thinggroup/{fleet}"
+    thing_group = f"arn:aws:iot:{stack.region}:{stack.account_id}:thinggroup/{stack.parameters['EdgeThingGroup']}"
     recipe = {
         "RecipeFormatVersion": "2020-01-25",
         "ComponentName": "mallory.Miner",

@@ -39,6 +39,10 @@ UNSCOPED_ACTIONS = {
     "states:SendTaskHeartbeat",
     # Application Auto Scaling's describe actions support no resource-level permissions.
     "application-autoscaling:DescribeScalableTargets",
+    # Greengrass v2's CreateDeployment and ListDeployments support no resource-level permissions
+    # (the Service Authorization Reference lists no resource type for them).
+    "greengrass:CreateDeployment",
+    "greengrass:ListDeployments",
 }
 POLICY_KEYS = {"PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument"}
 

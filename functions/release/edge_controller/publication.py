@@ -12,10 +12,12 @@ and a new one replaces it whole.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from waits import Compilation
 
 from conveyor import aws
 from conveyor.aws import split_s3_uri
+from conveyor.errors import ConveyorError
 from conveyor.schema import load_schema
 
 COMPONENT_FOLDER = Path(__file__).resolve().parent / "component"
@@ -33,6 +36,11 @@ MODEL_FILE = "xgboost-model"
 SELF_TEST_ROWS = 16
 SELF_TEST_TOLERANCE = 1e-5
 PACKAGE_TAG = "conveyor:model-package"
+DEPLOYABLE_WAIT_SECONDS = 60
+
+
+class ComponentNotDeployableError(ConveyorError):
+    """Greengrass could not validate the component version (its artifacts), or not in time."""
 
 
 class PublishRequest(BaseModel):
@@ -73,9 +81,13 @@ def publish(settings: EdgeSettings, request: PublishRequest) -> Publication:
             request.model_package_arn,
             manifests=_manifests(plan, compiled, artifacts),
         )
-        aws.client("greengrassv2").create_component_version(
-            inlineRecipe=json.dumps(recipe).encode(), tags={PACKAGE_TAG: request.model_package_arn}
+        created = aws.client("greengrassv2").create_component_version(
+            inlineRecipe=json.dumps(recipe).encode(),
+            tags={PACKAGE_TAG: request.model_package_arn},
+            clientToken=_token(request.model_package_arn, component_version),
         )
+        arn = created["arn"]
+    _wait_until_deployable(arn)
     deployment = _deploy(settings, plan, component_version, version)
     return Publication(
         deployed=True,
@@ -87,6 +99,29 @@ def publish(settings: EdgeSettings, request: PublishRequest) -> Publication:
         compiled_targets=[r.label for r in compiled],
         failed_targets=failed,
     )
+
+
+def _wait_until_deployable(arn: str) -> None:
+    """Greengrass validates a new version's artifacts before it can be deployed (REQUESTED, then
+    DEPLOYABLE or FAILED): wait for it, within this invocation."""
+    greengrass = aws.client("greengrassv2")
+    deadline = time.monotonic() + DEPLOYABLE_WAIT_SECONDS
+    while True:
+        status = greengrass.describe_component(arn=arn).get("status", {})
+        state = status.get("componentState")
+        if state == "DEPLOYABLE":
+            return
+        if state == "FAILED" or time.monotonic() > deadline:
+            problems = "; ".join(f"{uri}: {why}" for uri, why in status.get("errors", {}).items())
+            raise ComponentNotDeployableError(
+                f"component version {arn} is {state}: {status.get('message', '')} {problems}".strip()
+            )
+        time.sleep(2)
+
+
+def _token(*parts: str) -> str:
+    """An idempotency token: the same request, retried, creates nothing twice."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:64]
 
 
 def _component_version(settings: EdgeSettings, name: str, package_arn: str, version: int) -> tuple[str, str | None]:
@@ -101,7 +136,8 @@ def _component_version(settings: EdgeSettings, name: str, package_arn: str, vers
     patch = 0
     while (candidate := f"1.{version}.{patch}") in taken:
         described = greengrass.describe_component(arn=taken[candidate])
-        if described.get("tags", {}).get(PACKAGE_TAG) == package_arn:
+        ours = described.get("tags", {}).get(PACKAGE_TAG) == package_arn
+        if ours and described.get("status", {}).get("componentState") != "FAILED":
             return candidate, taken[candidate]
         patch += 1
     return candidate, None
@@ -216,6 +252,7 @@ def _manifests(plan: EdgePlan, compiled: list[Compilation], artifacts: dict[str,
 def _recipe(
     settings: EdgeSettings, plan: EdgePlan, version: str, package_arn: str, *, manifests: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    topic = f"{settings.resource_prefix}/predictions"
     return {
         "RecipeFormatVersion": "2020-01-25",
         "ComponentName": plan.component_name,
@@ -226,8 +263,18 @@ def _recipe(
             "DefaultConfiguration": {
                 "ReadingsFolder": "readings",
                 "PredictionsFolder": "predictions",
-                "Topic": f"{settings.resource_prefix}/predictions",
+                "Topic": topic,
                 "PollSeconds": 1,
+                # Greengrass IPC refuses a publish that no authorisation policy allows.
+                "accessControl": {
+                    "aws.greengrass.ipc.pubsub": {
+                        f"{plan.component_name}:pubsub:1": {
+                            "policyDescription": "Publish the component's predictions on its topic.",
+                            "operations": ["aws.greengrass#PublishToTopic"],
+                            "resources": [topic],
+                        }
+                    }
+                },
             }
         },
         "Manifests": manifests,
@@ -247,6 +294,7 @@ def _deploy(settings: EdgeSettings, plan: EdgePlan, component_version: str, vers
         components = dict(current.get("components", {}))
     components[plan.component_name] = {"componentVersion": component_version}
     created: dict[str, Any] = greengrass.create_deployment(
+        clientToken=_token(plan.thing_group_arn, name),
         targetArn=plan.thing_group_arn,
         deploymentName=name,
         components=components,

@@ -2,8 +2,8 @@
 
 The edge workflow (statemachines/edge_release.asl.json) makes the SageMaker Neo calls; what it
 calls them with is decided here, where it can be tested. Each target of ``EdgeTargets`` is a Neo
-``TargetDevice`` (``rasp4b``) or a ``TargetPlatform`` written ``<Os>_<Arch>[_<Accelerator>]``
-(``LINUX_ARM64``, ``LINUX_X86_64``, ``LINUX_ARM64_NVIDIA``), and maps to the Greengrass platform
+``TargetDevice`` (``rasp4b``) or a CPU ``TargetPlatform`` written ``<Os>_<Arch>``
+(``LINUX_ARM64``, ``LINUX_X86_64``, ``LINUX_ARM_EABIHF``), and maps to the Greengrass platform
 (os, architecture) its devices report: one component manifest per target.
 """
 
@@ -44,10 +44,9 @@ DEVICE_ARCHITECTURES = {
     "sbe_c": AMD64,
     "coreml": AARCH64,
 }
-# TargetPlatform's Arch values; the longest first, so ARM_EABIHF is not read as ARM_EABI.
+# TargetPlatform's Arch values.
 PLATFORM_ARCHITECTURES = {"X86_64": AMD64, "ARM_EABIHF": ARM, "ARM_EABI": ARM, "ARM64": AARCH64, "X86": X86}
 PLATFORM_OSES = {"LINUX"}
-ACCELERATORS = {"INTEL_GRAPHICS", "MALI", "NVIDIA"}
 JOB_NAME_LIMIT = 63
 
 
@@ -62,7 +61,6 @@ class EdgeSettings(Settings):
     edge_thing_group: str = ""
     artifact_bucket_name: str
     key_arn: str
-    framework_version: str
     endpoint_enabled: bool
     compile_minutes: int = Field(ge=1, le=1440)
     canary_wait_minutes: int = Field(ge=1, le=10080)
@@ -114,17 +112,16 @@ def parse_target(label: str) -> tuple[dict[str, Any], str]:
     """(the OutputConfig target fields, the Greengrass architecture) of one ``EdgeTargets`` entry."""
     if label in DEVICE_ARCHITECTURES:
         return {"TargetDevice": label}, DEVICE_ARCHITECTURES[label]
-    os_name, _, rest = label.partition("_")
-    arch = next((a for a in PLATFORM_ARCHITECTURES if rest == a or rest.startswith(f"{a}_")), None)
-    accelerator = rest[len(arch) + 1 :] if arch else ""
-    if os_name not in PLATFORM_OSES or arch is None or (accelerator and accelerator not in ACCELERATORS):
+    os_name, _, arch = label.partition("_")
+    if os_name not in PLATFORM_OSES or arch not in PLATFORM_ARCHITECTURES:
+        # An accelerator (LINUX_ARM64_NVIDIA) needs Neo CompilerOptions (CUDA, TensorRT versions) this
+        # stack does not take: compile for the CPU, or name the device (jetson_nano).
         raise EdgePlanError(
             f"EdgeTargets: {label!r} is neither a Neo TargetDevice ({', '.join(sorted(DEVICE_ARCHITECTURES))}) "
-            f"nor a TargetPlatform <Os>_<Arch>[_<Accelerator>] with Os in {sorted(PLATFORM_OSES)}, Arch in "
-            f"{sorted(PLATFORM_ARCHITECTURES)} and Accelerator in {sorted(ACCELERATORS)}"
+            f"nor a CPU TargetPlatform <Os>_<Arch> with Os in {sorted(PLATFORM_OSES)} and Arch in "
+            f"{sorted(PLATFORM_ARCHITECTURES)}"
         )
-    platform = {"Os": os_name, "Arch": arch} | ({"Accelerator": accelerator} if accelerator else {})
-    return {"TargetPlatform": platform}, PLATFORM_ARCHITECTURES[arch]
+    return {"TargetPlatform": {"Os": os_name, "Arch": arch}}, PLATFORM_ARCHITECTURES[arch]
 
 
 def target_labels(settings: EdgeSettings) -> list[str]:
@@ -161,8 +158,9 @@ def plan(settings: EdgeSettings, release: ReleaseInput) -> EdgePlan:
     input_config = {
         "S3Uri": release.model_data_url,
         "DataInputConfig": json.dumps({"data": [1, features]}),
+        # No FrameworkVersion: the API takes it for MXNet, PyTorch and TensorFlow only; the model's
+        # version is the training container's (XgboostVersion).
         "Framework": "XGBOOST",
-        "FrameworkVersion": settings.framework_version,
     }
     output_location = f"s3://{settings.artifact_bucket_name}/edge/compiled/p{release.model_package_version}/"
     targets: list[CompileTarget] = []

@@ -104,18 +104,33 @@ def canary_outcome(settings: EdgeSettings, version: int, started: datetime, *, n
 
 
 def rollout(settings: EdgeSettings, job_id: str, *, now: datetime) -> Rollout:
-    """The deployment's IoT job at its end (or at ``EdgeRolloutMinutes``), or :class:`RolloutInProgressError`."""
+    """The deployment's IoT job once every device it targets has reported (or at ``EdgeRolloutMinutes``),
+    or :class:`RolloutInProgressError`.
+
+    A thing group's deployment runs a continuous job: it stays IN_PROGRESS for devices that join
+    the group later, so the rollout has ended when no device is queued or in progress (COMPLETED),
+    or when the abort criteria canceled the job (CANCELED).
+    """
     job = aws.client("iot").describe_job(jobId=job_id)["job"]
     status = job["status"]
     details: dict[str, Any] = job.get("jobProcessDetails", {})
-    devices = {
-        name.removeprefix("numberOf").removesuffix("Things").lower(): int(details.get(name, 0))
-        for name in DEVICE_COUNTS
-    }
+    devices = {_device_state(name): int(details.get(name, 0)) for name in DEVICE_COUNTS}
+    reported = devices["queued"] == devices["inprogress"] == 0
     if status not in ROLLING_OUT:
-        reason = job.get("reasonCode") or job.get("comment") or ""
-        return Rollout(status=status, finished=True, devices=devices, reason=reason)
+        return Rollout(status=status, finished=True, devices=devices, reason=_reason(job))
+    if reported:
+        reason = "every device of the group has reported" if any(devices.values()) else "the group has no device"
+        return Rollout(status="COMPLETED", finished=True, devices=devices, reason=reason)
     if now < job["createdAt"] + timedelta(minutes=settings.rollout_minutes):
         raise RolloutInProgressError(f"IoT job {job_id} is {status}: {devices}")
     reason = f"still rolling out after EdgeRolloutMinutes ({settings.rollout_minutes}); the deployment goes on"
     return Rollout(status=status, finished=False, devices=devices, reason=reason)
+
+
+def _device_state(count: str) -> str:
+    """``numberOfTimedOutThings`` is ``timedout``."""
+    return count.removeprefix("numberOf").removesuffix("Things").lower()
+
+
+def _reason(job: dict[str, Any]) -> str:
+    return str(job.get("reasonCode") or job.get("comment") or "")

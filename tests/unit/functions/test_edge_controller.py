@@ -37,7 +37,6 @@ SETTINGS = EdgeSettings(
     edge_thing_group="fleet",
     artifact_bucket_name="artifacts",
     key_arn="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    framework_version="1.3",
     endpoint_enabled=True,
     compile_minutes=15,
     canary_wait_minutes=60,
@@ -73,11 +72,6 @@ def release(execution: str = "package-7") -> ReleaseInput:
         ("LINUX_X86_64", {"TargetPlatform": {"Os": "LINUX", "Arch": "X86_64"}}, "amd64"),
         ("LINUX_ARM_EABIHF", {"TargetPlatform": {"Os": "LINUX", "Arch": "ARM_EABIHF"}}, "arm"),
         ("LINUX_ARM_EABI", {"TargetPlatform": {"Os": "LINUX", "Arch": "ARM_EABI"}}, "arm"),
-        (
-            "LINUX_ARM64_NVIDIA",
-            {"TargetPlatform": {"Os": "LINUX", "Arch": "ARM64", "Accelerator": "NVIDIA"}},
-            "aarch64",
-        ),
     ],
 )
 def test_a_target_is_a_neo_device_or_platform_and_a_greengrass_architecture(
@@ -86,7 +80,7 @@ def test_a_target_is_a_neo_device_or_platform_and_a_greengrass_architecture(
     assert parse_target(label) == (fields, architecture)
 
 
-@pytest.mark.parametrize("label", ["raspberry", "LINUX_SPARC", "WINDOWS_X86_64", "LINUX_ARM64_TPU", "linux_arm64"])
+@pytest.mark.parametrize("label", ["raspberry", "LINUX_SPARC", "WINDOWS_X86_64", "LINUX_ARM64_NVIDIA", "linux_arm64"])
 def test_an_unknown_target_names_itself_and_what_is_known(label: str) -> None:
     with pytest.raises(EdgePlanError, match=f"EdgeTargets: '{label}' is neither") as refused:
         parse_target(label)
@@ -111,7 +105,6 @@ def test_the_plan_compiles_each_target_into_the_release_own_location() -> None:
         "S3Uri": "s3://artifacts/training/run-7/output/model.tar.gz",
         "DataInputConfig": json.dumps({"data": [1, features]}),
         "Framework": "XGBOOST",
-        "FrameworkVersion": "1.3",
     }
     assert x86.output_config == {
         "S3OutputLocation": "s3://artifacts/edge/compiled/p7/",
@@ -145,9 +138,9 @@ def test_job_names_fit_neo_and_differ_per_execution_and_target() -> None:
     names = {job_name(SETTINGS, release(execution), label) for execution in ("a", "b") for label in ("rasp4b", "ml_c5")}
     assert len(names) == 4
     long = SETTINGS.model_copy(update={"resource_prefix": "a-twenty-char-projec-staging"})
-    name = job_name(long, release(), "LINUX_ARM64_INTEL_GRAPHICS")
+    name = job_name(long, release(), "LINUX_ARM_EABIHF" * 2)
     assert len(name) <= 63
-    assert name.startswith("a-twenty-char-projec-staging-p7-linux-arm64")
+    assert name.startswith("a-twenty-char-projec-staging-p7-linux-arm-eabihf")
     assert not name.endswith("-")
     assert "--" not in name
 
@@ -271,6 +264,17 @@ def test_a_rollout_ends_with_the_devices_per_state(answering: Any) -> None:
     assert done.devices["canceled"] == 3
     assert done.devices["timedout"] == 0
     assert done.devices["queued"] == 0
+
+
+def test_a_continuous_job_has_ended_when_every_device_reported(answering: Any) -> None:
+    details = {"numberOfSucceededThings": 5, "numberOfFailedThings": 1}
+    answering({"status": "IN_PROGRESS", "jobProcessDetails": details, "createdAt": NOW})
+    done = rollout(SETTINGS, "job", now=NOW)
+    assert done.finished
+    assert done.status == "COMPLETED"
+    assert done.devices["failed"] == 1
+    answering({"status": "IN_PROGRESS", "jobProcessDetails": {}, "createdAt": NOW})
+    assert rollout(SETTINGS, "job", now=NOW).reason == "the group has no device"
 
 
 def test_a_rollout_is_watched_until_its_deadline(answering: Any) -> None:
