@@ -40,7 +40,7 @@ from conveyor_tools import stack
 from conveyor_tools.approval import decide
 from conveyor_tools.lambda_packages import layer_requirements, link_packages
 from conveyor_tools.synthetic import csv_text, records
-from conveyor_tools.transitions import entered
+from conveyor_tools.transitions import backoff_retries, entered, retrier
 from localcloud.clock import DEFAULT_SCALE
 from localcloud.cloud import LocalCloud
 from localcloud.compilation.compiler import compile_model
@@ -635,6 +635,42 @@ def edge_inference(repeats: int) -> list[Row]:
     return measured
 
 
+def edge_release_transitions() -> list[Row]:
+    """State transitions (Step Functions bills each, retries included) of one edge release of three
+    targets to six devices, against the 150 it must stay within: the states a run on the local
+    cloud entered, and the retries its own back-off makes for 15-minute compilations and a
+    30-minute rollout (the local cloud's Neo and fleet are timed otherwise)."""
+    group = "conveyor-dev-fleet"
+    parameters = {
+        "NumRound": "30",
+        "MinNewRows": "1000000",
+        "ApprovalMode": "manual",
+        "EndpointEnabled": "false",
+        "EdgeThingGroup": group,
+        "EdgeTargets": "LINUX_X86_64,LINUX_ARM64,LINUX_ARM_EABIHF",
+    }
+    with LocalCloud.from_template(ROOT / "template.yaml", parameters=parameters) as cloud:
+        for number, architecture in enumerate(["x86_64", "aarch64", "armv7l"] * 2):
+            cloud.fleet.add(f"device-{number}", architecture=architecture, thing_group=group)
+        _retraining_run(cloud, "run-000001")
+        decide(cloud, "1", "Approved", "bench: edge release")
+        sfn = cloud.client("stepfunctions")
+        for _ in range(30):
+            [execution] = stack.executions(cloud, "EdgeReleaseStateMachineArn") or [{"status": "RUNNING"}]
+            if execution["status"] != "RUNNING":
+                break
+            cloud.advance(minutes=1)
+        if execution.get("status") != "SUCCEEDED":
+            raise RuntimeError(f"the benchmark's edge release did not succeed: {execution}")
+        history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+        definition = json.loads(sfn.describe_state_machine(stateMachineArn=execution["stateMachineArn"])["definition"])
+    compiling = retrier(definition, "Wait for the compilation", "CompilationInProgressError")
+    rolling_out = retrier(definition, "Watch the rollout", "RolloutInProgressError")
+    total = entered(history) + 3 * backoff_retries(15 * 60, compiling) + backoff_retries(30 * 60, rolling_out)
+    name = "edge: state transitions of one release, 3 targets, 15-minute compiles, 30-minute rollout (vs 150 allowed)"
+    return [Row.measured(name, total, 150, "transitions", digits=0)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="conveyor-bench", description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("build/bench/results.json"))
@@ -648,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cold-starts-only", action="store_true", help="measure only the functions' cold starts (to compare options)"
     )
-    parser.add_argument("--edge-only", action="store_true", help="measure only the edge component's inference")
+    parser.add_argument("--edge-only", action="store_true", help="measure only the edge release and its inference")
     parser.add_argument(
         "--environment",
         action="append",
@@ -658,10 +694,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     environment = dict(item.split("=", 1) for item in args.environment)
-    rows = edge_inference(args.repeats) if args.edge_only else cold_starts(args.cold_start_repeats, environment)
+    edge = edge_inference(args.repeats) + edge_release_transitions()
+    rows = edge if args.edge_only else cold_starts(args.cold_start_repeats, environment)
     if not (args.cold_starts_only or args.edge_only):
         rows += firehose_transform(args.repeats) + ingest_throughput(args.repeats) + retraining_transitions()
-        rows += security_response(args.repeats) + canary_release() + edge_inference(args.repeats)
+        rows += security_response(args.repeats) + canary_release() + edge
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n", encoding="utf-8")
     for row in rows:
