@@ -12,6 +12,7 @@ up to stack time; CancelJob cancels the queued executions (and, with ``force``, 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,14 @@ def _things(backend: IoTBackend, target: str) -> list[str]:
         group = backend.thing_groups.get(target)
         return [thing.thing_name for thing in group.things.values()] if group is not None else []
     return [target.rsplit("/", 1)[-1]]
+
+
+def _settle_as_a_request(cloud: Cloud) -> None:
+    """Settle the rollouts as a request would: under the cloud's request lock, which the devices'
+    artifact downloads take again (a request that reads a job holds that lock, then takes the
+    rollouts'; the other order would deadlock against it)."""
+    with cloud.deliveries.request_lock:
+        cloud.fleet.rollouts.settle()
 
 
 @contextmanager
@@ -74,13 +83,7 @@ def iot_jobs(cloud: Cloud) -> Iterator[None]:
         stack.enter_context(mock.patch.object(IoTBackend, "cancel_job", cancel_job))
         for name in SETTLED_READS:
             stack.enter_context(mock.patch.object(IoTBackend, name, settled(getattr(IoTBackend, name))))
-        def settle_between_requests() -> None:
-            # As a request would: under the cloud's request lock, which the devices' artifact
-            # downloads take again (a request that reads a job settles with the lock held, then
-            # takes the rollouts' lock; the other order would deadlock against it).
-            with cloud.deliveries.request_lock:
-                rollouts.settle()
-
+        settle_between_requests = functools.partial(_settle_as_a_request, cloud)
         cloud.tickers.append(settle_between_requests)
         stack.callback(cloud.tickers.remove, settle_between_requests)
         yield

@@ -72,4 +72,3 @@ def test_the_local_cloud_and_the_layer_import_nothing_from_the_tools() -> None:
     tools = {module for module in graph if module.startswith("conveyor_tools")}
     leaks = {module: graph[module] & tools for module in graph if module not in tools and graph[module] & tools}
     assert leaks == {}
-
