@@ -322,7 +322,10 @@ def greengrassv2(cloud: Cloud) -> Iterator[None]:
     def process_request(stubber: BotocoreStubber, request: Any) -> Any:
         parts = urlsplit(request.url)
         if parts.netloc.startswith("greengrass.") and parts.path.startswith("/greengrass/v2/"):
-            return handle(backend, request.method, request.url, request.body)
+            # One request at a time, as every other service's (adapters/atomic_requests.py): a read
+            # settles the rollouts, whose devices download through requests under that lock.
+            with cloud.deliveries.request_lock:
+                return handle(backend, request.method, request.url, request.body)
         return original(stubber, request)
 
     cloud.greengrass = backend

@@ -236,4 +236,6 @@ def _count(state: _Rollout) -> None:
     counts = dict.fromkeys(COUNTS.values(), 0)
     for execution in state.executions.values():
         counts[COUNTS[execution.status]] += 1
-    state.job.job_process_details = {"processingTargets": list(state.job.targets), **counts}
+    # Null once the job has been rolled out to every target (IoT's JobProcessDetails.processingTargets).
+    rolling_out = bool(state.queued()) and state.job.status == "IN_PROGRESS"
+    state.job.job_process_details = {"processingTargets": list(state.job.targets) if rolling_out else None, **counts}

@@ -37,6 +37,7 @@ SELF_TEST_ROWS = 16
 SELF_TEST_TOLERANCE = 1e-5
 PACKAGE_TAG = "conveyor:model-package"
 DEPLOYABLE_WAIT_SECONDS = 60
+MAXIMUM_PER_MINUTE = 1000
 
 
 class ComponentNotDeployableError(ConveyorError):
@@ -304,6 +305,8 @@ def _deploy(settings: EdgeSettings, plan: EdgePlan, component_version: str, vers
         },
         iotJobConfiguration={
             "jobExecutionsRolloutConfig": {
+                # Required beside an exponential rate (IoT developer guide, "Job rollout configurations").
+                "maximumPerMinute": MAXIMUM_PER_MINUTE,
                 "exponentialRate": {
                     "baseRatePerMinute": settings.rollout_base_rate_per_minute,
                     "incrementFactor": settings.rollout_increment_factor,

@@ -108,14 +108,16 @@ def rollout(settings: EdgeSettings, job_id: str, *, now: datetime) -> Rollout:
     or :class:`RolloutInProgressError`.
 
     A thing group's deployment runs a continuous job: it stays IN_PROGRESS for devices that join
-    the group later, so the rollout has ended when no device is queued or in progress (COMPLETED),
-    or when the abort criteria canceled the job (CANCELED).
+    the group later, so the rollout has ended when it has reached every device (no processing
+    targets left) and none is queued or in progress (COMPLETED), or when the abort criteria
+    canceled the job (CANCELED).
     """
     job = aws.client("iot").describe_job(jobId=job_id)["job"]
     status = job["status"]
     details: dict[str, Any] = job.get("jobProcessDetails", {})
     devices = {_device_state(name): int(details.get(name, 0)) for name in DEVICE_COUNTS}
-    reported = devices["queued"] == devices["inprogress"] == 0
+    # processingTargets is null once the staged rollout has reached every target.
+    reported = devices["queued"] == devices["inprogress"] == 0 and not details.get("processingTargets")
     if status not in ROLLING_OUT:
         return Rollout(status=status, finished=True, devices=devices, reason=_reason(job))
     if reported:

@@ -77,8 +77,11 @@ class ResponderSettings(Settings):
     @field_validator("thing_group_arn")
     @classmethod
     def _thing_group_arn(cls, value: str) -> str:
-        if not THING_GROUP_ARN.match(value):
-            raise ValueError("an IoT thing group ARN (arn:<partition>:iot:<region>:<account>:thinggroup/<name>)")
+        # Empty: the stack has no fleet (EdgeThingGroup empty), and no deployment is its.
+        if value and not THING_GROUP_ARN.match(value):
+            raise ValueError(
+                "empty, or an IoT thing group ARN (arn:<partition>:iot:<region>:<account>:thinggroup/<name>)"
+            )
         return value
 
     @field_validator("notification_topic_arn")

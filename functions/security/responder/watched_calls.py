@@ -407,7 +407,7 @@ def _deployment(detail: ApiCallDetail, settings: ResponderSettings) -> Change | 
     target = _text(detail, "targetArn")
     if isinstance(target, Ignored):
         return target
-    if target != settings.thing_group_arn:
+    if not settings.thing_group_arn or target != settings.thing_group_arn:
         return _not_ours("deployment target", target)
     deployment_id = _mapping(detail.response_elements).get("deploymentId")
     region = settings.region

@@ -277,6 +277,14 @@ def test_a_continuous_job_has_ended_when_every_device_reported(answering: Any) -
     assert rollout(SETTINGS, "job", now=NOW).reason == "the group has no device"
 
 
+def test_a_staged_rollout_has_not_ended_while_devices_are_still_to_be_reached(answering: Any) -> None:
+    # The first batch reported, the rest not notified yet: no device is queued or in progress
+    details = {"numberOfSucceededThings": 2, "processingTargets": ["arn:aws:iot:us-east-1:1:thinggroup/fleet"]}
+    answering({"status": "IN_PROGRESS", "jobProcessDetails": details, "createdAt": NOW})
+    with pytest.raises(RolloutInProgressError):
+        rollout(SETTINGS, "job", now=NOW)
+
+
 def test_a_rollout_is_watched_until_its_deadline(answering: Any) -> None:
     answering({"status": "IN_PROGRESS", "jobProcessDetails": {"numberOfInProgressThings": 2}, "createdAt": NOW})
     with pytest.raises(RolloutInProgressError, match="inprogress"):

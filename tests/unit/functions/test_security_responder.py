@@ -417,3 +417,18 @@ def test_a_role_someone_else_put_under_the_stacks_path_is_not_the_stack(stack: S
     # When it weakens the data bucket, then it is a finding like any intruder's call
     outcome = deliver(stack, impostor)
     assert (outcome.kind, outcome.frozen) == ("public-access-block-deleted", True)
+
+
+def test_without_a_fleet_no_deployment_is_the_stacks_to_guard() -> None:
+    # EdgeThingGroup empty: the stack deploys to no group, so a deployment anywhere is someone else's
+    event = intruder_call(
+        "CreateDeployment",
+        "greengrass.amazonaws.com",
+        {"targetArn": THING_GROUP_ARN, "deploymentName": "theirs", "components": {}},
+        responseElements={"deploymentId": "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"},
+    )
+    with deployed_stack(thing_group_arn="") as stack:
+        outcome = deliver(stack, event)
+        assert outcome.reason == "not_stack_resource"
+        assert stack.alerts() == []
+        assert not is_frozen(stack.settings.state_table_name)

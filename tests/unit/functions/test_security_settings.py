@@ -67,7 +67,7 @@ def test_settings_come_from_their_variables_and_derive_the_stacks_account_and_re
         ("KEY_ARN", "alias/conveyor-dev", "KEY_ARN: Value error, a KMS key ARN"),
         ("TRAIL_ARN", "conveyor-dev", "TRAIL_ARN: Value error, a CloudTrail trail ARN"),
         ("SECURITY_HUB", "yes", "SECURITY_HUB: Input should be 'enabled' or 'disabled'"),
-        ("THING_GROUP_ARN", "fleet", "THING_GROUP_ARN: Value error, an IoT thing group ARN"),
+        ("THING_GROUP_ARN", "fleet", "THING_GROUP_ARN: Value error, empty, or an IoT thing group ARN"),
     ],
 )
 def test_a_bad_variable_fails_at_cold_start_with_its_name(name: str, value: str, message: str) -> None:
