@@ -60,7 +60,7 @@ scan: install $(TRANSLATED)
 
 # The tests run on every core (pytest-xdist); each worker deploys its own local clouds.
 test: lint scan
-	$(BIN)/pytest -n auto --cov --cov-report=term
+	$(BIN)/pytest -n auto --cov --cov-report=term --durations=15
 
 test-fast: $(BIN)/.installed
 	$(BIN)/pytest -x -q

@@ -159,7 +159,11 @@ class Fleet:
         return reports
 
     def stop(self) -> None:
-        """Stop every device's components and remove their folders (the local cloud is closing)."""
+        """Stop every device's components and remove their folders (the local cloud is closing).
+
+        The rollouts close first: a device still applying a deployment for a request in another
+        thread finishes before its folder goes, and nothing starts after."""
+        self.rollouts.close()
         for device in self.devices.values():
             device.stop()
         if self._root is not None:

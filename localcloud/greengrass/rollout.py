@@ -84,6 +84,7 @@ class Rollouts:
         self._receiver = receiver
         self._rollouts: dict[str, _Rollout] = {}
         self._lock = threading.RLock()
+        self._closed = False
 
     def start(self, job: Any, executions: dict[str, Any]) -> None:
         """Roll out ``job`` (just created, its executions QUEUED) from stack time now."""
@@ -101,9 +102,16 @@ class Rollouts:
             self._rollouts[job.job_id] = state = _Rollout(job, executions, now, rate)
             _count(state)
 
-    def settle(self) -> None:
-        """Run every job's rollout up to stack time now."""
+    def close(self) -> None:
+        """Stop rolling out, once a settle under way has finished (the local cloud is closing)."""
         with self._lock:
+            self._closed = True
+
+    def settle(self) -> None:
+        """Run every job's rollout up to stack time now (nothing, once closed)."""
+        with self._lock:
+            if self._closed:
+                return
             now = self._now()
             for state in self._rollouts.values():
                 self._settle(state, now)
@@ -113,7 +121,7 @@ class Rollouts:
         ``force``; False if the job is not one of these."""
         with self._lock:
             state = self._rollouts.get(job_id)
-            if state is None:
+            if state is None or self._closed:
                 return False
             self._settle(state, self._now())
             _cancel(state, self._now(), comment, reason_code, force=force)

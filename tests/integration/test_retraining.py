@@ -57,9 +57,10 @@ def test_the_first_run_registers_an_approved_model_measured_on_the_data(stack: L
         package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == job["ModelArtifacts"]["S3ModelArtifacts"]
     )
     # And "Model Approved" is on the bus, the registry's approval started both releases for the package,
-    # and the first release put the model on the endpoint alone
+    # the first release put the model on the endpoint alone, and the edge release had no fleet to reach
     assert sorted(m["detail-type"] for m in messages(stack, decisions)) == [
         "Canary Promoted",
+        "Edge Release Skipped",
         "Model Approved",
         "Release Started",
     ]
