@@ -44,6 +44,7 @@ from conveyor_tools.transitions import backoff_retries, entered, retrier
 from localcloud.clock import DEFAULT_SCALE
 from localcloud.cloud import LocalCloud
 from localcloud.compilation.compiler import compile_model
+from localcloud.compilation.predictor import CompiledModel as ArrayModel
 from localcloud.compilation.targets import resolve
 from localcloud.hosting.container import load_model
 from localcloud.template import load_sam_template
@@ -615,6 +616,9 @@ def edge_inference(repeats: int) -> list[Row]:
         single_xgboost = _timed(lambda: booster.inplace_predict(one_matrix), repeats * 300)
         batch = _timed(lambda: compiled.predict(rows), repeats * 10)
         batch_xgboost = _timed(lambda: booster.inplace_predict(matrix), repeats * 10)
+        # The same library with numpy buffers in and out (a second path: glibc loads one once)
+        arrays = ArrayModel.from_artifact(tarballs["ml_c5"], Path(folder) / "arrays")
+        batch_arrays = _timed(lambda: arrays.predict(matrix), repeats * 10)
     measured = [
         Row.measured(
             "edge: predict 1 row, compiled model via ctypes (vs XGBoost inplace_predict)",
@@ -625,6 +629,12 @@ def edge_inference(repeats: int) -> list[Row]:
         Row.measured(
             "edge: predict 1000 rows, compiled model via ctypes (vs XGBoost inplace_predict)",
             batch * 1e3,
+            batch_xgboost * 1e3,
+            "ms",
+        ),
+        Row.measured(
+            "edge: predict 1000 rows, compiled model with numpy buffers (vs XGBoost inplace_predict)",
+            batch_arrays * 1e3,
             batch_xgboost * 1e3,
             "ms",
         ),
