@@ -54,7 +54,8 @@ PARAMETERS = {
     "EdgeAbortFailurePercent": "20",
     "EdgeAbortMinDevices": "2",
 }
-# The ARM64 devices first: a rollout reaches devices in the order they joined the group.
+# The ARM64 devices first: the local fleet's rollout reaches devices in the order they joined the
+# group (AWS promises no order; the broken-build test relies on this one to know who is reached first).
 FLEET = {
     "pi-arm64-1": "aarch64",
     "pi-arm64-2": "aarch64",
