@@ -71,7 +71,6 @@ class EdgeSettings(Settings):
     abort_failure_percent: float = Field(ge=0, le=100)
     abort_min_devices: int = Field(ge=1)
     device_timeout_minutes: int = Field(ge=1, le=10080)
-    notification_topic_arn: str
     thing_group_arn_prefix: str
     """``arn:<partition>:iot:<region>:<account>:thinggroup/`` (a group's ARN is this and its name)."""
     component_arn_prefix: str

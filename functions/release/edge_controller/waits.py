@@ -17,7 +17,6 @@ from conveyor import aws
 from conveyor.errors import ConveyorError
 from conveyor.state.canary import CanaryState, get_canary
 
-COMPILING = {"STARTING", "INPROGRESS", "STOPPING"}
 ROLLING_OUT = {"IN_PROGRESS", "SCHEDULED"}
 # The counts of an IoT job's jobProcessDetails that say where each device is.
 DEVICE_COUNTS = (

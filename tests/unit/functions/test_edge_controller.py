@@ -47,7 +47,6 @@ SETTINGS = EdgeSettings(
     abort_failure_percent=20,
     abort_min_devices=2,
     device_timeout_minutes=30,
-    notification_topic_arn="arn:aws:sns:us-east-1:123456789012:notifications",
     thing_group_arn_prefix="arn:aws:iot:us-east-1:123456789012:thinggroup/",
     component_arn_prefix="arn:aws:greengrass:us-east-1:123456789012:components:",
 )
