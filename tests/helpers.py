@@ -8,12 +8,15 @@ ones only tests need. Paths and fixtures stay in ``tests/conftest.py``.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pytest
 
+from conveyor.dataset import channel_key, part_name, split_lines
 from conveyor.schema import load_schema
 from conveyor.state.control import set_frozen
+from conveyor.state.ledger import ChannelObject, Ledger, Part
 from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
 from localcloud.delivery import AtLeastOnce
@@ -96,25 +99,33 @@ def subscribed_queue(cloud: LocalCloud, topic_arn: str, name: str) -> str:
 def snapshot(
     cloud: LocalCloud, run_id: str, *, rows: int = 3000, seed: int = 11, shuffle: bool = False
 ) -> dict[str, Any]:
-    """A dataset snapshot of one part, as the ledger leaves it; the retraining workflow's input."""
+    """A dataset snapshot of one part, written and recorded as ingestion leaves it; the retraining workflow's input."""
     bucket = cloud.outputs["DataBucketName"]
     s3 = cloud.client("s3")
-    part_key = f"datasets/parts/{run_id}.csv"
-    s3.put_object(
-        Bucket=bucket,
-        Key=part_key,
-        Body=csv_text(records(rows, seed, shuffle_labels=shuffle), COLUMNS, header=False).encode(),
+    lines = csv_text(records(rows, seed, shuffle_labels=shuffle), COLUMNS, header=False).splitlines(keepends=True)
+    claimed_at = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    channels = {}
+    for channel, rows_of_channel in split_lines(part_name(run_id), lines, 20, 10).items():
+        body = "".join(rows_of_channel).encode()
+        s3.put_object(Bucket=bucket, Key=channel_key(run_id, channel), Body=body)
+        channels[channel] = ChannelObject(key=channel_key(run_id, channel), rows=len(rows_of_channel), bytes=len(body))
+    part = Part(
+        part_id=run_id,
+        key=part_name(run_id),
+        rows=rows,
+        source_key=f"incoming/{run_id}.csv",
+        source_version="null",
+        created_at=claimed_at,
+        channels=channels,
     )
+    Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb")).record_part(part, run_id)
     manifest_key = f"datasets/snapshots/{run_id}.json"
-    s3.put_object(
-        Bucket=bucket,
-        Key=manifest_key,
-        Body=json.dumps({"run_id": run_id, "parts": [{"key": part_key, "rows": rows}]}).encode(),
-    )
+    manifest = {"run_id": run_id, "parts": [part.model_dump(mode="json")]}
+    s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
     return {
         "run_id": run_id,
         "trigger": "threshold",
-        "claimed_at": "2026-11-26T10:00:00+00:00",
+        "claimed_at": claimed_at.isoformat(),
         "new_rows": rows,
         "dataset": {"bucket": bucket, "manifest_key": manifest_key, "rows": rows, "parts": 1},
     }

@@ -3,7 +3,8 @@
 Items (``pk`` / ``sk``; every family of the table is listed in :mod:`conveyor.state`):
 
 - ``dataset`` / ``counter``: ``pending_rows`` since the last claimed run, ``total_rows``, ``parts``, ``runs``;
-- ``dataset`` / ``part#<id>``: one immutable part of the dataset under ``datasets/parts/``;
+- ``dataset`` / ``part#<id>``: one part of the dataset and its channel objects (:mod:`conveyor.dataset`);
+  compaction replaces small parts with one that holds their rows, in one transaction;
 - ``object`` / ``<bucket>/<key>#<version>``: an input object already handled (accepted or quarantined);
 - ``run`` / ``run-000001``: a retraining run, ``CLAIMED`` then ``STARTED``.
 
@@ -24,6 +25,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from conveyor.dataset import Channel
 from conveyor.state import PARTITION_KEY, SORT_KEY
 from conveyor.state.items import from_item, key, plain_key, table_client, to_item
 
@@ -32,15 +34,36 @@ CLAIM_ATTEMPTS = 10
 CONFLICT_ATTEMPTS = 8
 # First back-off after a conflict, doubled on each retry, with full jitter (DynamoDB's own SDK base).
 CONFLICT_BACKOFF_SECONDS = 0.025
+# A transaction holds at most 100 items: the compacted part and the parts it replaces.
+MAX_COMPACTED_SOURCES = 99
+
+
+class ChannelObject(BaseModel):
+    key: str
+    rows: int
+    bytes: int
 
 
 class Part(BaseModel):
+    """A part: its name (``conveyor.dataset.part_name``), rows and channel objects.
+
+    ``channels`` is empty for a part written before rows were split at ingestion: its rows are
+    then the one object at ``key``. A compacted part names the parts it replaced in ``sources``
+    and has the ``created_at`` of the newest of them.
+    """
+
     part_id: str
     key: str
     rows: int
     source_key: str
     source_version: str
     created_at: datetime
+    channels: dict[Channel, ChannelObject] = {}
+    sources: list[str] = []
+
+    @property
+    def bytes(self) -> int:
+        return sum(channel.bytes for channel in self.channels.values())
 
 
 class Counter(BaseModel):
@@ -162,6 +185,44 @@ class Ledger:
                 return False
             raise
         return True
+
+    def compact(self, compacted: Part, replaced: list[Part]) -> bool:
+        """Swap ``replaced`` for ``compacted`` in one transaction; False if any was already swapped."""
+        if not 0 < len(replaced) <= MAX_COMPACTED_SOURCES:
+            raise ValueError(f"a compaction replaces 1 to {MAX_COMPACTED_SOURCES} parts, not {len(replaced)}")
+        removals = [
+            {
+                "Delete": {
+                    "TableName": self.table_name,
+                    "Key": key("dataset", f"part#{part.part_id}"),
+                    "ConditionExpression": f"attribute_exists({PARTITION_KEY})",
+                }
+            }
+            for part in replaced
+        ]
+        item = plain_key("dataset", f"part#{compacted.part_id}") | compacted.model_dump(mode="json")
+        try:
+            self._transact([self._put_new(item), *removals])
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def find_parts(self, part_ids: list[str]) -> dict[str, Part]:
+        """The parts of ``part_ids`` that are in the dataset now, by id."""
+        found: dict[str, Part] = {}
+        for start in range(0, len(part_ids), 100):
+            keys = [key("dataset", f"part#{part_id}") for part_id in part_ids[start : start + 100]]
+            while keys:
+                response = self._dynamodb.batch_get_item(
+                    RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in response["Responses"].get(self.table_name, []):
+                    part = Part.model_validate(from_item(item))
+                    found[part.part_id] = part
+                keys = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+        return found
 
     def counter(self) -> Counter:
         item = self._dynamodb.get_item(TableName=self.table_name, Key=COUNTER_KEY, ConsistentRead=True)
