@@ -157,3 +157,41 @@ def test_a_failed_condition_is_a_duplicate_not_a_conflict_to_retry(ledger: Ledge
     left = cancel(5, ("ConditionalCheckFailed", "TransactionConflict", "None"))
     assert ledger.record_part(part(1, 7), "o1") is False
     assert left == [4]
+
+
+def test_compaction_swaps_its_parts_for_one_in_a_single_write_and_only_once(ledger: Ledger) -> None:
+    for number in (1, 2, 3):
+        ledger.record_part(part(number, number), f"o{number}")
+    sources = ledger.parts()[:2]
+    compacted = part(9, 3).model_copy(update={"part_id": "c12", "sources": ["p1", "p2"]})
+    assert ledger.compact(compacted, sources) is True
+    assert [p.part_id for p in ledger.parts()] == ["p3", "c12"]
+    assert ledger.compact(compacted, sources) is False
+    assert [p.part_id for p in ledger.parts()] == ["p3", "c12"]
+    assert ledger.counter().total_rows == 6
+
+
+def test_a_compaction_whose_part_was_swapped_already_changes_nothing(ledger: Ledger) -> None:
+    for number in (1, 2, 3):
+        ledger.record_part(part(number, 1), f"o{number}")
+    first, second, third = ledger.parts()
+    assert ledger.compact(part(8, 2).model_copy(update={"part_id": "c12"}), [first, second]) is True
+    assert ledger.compact(part(9, 2).model_copy(update={"part_id": "c23"}), [second, third]) is False
+    assert sorted(p.part_id for p in ledger.parts()) == ["c12", "p3"]
+
+
+def test_a_compaction_cancelled_for_a_conflict_is_swapped_on_a_retry(ledger: Ledger, cancel: Cancel) -> None:
+    for number in (1, 2):
+        ledger.record_part(part(number, 1), f"o{number}")
+    cancel(2)
+    assert ledger.compact(part(9, 2).model_copy(update={"part_id": "c12"}), ledger.parts()) is True
+    assert [p.part_id for p in ledger.parts()] == ["c12"]
+
+
+def test_find_parts_returns_those_in_the_dataset_now(ledger: Ledger) -> None:
+    for number in range(1, 131):
+        ledger.record_part(part(number, 1), f"o{number}")
+    wanted = [f"p{number}" for number in range(1, 131)] + ["gone"]
+    found = ledger.find_parts(wanted)
+    assert sorted(found) == sorted(wanted[:-1])
+    assert found["p7"] == part(7, 1)

@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from conveyor import aws
 from conveyor.events import S3Object
-from conveyor.retraining import start_due_runs
+from conveyor.retraining import SnapshotLimits, start_due_runs
 from conveyor.schema import FeatureSchema, Rejection, csv_row
 from conveyor.settings import Settings
 from conveyor.state.ledger import Ledger, Part
@@ -57,6 +57,8 @@ class IngestSettings(Settings):
     max_file_bytes: int
     max_file_rows: int
     row_error_policy: RowErrorPolicy
+    training_window_days: int = 0
+    max_training_rows: int = 0
 
 
 @dataclass
@@ -249,6 +251,7 @@ def ingest(
         min_rows=settings.min_new_rows,
         trigger="threshold",
         now=now,
+        limits=SnapshotLimits.model_validate(settings, from_attributes=True),
     )
     return IngestResult(**report.model_dump(), started_runs=started)
 

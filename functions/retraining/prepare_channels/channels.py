@@ -1,23 +1,34 @@
-"""Training channels from a dataset snapshot: a deterministic train / validation / test split.
+"""A run's training channels: plan the compaction of its snapshot, then write one manifest per channel.
 
-Each row goes to a channel by a hash of where it lives (part key and line), so the same snapshot
-always gives the same channels, and a row keeps its channel across runs. Channels are headerless
-CSV with the label first (the built-in XGBoost contract). The test split is kept aside.
+Rows were split into channels when their parts were written (:mod:`conveyor.dataset`), so no row
+is read here, and the work grows with the number of parts, never with the number of rows:
+
+- ``plan``: group the snapshot's small parts (:func:`conveyor.compaction.plan`) and write the
+  groups to ``datasets/channels/<run id>/compaction.json``, the items of the workflow's
+  Distributed Map that compacts them;
+- ``manifests``: each group the map compacted is one part now (the ledger holds it); every other
+  part is used as the snapshot listed it. Write a SageMaker manifest (``S3DataType: ManifestFile``)
+  per channel to ``datasets/channels/<run id>/<channel>.manifest``, and the parts the run used to
+  ``parts.json`` beside them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from conveyor import aws
+from conveyor.compaction import CompactionItem, plan
+from conveyor.dataset import CHANNELS, Channel
 from conveyor.errors import ConveyorError
 from conveyor.retraining import RetrainingInput
 from conveyor.settings import Settings
+from conveyor.state.ledger import Ledger, Part
 
 CHANNELS_PREFIX = "datasets/channels/"
+MEBIBYTE = 1024 * 1024
 
 
 class NotEnoughDataError(ConveyorError):
@@ -26,51 +37,92 @@ class NotEnoughDataError(ConveyorError):
 
 class PrepareSettings(Settings):
     data_bucket_name: str
-    validation_percent: int = 20
-    test_percent: int = 10
+    compaction_target_mb: int = 64
+    training_instance_count: int = 1
+
+
+class PrepareRequest(RetrainingInput):
+    step: Literal["plan", "manifests"]
+
+
+class CompactionPlan(BaseModel):
+    key: str
+    groups: int
 
 
 class Channels(BaseModel):
     train: str
     validation: str
     test: str
-    rows: dict[str, int]
+    rows: dict[Channel, int]
+    parts: int
+    train_distribution: Literal["FullyReplicated", "ShardedByS3Key"]
 
 
-def channel_of(part_key: str, line: int, validation_percent: int, test_percent: int) -> str:
-    """Which channel a row belongs to, decided by its location alone."""
-    bucket = int.from_bytes(hashlib.sha256(f"{part_key}:{line}".encode()).digest()[:8], "big") % 100
-    if bucket < test_percent:
-        return "test"
-    if bucket < test_percent + validation_percent:
-        return "validation"
-    return "train"
+def _snapshot(run: RetrainingInput) -> list[Part]:
+    body = aws.client("s3").get_object(Bucket=run.dataset.bucket, Key=run.dataset.manifest_key)["Body"].read()
+    return [Part.model_validate(part) for part in json.loads(body)["parts"]]
 
 
-def prepare_channels(settings: PrepareSettings, run: RetrainingInput) -> Channels:
-    """Split the run's snapshot into channels under ``datasets/channels/<run_id>/``."""
-    s3 = aws.client("s3")
+def _put_json(bucket: str, key: str, document: Any) -> None:
+    aws.client("s3").put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(document).encode(), ContentType="application/json"
+    )
+
+
+def plan_compaction(settings: PrepareSettings, run: RetrainingInput) -> CompactionPlan:
+    """Write the groups of the snapshot's small parts to compact, for the Distributed Map."""
+    items = plan(run.run_id, _snapshot(run), settings.compaction_target_mb * MEBIBYTE, settings.training_instance_count)
+    key = f"{CHANNELS_PREFIX}{run.run_id}/compaction.json"
+    _put_json(run.dataset.bucket, key, [item.model_dump(mode="json") for item in items])
+    return CompactionPlan(key=key, groups=len(items))
+
+
+def write_manifests(settings: PrepareSettings, ledger: Ledger, run: RetrainingInput) -> Channels:
+    """Write the run's channel manifests over its parts, compacted where the map compacted them."""
     bucket = run.dataset.bucket
-    manifest = json.loads(s3.get_object(Bucket=bucket, Key=run.dataset.manifest_key)["Body"].read())
-    rows: dict[str, list[str]] = {"train": [], "validation": [], "test": []}
-    for part in manifest["parts"]:
-        body = s3.get_object(Bucket=bucket, Key=part["key"])["Body"].read().decode("utf-8")
-        for line, row in enumerate(body.splitlines()):
-            channel = channel_of(part["key"], line, settings.validation_percent, settings.test_percent)
-            rows[channel].append(row)
+    prefix = f"{CHANNELS_PREFIX}{run.run_id}/"
+    items = [
+        CompactionItem.model_validate(item)
+        for item in json.loads(
+            aws.client("s3").get_object(Bucket=bucket, Key=f"{prefix}compaction.json")["Body"].read()
+        )
+    ]
+    compacted = ledger.find_parts([item.part_id for item in items])
+    replaced = {
+        source.part_id: compacted[item.part_id]
+        for item in items
+        if item.part_id in compacted
+        for source in item.sources
+    }
+    parts = list(
+        {replaced.get(part.part_id, part).part_id: replaced.get(part.part_id, part) for part in _snapshot(run)}.values()
+    )
+    unsplit = [part.part_id for part in parts if not part.channels]
+    if unsplit:
+        raise NotEnoughDataError(f"run {run.run_id}: parts {', '.join(unsplit[:5])} were not split into channels")
+    rows = {
+        channel: sum(part.channels[channel].rows for part in parts if channel in part.channels) for channel in CHANNELS
+    }
     empty = [name for name in ("train", "validation") if not rows[name]]
     if empty:
         raise NotEnoughDataError(
             f"run {run.run_id}: the {' and '.join(empty)} channel would be empty "
             f"({run.dataset.rows} rows in the snapshot); upload more data"
         )
-    prefix = f"{CHANNELS_PREFIX}{run.run_id}/"
-    for name, lines in rows.items():
-        s3.put_object(Bucket=bucket, Key=f"{prefix}{name}/data.csv", Body=("\n".join(lines) + "\n").encode())
-    uri = f"s3://{bucket}/{prefix}"
+    uris = {}
+    for channel in CHANNELS:
+        keys = [part.channels[channel].key for part in parts if channel in part.channels]
+        _put_json(bucket, f"{prefix}{channel}.manifest", [{"prefix": f"s3://{bucket}/"}, *keys])
+        uris[channel] = f"s3://{bucket}/{prefix}{channel}.manifest"
+    _put_json(bucket, f"{prefix}parts.json", [part.model_dump(mode="json") for part in parts])
+    train_objects = sum("train" in part.channels for part in parts)
+    sharded = 1 < settings.training_instance_count <= train_objects
     return Channels(
-        train=f"{uri}train/",
-        validation=f"{uri}validation/",
-        test=f"{uri}test/",
-        rows={name: len(lines) for name, lines in rows.items()},
+        train=uris["train"],
+        validation=uris["validation"],
+        test=uris["test"],
+        rows=rows,
+        parts=len(parts),
+        train_distribution="ShardedByS3Key" if sharded else "FullyReplicated",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from conveyor.retraining import start_due_runs
+from conveyor.retraining import SnapshotLimits, start_due_runs
 from conveyor.settings import Settings
 from conveyor.state.ledger import Ledger
 
@@ -12,6 +12,8 @@ from conveyor.state.ledger import Ledger
 class ScheduleSettings(Settings):
     data_bucket_name: str
     retraining_state_machine_arn: str
+    training_window_days: int = 0
+    max_training_rows: int = 0
 
 
 def run_schedule(settings: ScheduleSettings, ledger: Ledger, now: datetime) -> list[str]:
@@ -23,4 +25,5 @@ def run_schedule(settings: ScheduleSettings, ledger: Ledger, now: datetime) -> l
         min_rows=1,
         trigger="schedule",
         now=now,
+        limits=SnapshotLimits.model_validate(settings, from_attributes=True),
     )

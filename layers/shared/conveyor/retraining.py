@@ -1,5 +1,10 @@
 """Start retraining runs: claim pending rows in the ledger, snapshot the dataset, start the workflow.
 
+The snapshot is the parts recorded before the run was claimed, newest first, within
+``TrainingWindowDays`` and ``MaxTrainingRows`` (0: no limit); it always holds the newest part. It
+is written to ``datasets/snapshots/<run id>.json`` with every part's record, so the run knows
+which parts it uses whatever happens to the ledger afterwards (compaction replaces parts).
+
 The execution name is the run's id, so a replayed event, or a retry after a crash, can never
 start a second execution of the same run. The workflow's input is documented in
 statemachines/retraining.asl.json.
@@ -8,7 +13,7 @@ statemachines/retraining.asl.json.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from botocore.exceptions import ClientError
@@ -16,7 +21,7 @@ from pydantic import BaseModel
 
 from conveyor import aws
 from conveyor.state.control import is_frozen
-from conveyor.state.ledger import Ledger, Run
+from conveyor.state.ledger import Ledger, Part, Run
 
 SNAPSHOT_PREFIX = "datasets/snapshots/"
 
@@ -26,6 +31,28 @@ class DatasetSnapshot(BaseModel):
     manifest_key: str
     rows: int
     parts: int
+
+
+class SnapshotLimits(BaseModel):
+    """How much of the dataset a run trains on (``TrainingWindowDays``, ``MaxTrainingRows``); 0 is no limit."""
+
+    training_window_days: int = 0
+    max_training_rows: int = 0
+
+    def select(self, parts: list[Part], claimed_at: datetime) -> list[Part]:
+        """The newest of ``parts`` within the limits (at least the newest one), oldest first."""
+        newest_first = sorted(parts, key=lambda part: (part.created_at, part.part_id), reverse=True)
+        if self.training_window_days:
+            since = claimed_at - timedelta(days=self.training_window_days)
+            newest_first = [part for part in newest_first if part.created_at > since] or newest_first[:1]
+        chosen: list[Part] = []
+        rows = 0
+        for part in newest_first:
+            if chosen and self.max_training_rows and rows + part.rows > self.max_training_rows:
+                break
+            chosen.append(part)
+            rows += part.rows
+        return chosen[::-1]
 
 
 class RetrainingInput(BaseModel):
@@ -46,6 +73,7 @@ def start_due_runs(
     min_rows: int,
     trigger: Literal["threshold", "schedule"],
     now: datetime,
+    limits: SnapshotLimits,
 ) -> list[str]:
     """Claim a run if enough rows are pending, then start every claimed run; the started run ids."""
     if is_frozen(ledger.table_name):
@@ -53,18 +81,20 @@ def start_due_runs(
     ledger.claim_run(min_rows, trigger, now)
     started = []
     for run in ledger.unstarted_runs():
-        execution_arn = _start(ledger, run, bucket, state_machine_arn)
+        execution_arn = _start(ledger, run, bucket, state_machine_arn, limits)
         ledger.mark_started(run, execution_arn)
         started.append(run.run_id)
     return started
 
 
-def _start(ledger: Ledger, run: Run, bucket: str, state_machine_arn: str) -> str:
-    parts = ledger.parts(created_until=run.claimed_at)
+def _start(ledger: Ledger, run: Run, bucket: str, state_machine_arn: str, limits: SnapshotLimits) -> str:
+    parts = limits.select(ledger.parts(created_until=run.claimed_at), run.claimed_at)
     manifest_key = f"{SNAPSHOT_PREFIX}{run.run_id}.json"
     manifest = {
         "run_id": run.run_id,
-        "parts": [{"key": part.key, "rows": part.rows} for part in parts],
+        "claimed_at": run.claimed_at.isoformat(),
+        "limits": limits.model_dump(),
+        "parts": [part.model_dump(mode="json") for part in parts],
     }
     aws.client("s3").put_object(
         Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode(), ContentType="application/json"

@@ -1,48 +1,179 @@
-"""The split is deterministic: a row's channel depends only on where it lives."""
+"""A run's channels: compaction planned from part records, manifests over channel objects, no row copied."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections import Counter
-from pathlib import Path
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import channels
-from channels import channel_of
+import boto3
+import pytest
+from channels import NotEnoughDataError, PrepareSettings, plan_compaction, write_manifests
+from moto import mock_aws
+from part_compaction import CompactSettings, compact
 
-from tests.conftest import ROOT
+from conveyor import aws
+from conveyor.compaction import CompactionItem
+from conveyor.dataset import channel_key, channel_of, part_name, split_lines
+from conveyor.retraining import RetrainingInput
+from conveyor.state.ledger import ChannelObject, Ledger, Part
+from tests.unit.conftest import create_state_table
+
+BUCKET = "data"
+START = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+COMMON = {"project_name": "conveyor", "stage": "dev", "conveyor_version": "0.1.0", "data_bucket_name": BUCKET}
 
 
-def test_a_row_keeps_its_channel_across_processes() -> None:
-    # Python's hash() changes with every process; the split must not, or rows would move
-    # between training and validation from one run to the next.
-    script = (
-        "import sys; sys.path[:0] = sys.argv[1:]\n"
-        "from channels import channel_of\n"
-        "print([channel_of('datasets/parts/a.csv', line, 20, 10) for line in range(200)])"
+@pytest.fixture
+def ledger() -> Iterator[Ledger]:
+    with mock_aws():
+        ledger = Ledger(create_state_table())
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        yield ledger
+    aws.client.cache_clear()
+
+
+def rows(part_id: str, count: int) -> list[str]:
+    return [f"{index % 2},{index}.5,{part_id}\n" for index in range(count)]
+
+
+def write_part(ledger: Ledger, part_id: str, count: int, minute: int, *, split: bool = True) -> Part:
+    """A part as ingestion writes it (or, with ``split`` off, as it was written before the split)."""
+    s3 = aws.client("s3")
+    lines = rows(part_id, count)
+    channels = {}
+    if split:
+        for channel, channel_rows in split_lines(part_name(part_id), lines, 20, 10).items():
+            body = "".join(channel_rows).encode()
+            s3.put_object(Bucket=BUCKET, Key=channel_key(part_id, channel), Body=body)
+            channels[channel] = ChannelObject(
+                key=channel_key(part_id, channel), rows=len(channel_rows), bytes=len(body)
+            )
+    else:
+        s3.put_object(Bucket=BUCKET, Key=part_name(part_id), Body="".join(lines).encode())
+    part = Part(
+        part_id=part_id,
+        key=part_name(part_id),
+        rows=count,
+        source_key=f"incoming/{part_id}.csv",
+        source_version="null",
+        created_at=START + timedelta(minutes=minute),
+        channels=channels,
     )
-    folder = Path(channels.__file__).parent
-    outputs = {
-        subprocess.run(
-            [sys.executable, "-c", script, str(folder), str(ROOT / "layers" / "shared")],
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        for seed in ("1", "2", "3")
-    }
-    assert len(outputs) == 1
-    assert outputs.pop().strip() == str([channel_of("datasets/parts/a.csv", line, 20, 10) for line in range(200)])
+    assert ledger.record_part(part, f"{BUCKET}/incoming/{part_id}.csv#null")
+    return part
 
 
-def test_the_split_follows_the_percentages() -> None:
-    counts = Counter(channel_of("datasets/parts/a.csv", line, 20, 10) for line in range(20_000))
-    assert abs(counts["validation"] / 20_000 - 0.20) < 0.02
-    assert abs(counts["test"] / 20_000 - 0.10) < 0.02
-    assert abs(counts["train"] / 20_000 - 0.70) < 0.02
+def run_input(parts: list[Part], run_id: str = "run-000001") -> RetrainingInput:
+    key = f"datasets/snapshots/{run_id}.json"
+    snapshot = {"run_id": run_id, "parts": [part.model_dump(mode="json") for part in parts]}
+    aws.client("s3").put_object(Bucket=BUCKET, Key=key, Body=json.dumps(snapshot).encode())
+    total = sum(part.rows for part in parts)
+    return RetrainingInput.model_validate(
+        {
+            "run_id": run_id,
+            "trigger": "threshold",
+            "claimed_at": START + timedelta(hours=1),
+            "new_rows": total,
+            "dataset": {"bucket": BUCKET, "manifest_key": key, "rows": total, "parts": len(parts)},
+        }
+    )
 
 
-def test_no_test_split_when_its_share_is_zero() -> None:
-    assert "test" not in {channel_of("p", line, 20, 0) for line in range(2_000)}
+def read_json(key: str) -> Any:
+    return json.loads(aws.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def channel_rows(manifest_uri: str) -> list[str]:
+    """Every row a training job reads through the manifest, in order."""
+    prefix, *keys = read_json(manifest_uri.removeprefix(f"s3://{BUCKET}/"))
+    assert prefix == {"prefix": f"s3://{BUCKET}/"}
+    s3 = aws.client("s3")
+    return [
+        row for key in keys for row in s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().splitlines(True)
+    ]
+
+
+def prepare(ledger: Ledger, run: RetrainingInput, **settings: Any) -> Any:
+    """The workflow's three steps: plan, compact each group (the Distributed Map), manifests."""
+    prepare_settings = PrepareSettings(**COMMON, state_table_name=ledger.table_name, **settings)
+    plan = plan_compaction(prepare_settings, run)
+    items = read_json(plan.key)
+    compact_settings = CompactSettings(**COMMON, state_table_name=ledger.table_name)
+    outcomes = [compact(compact_settings, ledger, CompactionItem.model_validate(item)) for item in items]
+    return write_manifests(prepare_settings, ledger, run), outcomes
+
+
+def expected(parts: list[Part], channel: str) -> list[str]:
+    """The rows of ``channel`` as the split of each part's rows by location gives them."""
+    return [
+        row
+        for part in parts
+        for line, row in enumerate(rows(part.part_id, part.rows))
+        if channel_of(part.key, line, 20, 10) == channel
+    ]
+
+
+def test_small_parts_are_compacted_and_every_channel_holds_the_rows_its_hash_gives(ledger: Ledger) -> None:
+    parts = [write_part(ledger, f"p{number}", 40 + number, number) for number in range(12)]
+    channels, outcomes = prepare(ledger, run_input(parts))
+    assert [outcome.outcome for outcome in outcomes] == ["compacted"]
+    assert channels.parts == 1
+    for channel in ("train", "validation", "test"):
+        assert sorted(channel_rows(getattr(channels, channel))) == sorted(expected(parts, channel))
+        assert channels.rows[channel] == len(expected(parts, channel))
+    assert [part.part_id for part in ledger.parts()] == [outcomes[0].part_id]
+    assert read_json("datasets/channels/run-000001/parts.json")[0]["sources"] == [f"p{n}" for n in range(12)]
+
+
+def test_a_part_written_before_the_split_is_split_with_the_same_hash(ledger: Ledger) -> None:
+    old = write_part(ledger, "old", 200, 0, split=False)
+    new = write_part(ledger, "new", 50, 1)
+    channels, outcomes = prepare(ledger, run_input([old, new]), compaction_target_mb=1)
+    assert [outcome.outcome for outcome in outcomes] == ["compacted"]
+    for channel in ("train", "validation", "test"):
+        assert sorted(channel_rows(getattr(channels, channel))) == sorted(expected([old, new], channel))
+
+
+def test_a_run_lists_the_parts_of_its_snapshot_even_after_another_run_compacted_them(ledger: Ledger) -> None:
+    parts = [write_part(ledger, f"p{number}", 40, number) for number in range(4)]
+    first = run_input(parts[:2], "run-000001")
+    second = run_input(parts, "run-000002")
+    prepare(ledger, second)
+    channels, outcomes = prepare(ledger, first)
+    assert [outcome.outcome for outcome in outcomes] == ["sources-gone"]
+    assert sorted(channel_rows(channels.train)) == sorted(expected(parts[:2], "train"))
+
+
+def test_a_replayed_compaction_swaps_nothing_twice(ledger: Ledger) -> None:
+    parts = [write_part(ledger, f"p{number}", 40, number) for number in range(3)]
+    run = run_input(parts)
+    prepare(ledger, run)
+    channels, outcomes = prepare(ledger, run)
+    assert [outcome.outcome for outcome in outcomes] == ["already-compacted"]
+    assert sorted(channel_rows(channels.validation)) == sorted(expected(parts, "validation"))
+    assert len(ledger.parts()) == 1
+
+
+def test_replaced_objects_are_tagged_for_the_lifecycle_rule_and_kept_for_runs_in_flight(ledger: Ledger) -> None:
+    parts = [write_part(ledger, f"p{number}", 40, number) for number in range(2)]
+    prepare(ledger, run_input(parts))
+    tags = aws.client("s3").get_object_tagging(Bucket=BUCKET, Key=channel_key("p0", "train"))["TagSet"]
+    assert tags == [{"Key": "conveyor:part", "Value": "replaced"}]
+
+
+def test_several_instances_shard_the_train_channel_when_there_is_an_object_for_each(ledger: Ledger) -> None:
+    parts = [write_part(ledger, f"p{number}", 60, number) for number in range(6)]
+    channels, _ = prepare(ledger, run_input(parts), training_instance_count=2)
+    assert channels.train_distribution == "ShardedByS3Key"
+    assert channels.parts >= 2
+    lone = [write_part(ledger, "lone", 60, 9)]
+    channels, _ = prepare(ledger, run_input(lone, "run-000003"), training_instance_count=2)
+    assert channels.train_distribution == "FullyReplicated"
+
+
+def test_a_snapshot_too_small_for_a_validation_channel_is_refused_with_its_reason(ledger: Ledger) -> None:
+    tiny = write_part(ledger, "tiny", 1, 0)
+    with pytest.raises(NotEnoughDataError, match="channel would be empty"):
+        prepare(ledger, run_input([tiny]))
