@@ -8,7 +8,7 @@ ones only tests need. Paths and fixtures stay in ``tests/conftest.py``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pytest
@@ -97,37 +97,43 @@ def subscribed_queue(cloud: LocalCloud, topic_arn: str, name: str) -> str:
 
 
 def snapshot(
-    cloud: LocalCloud, run_id: str, *, rows: int = 3000, seed: int = 11, shuffle: bool = False
+    cloud: LocalCloud, run_id: str, *, rows: int = 3000, seed: int = 11, shuffle: bool = False, parts: int = 1
 ) -> dict[str, Any]:
-    """A dataset snapshot of one part, written and recorded as ingestion leaves it; the retraining workflow's input."""
+    """A dataset snapshot of ``parts`` parts, written and recorded as ingestion leaves them; the retraining workflow's input."""
     bucket = cloud.outputs["DataBucketName"]
     s3 = cloud.client("s3")
+    ledger = Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb"))
     lines = csv_text(records(rows, seed, shuffle_labels=shuffle), COLUMNS, header=False).splitlines(keepends=True)
     claimed_at = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-    channels = {}
-    for channel, rows_of_channel in split_lines(part_name(run_id), lines, 20, 10).items():
-        body = "".join(rows_of_channel).encode()
-        s3.put_object(Bucket=bucket, Key=channel_key(run_id, channel), Body=body)
-        channels[channel] = ChannelObject(key=channel_key(run_id, channel), rows=len(rows_of_channel), bytes=len(body))
-    part = Part(
-        part_id=run_id,
-        key=part_name(run_id),
-        rows=rows,
-        source_key=f"incoming/{run_id}.csv",
-        source_version="null",
-        created_at=claimed_at,
-        channels=channels,
-    )
-    Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb")).record_part(part, run_id)
+    recorded = []
+    for number in range(parts):
+        part_id = run_id if parts == 1 else f"{run_id}-{number}"
+        channels = {}
+        for channel, channel_rows in split_lines(part_name(part_id), lines[number::parts], 20, 10).items():
+            body = "".join(channel_rows).encode()
+            s3.put_object(Bucket=bucket, Key=channel_key(part_id, channel), Body=body)
+            channels[channel] = ChannelObject(
+                key=channel_key(part_id, channel), rows=len(channel_rows), bytes=len(body)
+            )
+        part = Part(
+            part_id=part_id,
+            key=part_name(part_id),
+            rows=len(lines[number::parts]),
+            source_key=f"incoming/{part_id}.csv",
+            source_version="null",
+            created_at=claimed_at - timedelta(minutes=parts - number),
+            channels=channels,
+        )
+        ledger.record_part(part, part_id)
+        recorded.append(part.model_dump(mode="json"))
     manifest_key = f"datasets/snapshots/{run_id}.json"
-    manifest = {"run_id": run_id, "parts": [part.model_dump(mode="json")]}
-    s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
+    s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps({"run_id": run_id, "parts": recorded}).encode())
     return {
         "run_id": run_id,
         "trigger": "threshold",
         "claimed_at": claimed_at.isoformat(),
         "new_rows": rows,
-        "dataset": {"bucket": bucket, "manifest_key": manifest_key, "rows": rows, "parts": 1},
+        "dataset": {"bucket": bucket, "manifest_key": manifest_key, "rows": rows, "parts": parts},
     }
 
 

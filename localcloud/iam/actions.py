@@ -269,15 +269,10 @@ class Actions:
                 found += self._table(f"dynamodb:{action}", request["TableName"], request=request)
             return found
         if operation in {"BatchGetItem", "BatchWriteItem"}:
+            # Each is an IAM action of its own (not GetItem, PutItem or DeleteItem), on each table it names
             found = []
-            for table, requests in params.get("RequestItems", {}).items():
-                actions = (
-                    {"GetItem"}
-                    if operation == "BatchGetItem"
-                    else {next(iter(r)).replace("Request", "Item") for r in requests}
-                )
-                for action in sorted(actions):
-                    found += self._table(f"dynamodb:{action}", table)
+            for table in params.get("RequestItems", {}):
+                found += self._table(f"dynamodb:{operation}", table)
             return found
         table = params.get("TableName")
         if not table:

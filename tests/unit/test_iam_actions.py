@@ -96,6 +96,20 @@ def test_a_dynamodb_transaction_needs_each_item_action_with_its_partition_keys(a
     assert query.context["dynamodb:LeadingKeys"] == ["run"]
 
 
+def test_a_dynamodb_batch_is_an_action_of_its_own_on_each_table(actions: Actions) -> None:
+    checks = actions.checks(
+        "dynamodb",
+        "BatchGetItem",
+        {"RequestItems": {"state": {"Keys": [{"pk": {"S": "dataset"}}]}, "other": {"Keys": []}}},
+    )
+    assert [(c.action, c.resource) for c in checks] == [
+        ("dynamodb:BatchGetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/state"),
+        ("dynamodb:BatchGetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/other"),
+    ]
+    [write] = actions.checks("dynamodb", "BatchWriteItem", {"RequestItems": {"state": [{"PutRequest": {}}]}})
+    assert write.action == "dynamodb:BatchWriteItem"
+
+
 def test_passing_a_role_is_a_permission_of_its_own(actions: Actions) -> None:
     checks = actions.checks(
         "sagemaker",
