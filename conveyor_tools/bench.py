@@ -39,6 +39,7 @@ from conveyor_inference.native import CompiledModel
 from conveyor_tools import stack
 from conveyor_tools.approval import decide
 from conveyor_tools.lambda_packages import layer_requirements, link_packages
+from conveyor_tools.seeding import seed_run
 from conveyor_tools.synthetic import csv_text, records
 from conveyor_tools.transitions import backoff_retries, entered, retrier
 from localcloud.clock import DEFAULT_SCALE
@@ -66,6 +67,7 @@ REPLIES: dict[str, dict[str, Any]] = {
     "s3.PutObject": {"ETag": '"bench"'},
     "s3.CopyObject": {"CopyObjectResult": {"ETag": '"bench"'}},
     "s3.DeleteObject": {},
+    "s3.PutObjectTagging": {},
     "s3.PutPublicAccessBlock": {},
     "sns.Publish": {"MessageId": "bench"},
     "stepfunctions.StartExecution": {"executionArn": "arn:aws:states:us-east-1:123456789012:execution:bench:run"},
@@ -177,17 +179,15 @@ def _holds(template: dict[str, Any], condition: dict[str, Any]) -> bool:
 
 
 def bench_objects() -> dict[str, bytes]:
-    """The S3 objects the sample events refer to: the uploaded CSV, a dataset snapshot and its parts."""
+    """The S3 objects the sample events refer to: the uploaded CSV, a dataset snapshot and its parts' channels."""
     columns = load_schema("predictive_maintenance").columns
     upload = json.loads((EVENTS / "ingestion" / "ingest.json").read_text(encoding="utf-8"))["detail"]["object"]
     dataset = json.loads((EVENTS / "retraining" / "prepare_channels.json").read_text(encoding="utf-8"))["dataset"]
+    parts = json.loads((EVENTS / "retraining" / "compact_parts.json").read_text(encoding="utf-8"))["sources"]
     objects = {upload["key"]: csv_text(records(5), columns, header=True).encode()}
-    parts = [
-        {"key": f"datasets/parts/bench-{index}.csv", "rows": dataset["rows"] // dataset["parts"]}
-        for index in range(dataset["parts"])
-    ]
     for part in parts:
-        objects[part["key"]] = csv_text(records(part["rows"]), columns, header=False).encode()
+        for channel in part["channels"].values():
+            objects[channel["key"]] = csv_text(records(channel["rows"]), columns, header=False).encode()
     objects[dataset["manifest_key"]] = json.dumps({"run_id": "run-000001", "parts": parts}).encode()
     return objects
 
@@ -400,21 +400,7 @@ def ingest_throughput(repeats: int) -> list[Row]:
 
 def _retraining_run(cloud: LocalCloud, run_id: str, seed: int = 7) -> str:
     """Run the retraining workflow on 3000 fresh rows; the execution's ARN (it must succeed)."""
-    columns = load_schema("predictive_maintenance").columns
-    bucket = cloud.outputs["DataBucketName"]
-    s3 = cloud.client("s3")
-    part = f"datasets/parts/bench-{run_id}.csv"
-    s3.put_object(Bucket=bucket, Key=part, Body=csv_text(records(3000, seed=seed), columns, header=False).encode())
-    manifest_key = f"datasets/snapshots/{run_id}.json"
-    manifest = {"run_id": run_id, "parts": [{"key": part, "rows": 3000}]}
-    s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
-    run_input = {
-        "run_id": run_id,
-        "trigger": "threshold",
-        "claimed_at": "2026-01-01T00:00:00+00:00",
-        "new_rows": 3000,
-        "dataset": {"bucket": bucket, "manifest_key": manifest_key, "rows": 3000, "parts": 1},
-    }
+    run_input = seed_run(cloud, run_id, seed=seed)
     sfn = cloud.client("stepfunctions")
     machine = cloud.outputs["RetrainingStateMachineArn"]
     arn = str(sfn.start_execution(stateMachineArn=machine, name=run_id, input=json.dumps(run_input))["executionArn"])

@@ -8,16 +8,13 @@ ones only tests need. Paths and fixtures stay in ``tests/conftest.py``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pytest
 
-from conveyor.dataset import channel_key, part_name, split_lines
 from conveyor.schema import load_schema
 from conveyor.state.control import set_frozen
-from conveyor.state.ledger import ChannelObject, Ledger, Part
-from conveyor_tools.synthetic import csv_text, records
+from conveyor_tools.seeding import seed_run
 from localcloud import LocalCloud
 from localcloud.delivery import AtLeastOnce
 from tests.conftest import FIXTURES, ROOT
@@ -99,42 +96,8 @@ def subscribed_queue(cloud: LocalCloud, topic_arn: str, name: str) -> str:
 def snapshot(
     cloud: LocalCloud, run_id: str, *, rows: int = 3000, seed: int = 11, shuffle: bool = False, parts: int = 1
 ) -> dict[str, Any]:
-    """A dataset snapshot of ``parts`` parts, written and recorded as ingestion leaves them; the retraining workflow's input."""
-    bucket = cloud.outputs["DataBucketName"]
-    s3 = cloud.client("s3")
-    ledger = Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb"))
-    lines = csv_text(records(rows, seed, shuffle_labels=shuffle), COLUMNS, header=False).splitlines(keepends=True)
-    claimed_at = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-    recorded = []
-    for number in range(parts):
-        part_id = run_id if parts == 1 else f"{run_id}-{number}"
-        channels = {}
-        for channel, channel_rows in split_lines(part_name(part_id), lines[number::parts], 20, 10).items():
-            body = "".join(channel_rows).encode()
-            s3.put_object(Bucket=bucket, Key=channel_key(part_id, channel), Body=body)
-            channels[channel] = ChannelObject(
-                key=channel_key(part_id, channel), rows=len(channel_rows), bytes=len(body)
-            )
-        part = Part(
-            part_id=part_id,
-            key=part_name(part_id),
-            rows=len(lines[number::parts]),
-            source_key=f"incoming/{part_id}.csv",
-            source_version="null",
-            created_at=claimed_at - timedelta(minutes=parts - number),
-            channels=channels,
-        )
-        ledger.record_part(part, part_id)
-        recorded.append(part.model_dump(mode="json"))
-    manifest_key = f"datasets/snapshots/{run_id}.json"
-    s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps({"run_id": run_id, "parts": recorded}).encode())
-    return {
-        "run_id": run_id,
-        "trigger": "threshold",
-        "claimed_at": claimed_at.isoformat(),
-        "new_rows": rows,
-        "dataset": {"bucket": bucket, "manifest_key": manifest_key, "rows": rows, "parts": parts},
-    }
+    """A dataset snapshot of ``parts`` parts, as ingestion leaves them; the retraining workflow's input."""
+    return seed_run(cloud, run_id, rows=rows, seed=seed, shuffle=shuffle, parts=parts)
 
 
 def run(cloud: LocalCloud, run_input: dict[str, Any]) -> dict[str, Any]:
