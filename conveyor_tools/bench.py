@@ -11,7 +11,6 @@ import argparse
 import base64
 import contextlib
 import csv
-import importlib
 import io
 import itertools
 import json
@@ -36,8 +35,9 @@ from conveyor.state.canary import CanaryRecord, CanaryState, get_canary
 from conveyor.state.control import FREEZE_KEY, FROZEN
 from conveyor.state.items import to_item
 from conveyor_inference.native import CompiledModel
-from conveyor_tools import stack
+from conveyor_tools import bench_scale, stack
 from conveyor_tools.approval import decide
+from conveyor_tools.bench_scale import function_module
 from conveyor_tools.lambda_packages import layer_requirements, link_packages
 from conveyor_tools.seeding import seed_run
 from conveyor_tools.synthetic import csv_text, records
@@ -338,15 +338,9 @@ def _timed(function: Callable[[], object], repeats: int) -> float:
     return statistics.median(samples)
 
 
-def _function_module(function: str, module: str) -> Any:
-    """A function's logic module, imported as its handler imports it (by name, from its folder)."""
-    sys.path.insert(0, str(ROOT / "functions" / function))
-    return importlib.import_module(module)
-
-
 def firehose_transform(repeats: int) -> list[Row]:
     """The transform on a 6 MB Firehose batch against decode + parse + CSV encode without validation."""
-    transform_batch = _function_module("ingestion/firehose_transform", "transform").transform_batch
+    transform_batch = function_module("ingestion/firehose_transform", "transform").transform_batch
 
     schema = load_schema("predictive_maintenance")
     batch: list[tuple[str, str]] = []
@@ -374,7 +368,7 @@ def firehose_transform(repeats: int) -> list[Row]:
 
 def ingest_throughput(repeats: int) -> list[Row]:
     """Rows per second that upload validation checks in a 50 MB CSV, against csv.reader + float()."""
-    check_file = _function_module("ingestion/ingest", "ingestion").check_file
+    check_file = function_module("ingestion/ingest", "ingestion").check_file
 
     schema = load_schema("predictive_maintenance")
     lines = [",".join(schema.columns)]
@@ -408,6 +402,26 @@ def _retraining_run(cloud: LocalCloud, run_id: str, seed: int = 7) -> str:
     if sfn.describe_execution(executionArn=arn)["status"] != "SUCCEEDED":
         raise RuntimeError(f"the benchmark's retraining run {run_id} did not succeed")
     return arn
+
+
+def run_start(repeats: int) -> list[Row]:
+    """Time and peak memory to start a run for 10^5, 10^6 and 10^7 rows: flat in rows (bench_scale.py)."""
+    sizes = bench_scale.run_start(max(1, repeats // 3))
+    smallest = sizes[0]
+    old = bench_scale.old_split_seconds(smallest["rows"])
+    rows = [
+        Row.measured(
+            f"run start at {smallest['rows']:.0e} rows ({smallest['parts']} parts) vs the old in-memory split",
+            smallest["seconds"],
+            old,
+            "s",
+        )
+    ]
+    for size in sizes[1:]:
+        name = f"run start at {size['rows']:.0e} rows ({size['parts']} parts) vs at {smallest['rows']:.0e}"
+        rows.append(Row.measured(f"{name}: time", size["seconds"], smallest["seconds"], "s"))
+        rows.append(Row.measured(f"{name}: peak memory", size["peak_mib"], smallest["peak_mib"], "MiB"))
+    return rows
 
 
 def _transitions(cloud: LocalCloud, machine_output: str, execution_arn: str, name: str) -> Row:
@@ -693,7 +707,8 @@ def main(argv: list[str] | None = None) -> int:
     edge = edge_inference(args.repeats) + edge_release_transitions()
     rows = edge if args.edge_only else cold_starts(args.cold_start_repeats, environment)
     if not (args.cold_starts_only or args.edge_only):
-        rows += firehose_transform(args.repeats) + ingest_throughput(args.repeats) + retraining_transitions()
+        rows += firehose_transform(args.repeats) + ingest_throughput(args.repeats) + run_start(args.repeats)
+        rows += retraining_transitions()
         rows += security_response(args.repeats) + canary_release() + edge
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n", encoding="utf-8")
