@@ -135,10 +135,13 @@ def runs(cloud: LocalCloud) -> list[dict[str, Any]]:
 
 
 def dataset(cloud: LocalCloud) -> dict[str, Any]:
-    """The dataset as the ledger records it: each part's source object and rows."""
+    """The dataset as the ledger records it: the rows of each accepted input object."""
     ledger = Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb"))
     parts = sorted(
-        ({"source": part.source_key, "rows": part.rows} for part in ledger.parts()),
+        (
+            {"source": object_id.split("/", 1)[1].rsplit("#", 1)[0], "rows": rows}
+            for object_id, rows in ledger.accepted_objects().items()
+        ),
         key=lambda p: (p["source"], p["rows"]),
     )
     return {"parts": parts, "rows": sum(part["rows"] for part in parts)}

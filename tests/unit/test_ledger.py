@@ -195,3 +195,11 @@ def test_find_parts_returns_those_in_the_dataset_now(ledger: Ledger) -> None:
     found = ledger.find_parts(wanted)
     assert sorted(found) == sorted(wanted[:-1])
     assert found["p7"] == part(7, 1)
+
+
+def test_each_accepted_object_keeps_its_rows_after_its_part_is_compacted(ledger: Ledger) -> None:
+    for number in (1, 2):
+        ledger.record_part(part(number, number * 10), f"bucket/incoming/f{number}.csv#v1")
+    ledger.record_quarantine("bucket/incoming/bad.csv#v1", "quarantine/bad.csv")
+    ledger.compact(part(9, 30).model_copy(update={"part_id": "c12"}), ledger.parts())
+    assert ledger.accepted_objects() == {"bucket/incoming/f1.csv#v1": 10, "bucket/incoming/f2.csv#v1": 20}

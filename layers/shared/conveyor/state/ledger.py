@@ -5,7 +5,8 @@ Items (``pk`` / ``sk``; every family of the table is listed in :mod:`conveyor.st
 - ``dataset`` / ``counter``: ``pending_rows`` since the last claimed run, ``total_rows``, ``parts``, ``runs``;
 - ``dataset`` / ``part#<id>``: one part of the dataset and its channel objects (:mod:`conveyor.dataset`);
   compaction replaces small parts with one that holds their rows, in one transaction;
-- ``object`` / ``<bucket>/<key>#<version>``: an input object already handled (accepted or quarantined);
+- ``object`` / ``<bucket>/<key>#<version>``: an input object already handled (accepted, with its part and
+  rows, or quarantined);
 - ``run`` / ``run-000001``: a retraining run, ``CLAIMED`` then ``STARTED``.
 
 Every change is a conditional write, so concurrent uploads never lose a count and a replayed
@@ -157,7 +158,7 @@ class Ledger:
 
     def record_part(self, part: Part, object_id: str) -> bool:
         """Add ``part`` and its rows to the pending count, once. False if it was recorded before."""
-        marker = plain_key("object", object_id) | {"outcome": "accepted", "part_id": part.part_id}
+        marker = plain_key("object", object_id) | {"outcome": "accepted", "part_id": part.part_id, "rows": part.rows}
         part_item = plain_key("dataset", f"part#{part.part_id}") | part.model_dump(mode="json")
         counter_update = {
             "Update": {
@@ -222,6 +223,21 @@ class Ledger:
                     part = Part.model_validate(from_item(item))
                     found[part.part_id] = part
                 keys = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+        return found
+
+    def accepted_objects(self) -> dict[str, int]:
+        """Rows each accepted input object added, by object id, whatever compaction did to its part since."""
+        found: dict[str, int] = {}
+        for page in self._dynamodb.get_paginator("query").paginate(
+            TableName=self.table_name,
+            KeyConditionExpression=f"{PARTITION_KEY} = :family",
+            FilterExpression="outcome = :accepted",
+            ExpressionAttributeValues=to_item({":family": "object", ":accepted": "accepted"}),
+            ConsistentRead=True,
+        ):
+            for item in page["Items"]:
+                plain = from_item(item)
+                found[plain[SORT_KEY]] = plain["rows"]
         return found
 
     def counter(self) -> Counter:
