@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conveyor_tools.stack import evaluation_report, executions, messages, model_packages, training_jobs
+from conveyor.dataset import part_name, split_lines
+from conveyor.state.ledger import Ledger, Part
+from conveyor_tools.stack import (
+    evaluation_report,
+    executions,
+    messages,
+    model_packages,
+    read_json,
+    read_object,
+    training_jobs,
+)
+from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
 from tests.conftest import TEMPLATE
-from tests.helpers import DELIVERIES, freeze_releases, queue, run, snapshot, subscribed_queue
+from tests.helpers import COLUMNS, DELIVERIES, freeze_releases, queue, run, snapshot, subscribed_queue
 
 pytestmark = pytest.mark.localcloud
 
@@ -66,6 +78,72 @@ def test_the_first_run_registers_an_approved_model_measured_on_the_data(stack: L
     ]
     for machine in ("EdgeReleaseStateMachineArn", "CanaryReleaseStateMachineArn"):
         assert [e["name"] for e in executions(stack, machine)] == ["package-1"]
+
+
+def channel_rows(cloud: LocalCloud, manifest_uri: str) -> list[str]:
+    """The rows a training job reads through a channel's manifest."""
+    prefix, *keys = read_json(cloud, manifest_uri.split("/", 3)[3])
+    bucket = cloud.outputs["DataBucketName"]
+    assert prefix == {"prefix": f"s3://{bucket}/"}
+    return [row for key in keys for row in read_object(cloud, key).decode().splitlines()]
+
+
+def test_a_run_over_many_small_parts_compacts_them_and_trains_on_the_rows_their_hash_gives(stack: LocalCloud) -> None:
+    # Given a snapshot of six small parts, and the channel of each of their rows by the hash of its location
+    run_input = snapshot(stack, "run-000001", parts=6)
+    ledger = Ledger(stack.outputs["StateTableName"], dynamodb=stack.client("dynamodb"))
+    written = ledger.parts()
+    lines = csv_text(records(3000, 11), COLUMNS, header=False).splitlines()
+    expected: dict[str, list[str]] = {"train": [], "validation": [], "test": []}
+    for number in range(6):
+        for channel, rows in split_lines(part_name(f"run-000001-{number}"), lines[number::6], 20, 10).items():
+            expected[channel] += rows
+    expected = {channel: sorted(rows) for channel, rows in expected.items()}
+    # When the run starts
+    result = run(stack, run_input)
+    # Then the Distributed Map compacted them into one part, and the job trained through manifests on the same rows
+    assert result["status"] == "SUCCEEDED", result
+    [compacted] = ledger.parts()
+    assert sorted(compacted.sources) == sorted(part.part_id for part in written)
+    job = stack.client("sagemaker").describe_training_job(TrainingJobName="conveyor-dev-run-000001")
+    sources = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in job["InputDataConfig"]}
+    assert {source["S3DataType"] for source in sources.values()} == {"ManifestFile"}
+    for channel in ("train", "validation"):
+        assert sorted(channel_rows(stack, sources[channel]["S3Uri"])) == expected[channel]
+    test_manifest = sources["train"]["S3Uri"].replace("train.manifest", "test.manifest")
+    assert sorted(channel_rows(stack, test_manifest)) == expected["test"]
+
+
+@ORDERED_ONLY
+def test_a_part_written_before_the_split_is_split_by_the_first_run_that_lists_it(stack: LocalCloud) -> None:
+    # Given a part as ingestion wrote it before rows were split: one object, recorded without channels
+    bucket = stack.outputs["DataBucketName"]
+    body = csv_text(records(2000, 5), COLUMNS, header=False)
+    stack.client("s3").put_object(Bucket=bucket, Key=part_name("legacy"), Body=body.encode())
+    legacy = Part(
+        part_id="legacy",
+        key=part_name("legacy"),
+        rows=2000,
+        source_key="incoming/uploads/old.csv",
+        source_version="null",
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    ledger = Ledger(stack.outputs["StateTableName"], dynamodb=stack.client("dynamodb"))
+    ledger.record_part(legacy, "legacy")
+    run_input = snapshot(stack, "run-000001")
+    document = read_json(stack, run_input["dataset"]["manifest_key"])
+    document["parts"].insert(0, legacy.model_dump(mode="json"))
+    stack.client("s3").put_object(
+        Bucket=bucket, Key=run_input["dataset"]["manifest_key"], Body=json.dumps(document).encode()
+    )
+    # When a run lists it
+    result = run(stack, run_input)
+    # Then the run split it with the same hash, and the dataset holds it split from then on
+    assert result["status"] == "SUCCEEDED", result
+    split = next(part for part in ledger.parts() if part.sources == ["legacy"])
+    expected = split_lines(part_name("legacy"), body.splitlines(keepends=True), 20, 10)
+    for channel, stored in split.channels.items():
+        assert read_object(stack, stored.key).decode() == "".join(expected[channel])
 
 
 @ORDERED_ONLY
