@@ -16,9 +16,9 @@ The platform (the caller) has downloaded each host's share of the channels into 
   distributed evaluation. Hosts share this machine's cores, so each trains with
   ``cpu_count // hosts`` threads: OpenMP threads spinning on a core that a peer needs make a
   2-host job ten times slower. As with any ``spawn``, each new interpreter first imports the
-  parent's main module (not under ``python -m``): a script that trains on several instances
-  needs the ``if __name__ == "__main__":`` guard, and a console script such as
-  ``conveyor-local`` costs each host the time of importing it.
+  parent's main module, unless it is a package's ``__main__`` (``python -m pytest``): a script
+  that trains on several instances needs the ``if __name__ == "__main__":`` guard, and a console
+  script such as ``conveyor-local`` costs each host the time of importing it.
 - A host that fails writes its reason to ``output/failure``; the others are stopped and that
   reason, naming the host, is the job's.
 
