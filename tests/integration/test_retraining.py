@@ -239,3 +239,48 @@ def test_spot_training_waits_at_most_max_wait_seconds(stack: LocalCloud) -> None
     assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
     assert job["EnableManagedSpotTraining"] is True
     assert job["CheckpointConfig"]["S3Uri"].endswith("/checkpoints/run-000001/")
+
+
+def validation_auc(cloud: LocalCloud, job_name: str) -> float:
+    job = cloud.client("sagemaker").describe_training_job(TrainingJobName=job_name)
+    return float(next(m["Value"] for m in job["FinalMetricDataList"] if m["MetricName"] == "validation:auc"))
+
+
+def host_reads(cloud: LocalCloud, job_name: str) -> dict[str, list[str]]:
+    """The train objects each host of the job downloaded, from its log stream."""
+    logs = cloud.client("logs")
+    group = "/aws/sagemaker/TrainingJobs"
+    reads = {}
+    for stream in logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")["logStreams"]:
+        host = stream["logStreamName"].split("/")[1].rsplit("-", 1)[0]
+        events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
+        reads[host] = [
+            e["message"].split()[1]
+            for e in events
+            if e["message"].startswith("Downloaded") and "/train/" in e["message"]
+        ]
+    return reads
+
+
+def test_two_training_instances_each_train_on_their_shard_and_learn_what_one_does() -> None:
+    # Given the same six parts, in a stack that trains on one instance and in one that trains on two
+    aucs = {}
+    for count in ("1", "2"):
+        # Manual approval: the runs release nothing, which this test does not look at
+        parameters = PARAMETERS | {"TrainingInstanceCount": count, "ApprovalMode": "manual"}
+        with LocalCloud.from_template(TEMPLATE, parameters=parameters) as cloud:
+            # When the run trains
+            result = run(cloud, snapshot(cloud, "run-000001", parts=6))
+            assert result["status"] == "SUCCEEDED", result
+            aucs[count] = validation_auc(cloud, "conveyor-dev-run-000001")
+            job = cloud.client("sagemaker").describe_training_job(TrainingJobName="conveyor-dev-run-000001")
+            [train] = [c for c in job["InputDataConfig"] if c["ChannelName"] == "train"]
+            reads = host_reads(cloud, "conveyor-dev-run-000001")
+    # Then the second stack's two hosts trained, each on its own share of the run's train objects
+    assert job["ResourceConfig"]["InstanceCount"] == 2
+    assert train["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"
+    assert sorted(reads) == ["algo-1", "algo-2"]
+    assert all(reads.values())
+    assert not set(reads["algo-1"]) & set(reads["algo-2"])
+    # And they learned what one instance learned from the same rows
+    assert aucs["2"] == pytest.approx(aucs["1"], abs=0.02)
