@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import s3_streams
+import upload_check
 
+from conveyor.dataset import channel_of
 from conveyor.schema import load_schema
-from conveyor.state.ledger import Counter, Ledger
+from conveyor.state.ledger import Counter, Ledger, Part
 from conveyor_tools.stack import described_executions, executions, keys, read_json, read_object
 from conveyor_tools.stack import upload as upload_to_incoming
 from localcloud import LocalCloud
@@ -54,9 +57,23 @@ def upload(cloud: LocalCloud, name: str, rows: int = 0, body: bytes | None = Non
     return key
 
 
+def ledger(cloud: LocalCloud) -> Ledger:
+    return Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb"))
+
+
 def counter(cloud: LocalCloud) -> Counter:
     """The ledger's dataset counter."""
-    return Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb")).counter()
+    return ledger(cloud).counter()
+
+
+def parts(cloud: LocalCloud) -> list[Part]:
+    """The dataset's parts, as the ledger records them."""
+    return ledger(cloud).parts()
+
+
+def part_rows(cloud: LocalCloud, part: Part) -> list[str]:
+    """The rows of ``part``, from its channel objects (a part's rows in no particular order)."""
+    return [row for channel in part.channels.values() for row in read_object(cloud, channel.key).decode().splitlines()]
 
 
 def ingest_events(cloud: LocalCloud, key: str) -> list[Any]:
@@ -67,13 +84,30 @@ def ingest_events(cloud: LocalCloud, key: str) -> list[Any]:
     ]
 
 
-def test_a_good_upload_becomes_a_dataset_part(stack: LocalCloud) -> None:
+def test_a_good_upload_becomes_a_dataset_part_split_into_channel_objects(stack: LocalCloud) -> None:
     upload(stack, "good.csv", rows=3)
-    [part] = keys(stack, "datasets/parts/")
-    body = read_object(stack, part)
-    assert body.decode().splitlines() == ["0,298.1,308.6,1551.0,42.8,0,4.2"] * 3
+    [part] = parts(stack)
+    assert part_rows(stack, part) == ["0,298.1,308.6,1551.0,42.8,0,4.2"] * 3
+    # Each row in the channel its place in the part gives it; the channel objects are all that is written
+    assert {channel_of(part.key, line, 20, 10) for line in range(3)} == set(part.channels)
+    assert keys(stack, "datasets/parts/") == sorted(channel.key for channel in part.channels.values())
     assert keys(stack, "incoming/uploads/") == []
     assert keys(stack, "quarantine/") == []
+
+
+def test_a_file_set_aside_after_rows_were_written_leaves_none_of_them(
+    stack: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given chunks and parts so small that the function begins multipart uploads from its first rows on
+    monkeypatch.setattr(upload_check, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(s3_streams, "PART_BYTES", 16)
+    # When a file whose last row is bad is uploaded (under reject-file)
+    upload(stack, "late.csv", body=(HEADER + "\n" + f"{ROW}\n" * 4 + "1,298.1,308.6,1551,-3,0,4.2\n").encode())
+    # Then nothing is left under datasets/ nor begun there, and the file is in quarantine
+    assert keys(stack, "datasets/") == []
+    uploads = stack.client("s3").list_multipart_uploads(Bucket=stack.outputs["DataBucketName"])
+    assert uploads.get("Uploads", []) == []
+    assert "quarantine/uploads/late.csv" in keys(stack, "quarantine/")
 
 
 class TestTheBadUploadCorpus:
@@ -110,13 +144,14 @@ def test_keep_good_rows_keeps_them_and_sets_the_bad_ones_aside(delivery: AtLeast
     with LocalCloud.from_template(TEMPLATE, parameters=parameters, delivery=delivery) as cloud:
         body = f"{HEADER}\n{ROW}\n1,298.1,308.6,1551,-3,0,4.2\n{ROW}\n".encode()
         upload(cloud, "mixed.csv", body=body)
-        [part] = keys(cloud, "datasets/parts/")
+        [part] = parts(cloud)
+        rows = part_rows(cloud, part)
         document = read_json(cloud, "quarantine/uploads/mixed.csv.error.json")
         rejected = read_object(cloud, "quarantine/uploads/mixed.csv.rejected.csv")
     assert document["rows"] == {"in": 3, "accepted": 2, "set_aside": 1}
     assert document["errors"][0]["line"] == 3
     assert rejected == b"1,298.1,308.6,1551,-3,0,4.2\n"
-    assert part.startswith("datasets/parts/")
+    assert rows == ["0,298.1,308.6,1551.0,42.8,0,4.2"] * 2
 
 
 def test_the_upload_that_crosses_the_threshold_starts_exactly_one_run(stack: LocalCloud) -> None:
@@ -142,7 +177,7 @@ def test_the_upload_that_crosses_the_threshold_starts_exactly_one_run(stack: Loc
     assert (run_input["trigger"], run_input["new_rows"], run_input["dataset"]["rows"]) == ("threshold", 14, 14)
     manifest = read_json(stack, run_input["dataset"]["manifest_key"])
     assert sum(part["rows"] for part in manifest["parts"]) == 14
-    assert len(keys(stack, "datasets/parts/")) == 4
+    assert len(parts(stack)) == 4
 
 
 def test_uploads_count_once_each_in_whatever_order_their_events_arrive(stack: LocalCloud) -> None:
@@ -153,7 +188,7 @@ def test_uploads_count_once_each_in_whatever_order_their_events_arrive(stack: Lo
     # When the stack settles
     stack.run_until_idle()
     # Then each upload is one part, and each row counts in exactly one run or is still pending
-    assert len(keys(stack, "datasets/parts/")) == len(sizes)
+    assert sorted(part.rows for part in parts(stack)) == sorted(sizes)
     runs = [json.loads(e["input"]) for e in described_executions(stack)]
     dataset = counter(stack)
     assert dataset.total_rows == sum(sizes)
@@ -172,7 +207,7 @@ def test_a_frozen_stack_ingests_but_starts_nothing(stack: LocalCloud) -> None:
     upload(stack, "a.csv", rows=5)
     upload(stack, "b.csv", rows=5)
     stack.run_until_idle()
-    assert len(keys(stack, "datasets/parts/")) == 2
+    assert len(parts(stack)) == 2
     assert executions(stack) == []
 
 
@@ -185,9 +220,9 @@ def test_records_streamed_through_firehose_land_transformed_and_failures_under_t
     )
     stack.run_until_idle()
     # The stream's output is itself ingested: its rows are a dataset part, and the object leaves incoming/
-    [part] = keys(stack, "datasets/parts/")
-    body = read_object(stack, part)
-    assert body.decode().splitlines() == ["1,298.1,308.6,1551.0,42.8,215,4.2"] * 2
+    [part] = parts(stack)
+    assert part_rows(stack, part) == ["1,298.1,308.6,1551.0,42.8,215,4.2"] * 2
+    assert keys(stack, "incoming/") == []
     [errors] = keys(stack, "errors/stream/processing-failed/")
     failed = read_object(stack, errors)
     assert len(failed.splitlines()) == 2
@@ -206,9 +241,9 @@ def test_the_same_bytes_written_twice_under_one_key_count_once(stack: LocalCloud
     for _ in range(2):
         stack.client("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key=key, Body=f"{ROW}\n{ROW}\n".encode())
     stack.run_until_idle()
-    # Then its rows are one part, counted once
-    assert len(keys(stack, "datasets/parts/")) == 1
-    assert counter(stack).total_rows == 2
+    # Then its rows are one part, counted once, whose channel objects hold them
+    [part] = parts(stack)
+    assert len(part_rows(stack, part)) == counter(stack).total_rows == 2
 
 
 def test_the_schedule_starts_a_run_for_rows_below_the_threshold(delivery: AtLeastOnce | None) -> None:

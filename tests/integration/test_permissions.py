@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conveyor.schema import load_schema
+from conveyor.state.ledger import Ledger
 from conveyor_tools.stack import keys, model_packages, read_object, training_jobs
 from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
@@ -70,6 +71,10 @@ def policy_document(iam: Any, role_name: str, policy_name: str) -> dict[str, Any
     document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
     parsed: dict[str, Any] = json.loads(document) if isinstance(document, str) else document
     return parsed
+
+
+def ledger(cloud: LocalCloud) -> Ledger:
+    return Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb"))
 
 
 def dead_letters(cloud: LocalCloud) -> list[dict[str, Any]]:
@@ -135,9 +140,29 @@ def test_ingest_after_the_permission_is_restored_handles_the_same_upload_once(st
         stack.client("lambda").invoke(
             FunctionName=stack.outputs["IngestFunctionName"], Payload=json.dumps(letter["requestPayload"]).encode()
         )
-    # Then the upload became one part, once
-    assert len([k for k in keys(stack, "datasets/parts/") if k.endswith(".csv")]) == 1
+    # Then the upload became one part, once, its 20 rows in its channel objects
+    [part] = ledger(stack).parts()
+    assert sum(len(read_object(stack, channel.key).splitlines()) for channel in part.channels.values()) == 20
+    assert keys(stack, "datasets/parts/") == sorted(channel.key for channel in part.channels.values())
     assert keys(stack, "incoming/") == []
+
+
+def test_ingest_that_cannot_set_bad_rows_aside_takes_back_the_good_rows_it_wrote() -> None:
+    parameters = {"MinNewRows": "1000000", "RowErrorPolicy": "keep-good-rows"}
+    with LocalCloud.from_template(TEMPLATE, parameters=parameters) as cloud:
+        # Given the ingest function may no longer write under quarantine/
+        revoke(cloud, "IngestFunctionRole", "s3:PutObject", "quarantine/")
+        # When a file of good rows and one bad row is uploaded: its good rows are written first
+        rows = csv_text(records(20, 3), COLUMNS, header=True) + "1,298.1,308.6,1551,-3,0,4.2\n"
+        cloud.client("s3").put_object(Bucket=cloud.outputs["DataBucketName"], Key="incoming/mixed.csv", Body=rows)
+        cloud.run_until_idle()
+        # Then no version of a channel object is left, the upload is still there, and the event is a dead letter
+        versions = cloud.client("s3").list_object_versions(Bucket=cloud.outputs["DataBucketName"], Prefix="datasets/")
+        assert versions.get("Versions", []) == versions.get("DeleteMarkers", []) == []
+        assert keys(cloud, "incoming/") == ["incoming/mixed.csv"]
+        assert ledger(cloud).parts() == []
+        (letter,) = dead_letters(cloud)
+        assert letter["responsePayload"]["errorType"] == "AccessDenied"
 
 
 def test_a_retraining_role_without_create_training_job_fails_the_run_and_registers_nothing(
@@ -197,9 +222,8 @@ def test_firehose_delivery_without_write_permission_keeps_the_records_and_delive
     stack.advance(minutes=5)
     stack.advance(minutes=5)
     # Then the records arrive, once, and are ingested like any stream output
-    (part,) = [k for k in keys(stack, "datasets/parts/") if k.endswith(".csv")]
-    body = read_object(stack, part)
-    assert len(body.decode().splitlines()) == 5
+    (part,) = ledger(stack).parts()
+    assert sum(len(read_object(stack, channel.key).splitlines()) for channel in part.channels.values()) == 5
 
 
 def test_a_disabled_key_stops_writes_to_the_data_bucket(stack: LocalCloud) -> None:

@@ -1,6 +1,9 @@
-"""Hypothesis strategies for CSV rows of the default schema: good rows, and rows that break each rule."""
+"""Hypothesis strategies for CSV rows of the default schema: good rows, and rows that break each rule;
+and a sink that keeps the rows a check hands over."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
@@ -29,3 +32,17 @@ any_rows = st.one_of(
     st.tuples(*(cells | st.sampled_from(CELLS) for cells in COLUMNS)).map(list),
     st.lists(st.sampled_from(CELLS), max_size=8),
 )
+
+
+@dataclass
+class Collected:
+    """The rows a check hands over, kept in the order they came."""
+
+    good: list[str] = field(default_factory=list)
+    bad: list[str] = field(default_factory=list)
+
+    def good_rows(self, lines: list[str]) -> None:
+        self.good += lines
+
+    def bad_rows(self, lines: list[str]) -> None:
+        self.bad += lines

@@ -4,55 +4,71 @@ from __future__ import annotations
 
 from typing import Any
 
-import ingestion
 import pytest
+import upload_check
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingestion import check_file
+from upload_check import check_file
 
 from conveyor.schema import FeatureSchema, load_schema
 from tests.helpers import bad_input, bad_inputs
-from tests.unit.csv_rows import CELLS, any_rows, good_rows
+from tests.unit.csv_rows import CELLS, Collected, any_rows, good_rows
 
 SCHEMA = load_schema("predictive_maintenance")
 HEADER = ",".join(SCHEMA.columns)
 GOOD = "0,298.1,308.6,1551,42.8,0,4.2"
 
 
-@pytest.mark.parametrize("chunk_rows", [1, 2, ingestion.CHUNK_ROWS])
+@pytest.mark.parametrize("chunk_rows", [1, 2, upload_check.CHUNK_ROWS])
 @pytest.mark.parametrize("case", bad_inputs("upload"))
 def test_each_bad_upload_is_rejected_with_its_reason(
     case: dict[str, Any], chunk_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingestion, "CHUNK_ROWS", chunk_rows)
-    check = check_file(SCHEMA, bad_input(case["file"]), has_header=True, max_rows=5)
+    monkeypatch.setattr(upload_check, "CHUNK_ROWS", chunk_rows)
+    rows = Collected()
+    check = check_file(SCHEMA, bad_input(case["file"]), has_header=True, max_rows=5, rows=rows)
     reason = check.fatal or check.rejections[0]
     assert reason.model_dump(exclude_none=True, exclude={"message"}).items() >= case["expected"].items()
     # Nothing is lost: every data row is accepted or set aside
-    assert check.rows_in == len(check.good) + len(check.rejections) or check.fatal is not None
+    assert check.rows_in == len(rows.good) + len(rows.bad) == check.rows_good + check.rows_bad or check.fatal
 
 
 def test_a_valid_file_with_a_byte_order_mark_is_accepted() -> None:
-    check = check_file(SCHEMA, f"\ufeff{HEADER}\n{GOOD}\n{GOOD}\n".encode(), has_header=True, max_rows=5)
+    rows = Collected()
+    check = check_file(SCHEMA, f"\ufeff{HEADER}\n{GOOD}\n{GOOD}\n".encode(), has_header=True, max_rows=5, rows=rows)
     assert (check.fatal, check.rejections, check.rows_in) == (None, [], 2)
-    assert check.good == ["0,298.1,308.6,1551.0,42.8,0,4.2\n"] * 2
+    assert rows.good == ["0,298.1,308.6,1551.0,42.8,0,4.2\n"] * 2
 
 
 def test_stream_output_has_no_header() -> None:
     check = check_file(SCHEMA, f"{GOOD}\n".encode(), has_header=False, max_rows=5)
-    assert (check.fatal, check.rows_in, len(check.good)) == (None, 1, 1)
+    assert (check.fatal, check.rows_in, check.rows_good) == (None, 1, 1)
 
 
 def test_blank_lines_are_not_rows() -> None:
     check = check_file(SCHEMA, f"{HEADER}\n\n{GOOD}\n\n".encode(), has_header=True, max_rows=5)
-    assert (check.rows_in, len(check.good)) == (1, 1)
+    assert (check.rows_in, check.rows_good) == (1, 1)
 
 
-def test_every_bad_row_is_reported_with_its_line() -> None:
+def test_every_bad_row_is_reported_with_its_line_and_handed_over_as_it_came() -> None:
     body = f"{HEADER}\n{GOOD}\n1,298.1,308.6,1551,-1,0,4.2\n{GOOD}\n5,298.1,308.6,1551,42.8,0,4.2\n".encode()
-    check = check_file(SCHEMA, body, has_header=True, max_rows=10)
+    rows = Collected()
+    check = check_file(SCHEMA, body, has_header=True, max_rows=10, rows=rows)
     assert [(r.line, r.rule) for r in check.rejections] == [(3, "min"), (5, "label")]
-    assert check.rows_in == len(check.good) + len(check.rejections) == 4
+    assert check.rows_in == len(rows.good) + len(rows.bad) == 4
+    assert rows.bad == ["1,298.1,308.6,1551,-1,0,4.2", "5,298.1,308.6,1551,42.8,0,4.2"]
+
+
+def test_reasons_are_kept_up_to_the_limit_and_every_bad_row_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a file of 7 bad rows, and room for 3 reasons
+    monkeypatch.setattr(upload_check, "MAX_REPORTED_ERRORS", 3)
+    body = (HEADER + "\n" + "1,298.1,308.6,1551,-1,0,4.2\n" * 7).encode()
+    # When it is checked
+    rows = Collected()
+    check = check_file(SCHEMA, body, has_header=True, max_rows=10, rows=rows)
+    # Then the first 3 reasons are kept, and all 7 rows are counted and handed over
+    assert [r.line for r in check.rejections] == [2, 3, 4]
+    assert (check.rows_bad, len(rows.bad)) == (7, 7)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +80,7 @@ def test_a_csv_error_is_reported_at_its_line_after_the_rows_before_it(
     bad_line: str, expected_line: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given good rows, then a CSV error in a later chunk
-    monkeypatch.setattr(ingestion, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(upload_check, "CHUNK_ROWS", 2)
     body = f"{HEADER}\n{GOOD}\n{GOOD}\n{GOOD}\n{bad_line}\n{GOOD}\n".encode()
     # When the file is checked
     check = check_file(SCHEMA, body, has_header=True, max_rows=10)
@@ -108,12 +124,13 @@ def test_chunks_checked_column_by_column_find_what_rows_checked_one_by_one_find(
     body: bytes, has_header: bool, max_rows: int, chunk_rows: int
 ) -> None:
     # Given any upload, checked in chunks of a few rows, column by column where a chunk allows
+    rows, rows_one_by_one = Collected(), Collected()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ingestion, "CHUNK_ROWS", chunk_rows)
-        check = check_file(SCHEMA, body, has_header=has_header, max_rows=max_rows)
+        patch.setattr(upload_check, "CHUNK_ROWS", chunk_rows)
+        check = check_file(SCHEMA, body, has_header=has_header, max_rows=max_rows, rows=rows)
     # When the same upload is checked row by row alone
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(FeatureSchema, "parse_rows", lambda self, rows: [None] * len(rows))
-        one_by_one = check_file(SCHEMA, body, has_header=has_header, max_rows=max_rows)
+        one_by_one = check_file(SCHEMA, body, has_header=has_header, max_rows=max_rows, rows=rows_one_by_one)
     # Then the verdicts are the same: rows, good lines, bad lines, every reason with its line
-    assert check == one_by_one
+    assert (check, rows) == (one_by_one, rows_one_by_one)

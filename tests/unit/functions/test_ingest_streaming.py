@@ -1,0 +1,98 @@
+"""An upload read in pieces reads as the whole file would: the same lines, the same encoding error."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+from itertools import pairwise
+
+import pytest
+import upload_check
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from s3_streams import READ_BYTES
+from upload_check import Discard, check_rows, fingerprint, text_lines
+
+from conveyor.schema import Rejection, load_schema
+
+SCHEMA = load_schema("predictive_maintenance")
+GOOD = "0,298.1,308.6,1551,42.8,0,4.2"
+
+
+def pieces(body: bytes, cuts: list[int]) -> list[bytes]:
+    """``body`` cut at ``cuts`` (positions, any order)."""
+    edges = sorted({0, len(body), *(cut % (len(body) + 1) for cut in cuts)})
+    return [body[start:end] for start, end in pairwise(edges)]
+
+
+def whole_file_encoding_error(body: bytes) -> Rejection | None:
+    """The encoding error of ``body`` decoded whole: the line of the bad bytes, and them with the 8 after."""
+    start = len(codecs.BOM_UTF8) if body.startswith(codecs.BOM_UTF8) else 0
+    try:
+        body[start:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = start + error.start
+        line = body[:bad].count(b"\n") + 1
+        return Rejection(
+            rule="encoding", message="file is not UTF-8", line=line, value=repr(body[bad : start + error.end + 8])
+        )
+    return None
+
+
+CHARACTERS = ["0", "1", ",", ".", "\n", "\r", "\r\n", '"', " ", "\u00e9", "\u20ac", "\u2028", "\x0c"]
+texts = st.lists(st.sampled_from(CHARACTERS)).map("".join).map(str.encode)
+# Bytes UTF-8 never has, a character cut short, a surrogate
+BAD_BYTES = [b"\xff", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80"]
+bodies = st.tuples(
+    st.sampled_from([b"", codecs.BOM_UTF8]),
+    st.one_of(texts, st.tuples(texts, st.sampled_from(BAD_BYTES), texts).map(b"".join)),
+).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bodies, st.lists(st.integers(0, 200), max_size=6))
+def test_lines_read_in_pieces_are_the_lines_of_the_whole_file(body: bytes, cuts: list[int]) -> None:
+    # Given a UTF-8 file, cut anywhere (inside a character, between "\r" and "\n")
+    text = body.decode("utf-8-sig", errors="replace")
+    body = text.encode()
+    # When its lines are read piece by piece
+    lines = list(text_lines(pieces(body, cuts)))
+    # Then they are the lines csv.reader reads from the whole file
+    assert lines == io.StringIO(body.decode("utf-8-sig"), newline="").readlines()
+
+
+@settings(max_examples=300, deadline=None)
+@given(bodies, st.lists(st.integers(0, 200), max_size=6))
+def test_an_encoding_error_read_in_pieces_is_the_one_of_the_whole_file(body: bytes, cuts: list[int]) -> None:
+    # Given any file, cut anywhere
+    # When it is read piece by piece
+    found = fingerprint(pieces(body, cuts))
+    # Then it is refused as when decoded whole (not UTF-8, or empty), or hashed as a whole
+    expected = whole_file_encoding_error(body)
+    if expected is None and not body.decode("utf-8-sig").strip():
+        expected = Rejection(rule="empty-file", message="file is empty")
+    assert found == (expected or hashlib.sha256(body).hexdigest())
+
+
+def test_a_bad_byte_far_into_a_file_is_reported_at_its_line() -> None:
+    # Given a 3 MB file with one bad byte on line 70001, well past the first chunk read
+    lines = [GOOD.encode()] * 90_000
+    lines[70_000] = b"0,298.1,308.6,1551,42.8,0,\xff4.2"
+    body = b"\n".join(lines) + b"\n"
+    # When it is read chunk by chunk, as from S3
+    found = fingerprint(pieces(body, list(range(0, len(body), READ_BYTES))))
+    # Then the error names that line, and the bad byte with the 8 after it
+    assert found == Rejection(rule="encoding", message="file is not UTF-8", line=70_001, value=repr(b"\xff4.2\n0,29"))
+
+
+def test_a_line_too_long_to_hold_is_a_csv_error_at_its_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a file whose third line never ends within the longest line read
+    monkeypatch.setattr(upload_check, "MAX_LINE_CHARS", 100)
+    body = f"{GOOD}\n{GOOD}\n{'9' * 500}\n{GOOD}\n".encode()
+    # When it is checked, read in pieces smaller than that line
+    lines = text_lines(pieces(body, list(range(0, len(body), 64))))
+    check = check_rows(SCHEMA, lines, has_header=False, max_rows=10, rows=Discard())
+    # Then it is not valid CSV, at that line
+    assert check.fatal is not None
+    assert (check.fatal.rule, check.fatal.line) == ("csv", 3)
