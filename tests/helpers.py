@@ -34,7 +34,9 @@ def bad_inputs(kind: Literal["upload", "record"]) -> list[Any]:
     """The corpus's cases of ``kind``, each a ``case`` parameter named by its file or name.
 
     A case holds what is given (``file`` under bad_inputs/, or a stream record's ``data_base64``)
-    and what the rejection must say (``expected``: rule, and line, column and value where known).
+    and what the rejection must say (``expected``: rule, and line, column and value where known);
+    a record's case may also name options of the feature schema in force (``schema``, e.g.
+    ``{"unknown_fields": "reject"}``).
     """
     cases = json.loads((BAD_INPUTS / "cases.json").read_text(encoding="utf-8"))["cases"]
     return [pytest.param(case, id=case.get("file") or case["name"]) for case in cases if case["kind"] == kind]

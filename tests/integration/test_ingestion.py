@@ -7,6 +7,7 @@ cancelling a transaction for a conflict). The outcome a user sees must be the sa
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -234,7 +235,40 @@ def test_records_streamed_through_firehose_land_transformed_and_failures_under_t
     reasons = read_json(stack, reasons_key)["records"]
     assert [(r["reason"]["rule"], r["reason"].get("column")) for r in reasons] == [
         ("json", None),
-        ("unknown-field", "x"),
+        ("missing-field", "failure_within_horizon"),
+    ]
+
+
+def test_records_with_extra_fields_and_several_objects_are_split_and_every_object_accounted_for(
+    stack: LocalCloud,
+) -> None:
+    # Given telemetry as devices send it: extra fields, and records of several newline-delimited objects
+    telemetry = json.dumps(RECORD | {"machine_id": "press-7", "timestamp": "2026-11-26T12:00:00Z"})
+    bad_value = json.dumps(RECORD | {"torque_nm": 420.0})
+    records = [
+        telemetry,
+        f'{telemetry}\nnot json\n\n{{"heartbeat": true}}\n{bad_value}\n{json.dumps(RECORD)}\n',
+        '{"machine_id": "press-8"}\n[1, 2]\n',
+    ]
+    # When they are streamed through Firehose
+    stack.client("firehose").put_record_batch(
+        DeliveryStreamName=stack.outputs["IngestStreamName"], Records=[{"Data": r.encode()} for r in records]
+    )
+    stack.run_until_idle()
+    # Then each good object is a row with the schema's columns alone
+    [part] = keys(stack, "datasets/parts/")
+    assert read_object(stack, part).decode().splitlines() == ["1,298.1,308.6,1551.0,42.8,215,4.2"] * 3
+    # And the record with no good object is under the error prefix
+    [errors] = keys(stack, "errors/stream/processing-failed/")
+    assert len(read_object(stack, errors).splitlines()) == 1
+    # And every other object is in the reasons object, in full, with its place in its record and why
+    [reasons_key] = keys(stack, "errors/stream/reasons/")
+    reasons = read_json(stack, reasons_key)["records"]
+    assert [(r["index"], r["line"], r["reason"]["rule"], base64.b64decode(r["data"])) for r in reasons] == [
+        (1, 2, "json", b"not json"),
+        (3, 5, "max", bad_value.encode()),
+        (0, 1, "missing-field", b'{"machine_id": "press-8"}'),
+        (1, 2, "not-object", b"[1, 2]"),
     ]
 
 

@@ -78,7 +78,8 @@ def good_values(schema: FeatureSchema) -> st.SearchStrategy[dict[str, Any]]:
 
 def json_records(schema: FeatureSchema) -> st.SearchStrategy[dict[str, Any]]:
     """Records of mostly good values, with a value or two changed, a field missing or one too many."""
-    changes = st.dictionaries(st.sampled_from([*schema.columns, "extra"]), json_values, max_size=2)
+    extra = st.one_of(json_values, st.dictionaries(st.text(max_size=4), json_values, max_size=2))
+    changes = st.dictionaries(st.sampled_from([*schema.columns, "extra", "machine_id"]), extra, max_size=2)
     missing = st.sets(st.sampled_from(schema.columns), max_size=1)
     return st.builds(
         lambda good, changed, gone: {k: v for k, v in (good | changed).items() if k not in gone},
@@ -88,7 +89,16 @@ def json_records(schema: FeatureSchema) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
-@pytest.mark.parametrize("schema", [SCHEMA, UNBOUNDED], ids=["predictive_maintenance", "unbounded"])
+def rejecting(schema: FeatureSchema) -> FeatureSchema:
+    """``schema`` with unknown fields rejected."""
+    return FeatureSchema.model_validate(schema.model_dump() | {"unknown_fields": "reject"})
+
+
+SCHEMAS = [SCHEMA, UNBOUNDED, rejecting(SCHEMA), rejecting(UNBOUNDED)]
+SCHEMA_IDS = ["predictive_maintenance", "unbounded", "predictive_maintenance-reject", "unbounded-reject"]
+
+
+@pytest.mark.parametrize("schema", SCHEMAS, ids=SCHEMA_IDS)
 @settings(max_examples=500, deadline=None)
 @given(data=st.data())
 def test_a_json_record_gets_from_the_fast_path_what_the_column_checks_give(
@@ -107,3 +117,44 @@ def test_a_json_record_gets_from_the_fast_path_what_the_column_checks_give(
 def test_a_plain_record_takes_the_fast_path() -> None:
     record = dict(zip(SCHEMA.columns, [1, 298.1, 308.6, 1551, 42.8, 215, 4.2], strict=True))
     assert SCHEMA._plain_records(record) == [1, 298.1, 308.6, 1551.0, 42.8, 215, 4.2]
+
+
+TELEMETRY = dict(zip(SCHEMA.columns, [1, 298.1, 308.6, 1551, 42.8, 215, 4.2], strict=True)) | {
+    "machine_id": "press-7",
+    "timestamp": "2026-11-26T12:00:00Z",
+    "calibrated": True,
+    "meta": {"site": "lyon", "firmware": [1, 2]},
+}
+
+
+def test_a_schema_ignores_unknown_fields_unless_it_says_otherwise() -> None:
+    assert UNBOUNDED.unknown_fields == "ignore"
+    assert rejecting(UNBOUNDED).unknown_fields == "reject"
+    with pytest.raises(ValueError, match="unknown_fields"):
+        FeatureSchema.model_validate(UNBOUNDED.model_dump() | {"unknown_fields": "drop"})
+
+
+def test_unknown_fields_of_any_value_are_left_out_by_both_paths() -> None:
+    # Given a record with a string, a bool and a nested object beside the schema's fields
+    # When it is parsed, by the fast path and by the column checks
+    # Then both give the schema's values alone
+    expected = [1, 298.1, 308.6, 1551.0, 42.8, 215, 4.2]
+    assert SCHEMA._plain_records(TELEMETRY) == expected
+    assert SCHEMA._check_record(TELEMETRY) == expected
+    assert SCHEMA.parse_record(TELEMETRY) == expected
+    assert SCHEMA.unknown_field_names(TELEMETRY) == ["machine_id", "timestamp", "calibrated", "meta"]
+
+
+def test_a_schema_that_rejects_unknown_fields_names_the_first_by_name() -> None:
+    rejection = rejecting(SCHEMA).parse_record(TELEMETRY)
+    assert isinstance(rejection, Rejection)
+    assert (rejection.rule, rejection.column) == ("unknown-field", "calibrated")
+    assert rejecting(SCHEMA)._plain_records(TELEMETRY) is None
+
+
+def test_an_unknown_field_does_not_stand_in_for_a_missing_one() -> None:
+    # Given a record with as many fields as the schema, one of them unknown in place of a feature
+    record = {k: v for k, v in TELEMETRY.items() if k not in {"torque_nm", "timestamp", "calibrated", "meta"}}
+    rejection = SCHEMA.parse_record(record)
+    assert isinstance(rejection, Rejection)
+    assert (rejection.rule, rejection.column) == ("missing-field", "torque_nm")

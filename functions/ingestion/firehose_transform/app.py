@@ -17,6 +17,9 @@ tracer = handler_tracer()
 metrics = Metrics()
 settings = TransformSettings.from_env()
 schema = load_schema(settings.feature_schema)
+# The log names the most frequent dropped fields only, each cut short: producers choose the names.
+LOGGED_FIELDS = 10
+LOGGED_NAME_CHARS = 64
 
 
 @logger.inject_lambda_context(correlation_id_path="invocationId", clear_state=True)
@@ -29,4 +32,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.warning("records set aside", reasons=f"s3://{settings.data_bucket_name}/{batch.reasons_key}")
     for result, count in batch.counts().items():
         metrics.add_metric(name=f"Records{result}", unit=MetricUnit.Count, value=count)
+    if rejected := batch.rejected_objects():
+        metrics.add_metric(name="ObjectsRejected", unit=MetricUnit.Count, value=rejected)
+    if dropped := batch.dropped_fields():
+        metrics.add_metric(name="UnknownFieldsDropped", unit=MetricUnit.Count, value=dropped.total())
+        fields = {name[:LOGGED_NAME_CHARS]: count for name, count in dropped.most_common(LOGGED_FIELDS)}
+        logger.info("unknown fields dropped", dropped=dropped.total(), fields=fields, distinct_fields=len(dropped))
     return batch.response()

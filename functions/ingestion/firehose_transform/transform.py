@@ -1,11 +1,39 @@
-"""Firehose transform: each record becomes one CSV row, is dropped, or fails with its reason.
+"""Firehose transform: each record becomes CSV rows, is dropped, or fails with its reason.
 
-Records are JSON objects with the label and every feature of the feature schema by name. Empty
-records and heartbeats (``{"heartbeat": ...}`` alone, or ``"type": "heartbeat"``) are
-``Dropped``. Invalid records are ``ProcessingFailed``; Firehose then writes them under the
-stream's error prefix, as raw data only, so their reasons are also written to
-``errors/stream/reasons/<date>/<invocationId>.json`` (one object per invocation, so a retried
-invocation rewrites the same object). Every input recordId appears exactly once in the answer.
+A record's data is one JSON object with the label and every feature of the feature schema by
+name, or several such objects, one per line (newline-delimited JSON; blank lines and a trailing
+newline are fine). Fields the schema does not name are dropped and counted, or get the object
+rejected, as the schema's ``unknown_fields`` says. Empty records and heartbeats (``{"heartbeat": ...}``
+alone, or ``"type": "heartbeat"``) are ``Dropped``. Every input recordId appears exactly once in
+the answer:
+
+- ``Ok`` with one CSV line per accepted object, in the record's order;
+- ``Dropped`` when the record holds nothing but heartbeats and blank lines;
+- ``ProcessingFailed`` when none of its objects is accepted; its answered data carries the reason
+  (the first rejected object's, with its ``line`` when the record held several) and the data as
+  sent. Firehose then writes the record, as raw data only, under the stream's error prefix.
+
+A record is read as several objects only when it is not one JSON document and has more than one
+non-blank line, so a record of one object (even pretty-printed) behaves as it always has.
+
+Why anything was set aside is written to ``errors/stream/reasons/<date>/<invocationId>.json``
+(one object per invocation, so a retried invocation rewrites the same object)::
+
+    {"invocation_id": "...", "written_at": "<ISO 8601>",
+     "records": [
+       {"record_id": "...", "reason": {...}, "data": "<the record, base64>"},
+       {"record_id": "...", "index": 1, "line": 3, "reason": {..., "line": 3}, "data": "<the object, base64>"}
+     ]}
+
+A failed record of one object is one entry with the record's data, as it always was. Each object
+rejected from a record of several, whether that record is ``Ok`` or failed, is an entry of its
+own with its position (``index``: 0-based among the record's objects, heartbeats included;
+``line``: 1-based line of the record's data) and its bytes in full, so nothing is lost even when
+its record is delivered. A ``reason`` is a :class:`~conveyor.schema.Rejection` without its empty
+fields.
+
+Splitting adds nothing to the answer beyond the accepted objects' rows (shorter than the objects
+themselves), so it stays within Firehose's 6 MB response as the records do.
 """
 
 from __future__ import annotations
@@ -35,18 +63,41 @@ class TransformSettings(Settings):
     data_bucket_name: str
 
 
+@dataclass(frozen=True, slots=True)
+class RejectedObject:
+    """An object of a record of several that was not accepted: where it stood, its bytes and why."""
+
+    index: int
+    line: int
+    raw: bytes
+    reason: Rejection
+
+    def entry(self, record_id: str) -> dict[str, Any]:
+        """The object's entry in the reasons object."""
+        return {
+            "record_id": record_id,
+            "index": self.index,
+            "line": self.line,
+            "reason": self.reason.model_dump(exclude_none=True),
+            "data": base64.b64encode(self.raw).decode(),
+        }
+
+
 @dataclass(slots=True)
 class Outcome:
-    """What happens to one record (as Firehose sent it): its CSV row when Ok, its reason when it failed."""
+    """What happens to one record (as Firehose sent it): its CSV rows when Ok, its reason when it failed,
+    the objects of it that were rejected, and the names of the unknown fields dropped from it."""
 
     record: FirehoseRecord
     result: Result
     row: str = ""
     reason: Rejection | None = None
+    rejected: tuple[RejectedObject, ...] = ()
+    dropped_fields: tuple[str, ...] = ()
 
     @property
     def data(self) -> str:
-        """The base64 data answered: the row when Ok, the data as sent when Dropped, and with its reason when failed."""
+        """The base64 data answered: the rows when Ok, the data as sent when Dropped, and its reason too when failed."""
         if self.result == "Ok":
             return binascii.b2a_base64(self.row.encode(), newline=False).decode()
         if self.reason is None:
@@ -55,16 +106,38 @@ class Outcome:
         carried = json.dumps({"reason": self.reason.model_dump(exclude_none=True), "data": self.record.data})
         return base64.b64encode(carried.encode()).decode()
 
+    def entries(self) -> list[dict[str, Any]]:
+        """The record's entries in the reasons object: each object rejected from it, or itself when it failed whole."""
+        if self.rejected:
+            return [rejected.entry(self.record.record_id) for rejected in self.rejected]
+        if self.reason is None:
+            return []
+        return [
+            {
+                "record_id": self.record.record_id,
+                "reason": self.reason.model_dump(exclude_none=True),
+                "data": self.record.data,
+            }
+        ]
+
 
 @dataclass(frozen=True)
 class Batch:
-    """Every record's outcome, in the order Firehose sent them, and where the failed ones' reasons went."""
+    """Every record's outcome, in the order Firehose sent them, and where the reasons for what was set aside went."""
 
     outcomes: list[Outcome] = field(default_factory=list)
     reasons_key: str | None = None
 
     def counts(self) -> Counter[str]:
         return Counter(outcome.result for outcome in self.outcomes)
+
+    def dropped_fields(self) -> Counter[str]:
+        """How many times each unknown field was dropped from an accepted object."""
+        return Counter(name for outcome in self.outcomes for name in outcome.dropped_fields)
+
+    def rejected_objects(self) -> int:
+        """How many objects of records of several were rejected (each is in the reasons object)."""
+        return sum(len(outcome.rejected) for outcome in self.outcomes)
 
     def response(self) -> dict[str, Any]:
         """The answer Firehose expects, as a plain dict (conveyor/events.py says why not Powertools' classes)."""
@@ -76,40 +149,71 @@ class Batch:
 def transform(
     settings: TransformSettings, schema: FeatureSchema, invocation: FirehoseTransformation, now: datetime
 ) -> Batch:
-    """Decide every record of a Firehose invocation and write why each failed one was set aside."""
+    """Decide every record of a Firehose invocation and write why each record or object was set aside."""
     batch = transform_batch(schema, invocation.records)
     return replace(batch, reasons_key=record_reasons(settings.data_bucket_name, invocation.invocation_id, batch, now))
 
 
 def is_heartbeat(document: Any) -> bool:
-    return isinstance(document, dict) and (set(document) == {"heartbeat"} or document.get("type") == "heartbeat")
+    return isinstance(document, dict) and (
+        (len(document) == 1 and "heartbeat" in document) or document.get("type") == "heartbeat"
+    )
 
 
-def decode(data: str) -> Any:
-    """The JSON document of a record; None for an empty record; a Rejection if it is unreadable."""
-    try:
-        raw = binascii.a2b_base64(data, strict_mode=True)
-    except (binascii.Error, ValueError):
-        return Rejection(rule="encoding", message="record data is not base64")
-    if not raw or raw.isspace():
-        return None
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        return Rejection(rule="encoding", message="record is not UTF-8")
-    except json.JSONDecodeError as error:
-        return Rejection(rule="json", message=f"record is not JSON: {error.msg}")
+def unreadable(error: ValueError, what: str) -> Rejection:
+    """Why a record's data, or an object of it, could not be read."""
+    if isinstance(error, UnicodeDecodeError):
+        return Rejection(rule="encoding", message=f"{what} is not UTF-8")
+    if isinstance(error, json.JSONDecodeError):
+        return Rejection(rule="json", message=f"{what} is not JSON: {error.msg}")
+    return Rejection(rule="encoding", message=f"{what} data is not base64")
 
 
 def transform_record(schema: FeatureSchema, record: FirehoseRecord) -> Outcome:
     """Decide one record."""
-    document = decode(record.data)
+    raw = b""
+    try:
+        raw = binascii.a2b_base64(record.data, strict_mode=True)
+        document = json.loads(raw) if raw and not raw.isspace() else None
+    except ValueError as error:  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
+        # Not one JSON document: several objects if it has several lines (stripped, a newline is between two)
+        if raw and b"\n" in raw.strip():
+            return transform_objects(schema, record, raw)
+        return Outcome(record, "ProcessingFailed", reason=unreadable(error, "record"))
     if document is None or is_heartbeat(document):
         return Outcome(record, "Dropped")
-    values = document if isinstance(document, Rejection) else schema.parse_record(document)
+    values = schema.parse_record(document)
     if isinstance(values, Rejection):
         return Outcome(record, "ProcessingFailed", reason=values)
-    return Outcome(record, "Ok", csv_row(values))
+    # An accepted record holds one value per schema field: any other field was an unknown one, dropped
+    dropped = tuple(schema.unknown_field_names(document)) if len(document) > len(values) else ()
+    return Outcome(record, "Ok", csv_row(values), dropped_fields=dropped)
+
+
+def transform_objects(schema: FeatureSchema, record: FirehoseRecord, raw: bytes) -> Outcome:
+    """Decide a record of newline-delimited objects, each on its own."""
+    rows: list[str] = []
+    rejected: list[RejectedObject] = []
+    dropped: list[str] = []
+    lines = [(number, line) for number, line in enumerate(raw.split(b"\n"), start=1) if line and not line.isspace()]
+    for index, (number, line) in enumerate(lines):
+        try:
+            document = json.loads(line)
+        except ValueError as error:
+            document = unreadable(error, "object")
+        if is_heartbeat(document):
+            continue
+        values = document if isinstance(document, Rejection) else schema.parse_record(document)
+        if isinstance(values, Rejection):
+            rejected.append(RejectedObject(index, number, line, values.model_copy(update={"line": number})))
+        else:
+            rows.append(csv_row(values))
+            dropped.extend(schema.unknown_field_names(document) if len(document) > len(values) else ())
+    if rows:
+        return Outcome(record, "Ok", "".join(rows), rejected=tuple(rejected), dropped_fields=tuple(dropped))
+    if not rejected:
+        return Outcome(record, "Dropped")
+    return Outcome(record, "ProcessingFailed", reason=rejected[0].reason, rejected=tuple(rejected))
 
 
 def transform_batch(schema: FeatureSchema, records: Iterable[FirehoseRecord]) -> Batch:
@@ -118,16 +222,12 @@ def transform_batch(schema: FeatureSchema, records: Iterable[FirehoseRecord]) ->
 
 
 def record_reasons(bucket: str, invocation_id: str, batch: Batch, now: datetime) -> str | None:
-    """Write why each failed record was set aside; the object's key, or None when none failed."""
-    failed = [
-        {"record_id": o.record.record_id, "reason": o.reason.model_dump(exclude_none=True), "data": o.record.data}
-        for o in batch.outcomes
-        if o.reason is not None
-    ]
-    if not failed:
+    """Write why each failed record and each rejected object was set aside; the object's key, or None when none was."""
+    entries = [entry for o in batch.outcomes if o.reason is not None or o.rejected for entry in o.entries()]
+    if not entries:
         return None
     key = f"{REASONS_PREFIX}{now:%Y/%m/%d}/{invocation_id}.json"
-    document = {"invocation_id": invocation_id, "written_at": now.isoformat(), "records": failed}
+    document = {"invocation_id": invocation_id, "written_at": now.isoformat(), "records": entries}
     aws.client("s3").put_object(
         Bucket=bucket, Key=key, Body=json.dumps(document).encode(), ContentType="application/json"
     )

@@ -4,6 +4,12 @@ Schemas are JSON documents in ``conveyor/schemas/``; the stack's ``FeatureSchema
 names the one in force. Validation returns the row's values, or a :class:`Rejection` that says
 which line, column, value and rule failed.
 
+A JSON record may carry fields the schema does not name (a device id, a timestamp): the schema's
+``unknown_fields`` says what happens to them. ``"ignore"`` (the default) drops them, whatever
+their values, and the caller counts them (``unknown_field_names`` names them); ``"reject"`` rejects
+the record with rule ``unknown-field``, naming the first such field. A CSV row has no names, so
+this applies to JSON records only.
+
 Each column's check is bound once per schema (``_Column``), and one check serves every path: a
 JSON record, a CSV row, and a batch of CSV rows checked column by column (``parse_rows``). A JSON
 record of plain values is first tried by ``_PlainRecords``, which accepts only what the checks
@@ -18,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property, partial
 from importlib import resources
-from itertools import chain, compress
+from itertools import chain, compress, filterfalse
 from operator import contains, itemgetter, le
 from typing import Any, Literal
 
@@ -64,10 +70,15 @@ class FeatureSchema(BaseModel):
     description: str = ""
     label: LabelSpec
     features: list[FeatureSpec]
+    unknown_fields: Literal["ignore", "reject"] = "ignore"
 
     @property
     def columns(self) -> list[str]:
         return [self.label.name, *(feature.name for feature in self.features)]
+
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        return frozenset(self.columns)
 
     @cached_property
     def _columns(self) -> tuple[_Column, ...]:
@@ -116,11 +127,18 @@ class FeatureSchema(BaseModel):
         return [next(fitting) if fit else None for fit in fits]
 
     def parse_record(self, record: Any) -> list[Value] | Rejection:
-        """Validate one JSON record (an object with the label and every feature by name)."""
+        """Validate one JSON record (an object with the label and every feature by name).
+
+        Fields the schema does not name are dropped or rejected, as ``unknown_fields`` says.
+        """
         values = self._plain_records(record)
         if values is not None:
             return values
         return self._check_record(record)
+
+    def unknown_field_names(self, record: dict[str, Any]) -> list[str]:
+        """The names in ``record`` that the schema does not name, in the record's order."""
+        return list(filterfalse(self._names.__contains__, record))
 
     def _check_record(self, record: Any) -> list[Value] | Rejection:
         """``parse_record`` column by column: the values, or the first problem."""
@@ -128,11 +146,12 @@ class FeatureSchema(BaseModel):
             return Rejection(rule="not-object", message=f"expected a JSON object, got {type(record).__name__}")
         columns = self.columns
         if len(record) != len(columns) or not all(column in record for column in columns):
-            unknown = sorted(set(record) - set(columns))
+            unknown = sorted(self.unknown_field_names(record)) if self.unknown_fields == "reject" else []
             if unknown:
                 return Rejection(rule="unknown-field", message=f"unknown field {unknown[0]!r}", column=unknown[0])
-            missing = next(column for column in columns if column not in record)
-            return Rejection(rule="missing-field", message=f"missing field {missing!r}", column=missing)
+            missing = next((column for column in columns if column not in record), None)
+            if missing is not None:
+                return Rejection(rule="missing-field", message=f"missing field {missing!r}", column=missing)
         return self._parse([record[column] for column in columns], None)
 
     def _parse(self, raw: list[Any], line: int | None) -> list[Value] | Rejection:
@@ -177,7 +196,8 @@ FINITE_INT = 2**1023 - 1
 class _PlainRecords:
     """The usual JSON record, checked in passes that run in C; None for any other record.
 
-    A record passes if it has exactly the schema's fields, each value of its column's JSON type
+    A record passes if it has the schema's fields (and no others, unless the schema ignores
+    unknown fields: then any others are left out), each value of its column's JSON type
     (an int for the label and integer features, an int or a float for numbers; a bool is neither)
     and within the column's bounds, and the label one of its values. The bounds leave out the ints
     the column checks would round or call infinite, so every record that passes is one the checks
@@ -185,6 +205,7 @@ class _PlainRecords:
     """
 
     width: int
+    exact: bool
     values_of: Callable[[dict[str, Any]], tuple[Any, ...]]
     types: tuple[frozenset[type], ...]
     lows: tuple[Value, ...]
@@ -199,6 +220,7 @@ class _PlainRecords:
         integer = [feature.type == "integer" for feature in schema.features]
         return cls(
             width=len(names),
+            exact=schema.unknown_fields == "reject",
             values_of=itemgetter(*names) if len(names) > 1 else lambda record: (record[names[0]],),
             types=(whole, *(whole if exact else number for exact in integer)),
             lows=(-EXACT_INT, *(_low(feature) for feature in schema.features)),
@@ -208,7 +230,8 @@ class _PlainRecords:
         )
 
     def __call__(self, record: Any) -> list[Value] | None:
-        if type(record) is not dict or len(record) != self.width:
+        # The usual record has exactly the schema's fields: one comparison; a longer one fits unless exact
+        if type(record) is not dict or (len(record) != self.width and (self.exact or len(record) < self.width)):
             return None
         try:
             raw = self.values_of(record)
