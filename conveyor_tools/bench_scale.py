@@ -212,3 +212,32 @@ if __name__ == "__main__":
     print(f"old split of {SIZES[0]} rows: {old_split_seconds(SIZES[0]):.3f} s")
     for size in run_start():
         print(size)
+
+
+def burst(files: int = 2000) -> dict[str, Any]:
+    """Land ``files`` uploads at once through the local cloud, delivered at least once with conflicts
+    injected; what the counter holds against the rows sent, and how many transactions were cancelled."""
+    from conveyor_tools.stack import upload
+    from localcloud.cloud import LocalCloud
+    from localcloud.delivery import AtLeastOnce
+
+    header = ",".join(load_schema("predictive_maintenance").columns)
+    row = "0,298.1,308.6,1551,42.8,0,4.2"
+    sizes = [1 + number % 4 for number in range(files)]
+    delivery = AtLeastOnce(seed=3, conflict_rate=0.2)
+    template = ROOT / "template.yaml"
+    with LocalCloud.from_template(template, parameters={"MinNewRows": "100000000"}, delivery=delivery) as cloud:
+        began = time.perf_counter()
+        for number, rows in enumerate(sizes):
+            upload(cloud, f"backfill/{number:05d}.csv", (header + "\n" + f"{row}\n" * rows).encode())
+        cloud.run_until_idle(timeout=1800)
+        elapsed = time.perf_counter() - began
+        counted = Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb")).counter().total_rows
+        conflicts = sum(count for name, count in cloud.deliveries.refused.items() if name.endswith(":conflict"))
+    return {
+        "files": files,
+        "rows_sent": sum(sizes),
+        "rows_counted": counted,
+        "conflicts": conflicts,
+        "seconds": elapsed,
+    }

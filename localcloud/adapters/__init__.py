@@ -20,6 +20,7 @@ from localcloud.adapters.cloudtrail_events import cloudtrail_events  # noqa: E40
 from localcloud.adapters.cloudtrail_trails import cloudtrail_trails  # noqa: E402
 from localcloud.adapters.cloudwatch_alarms import cloudwatch_alarms  # noqa: E402
 from localcloud.adapters.dynamodb_faults import dynamodb_faults  # noqa: E402
+from localcloud.adapters.dynamodb_transactions import dynamodb_transactions  # noqa: E402
 from localcloud.adapters.dynamodb_ttl import dynamodb_ttl  # noqa: E402
 from localcloud.adapters.eventbridge_targets import eventbridge_targets  # noqa: E402
 from localcloud.adapters.firehose_processors import firehose_processors  # noqa: E402
@@ -56,6 +57,7 @@ ALL: list[Adapter] = [
     cloudtrail_trails,
     cloudwatch_alarms,
     dynamodb_faults,
+    dynamodb_transactions,
     dynamodb_ttl,
     eventbridge_targets,
     firehose_processors,

@@ -33,6 +33,8 @@ ROW = "0,298.1,308.6,1551,42.8,0,4.2"
 RECORD = dict(zip(HEADER.split(","), [1, 298.1, 308.6, 1551, 42.8, 215, 4.2], strict=True))
 # A small retraining threshold and row limit, so tests stay small.
 PARAMETERS = {"MinNewRows": "10", "MaxFileRows": "5"}
+# Files of the burst test; `make bench` lands 2,000 (conveyor_tools/bench_scale.py).
+FILES = 100
 
 
 @pytest.fixture(params=list(DELIVERIES))
@@ -292,3 +294,21 @@ def test_the_schedule_starts_a_run_for_rows_below_the_threshold(delivery: AtLeas
         [execution] = executions(cloud)
         described = cloud.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
     assert json.loads(described["input"])["trigger"] == "schedule"
+
+
+def test_a_burst_of_uploads_at_once_counts_every_row_once() -> None:
+    # Given a backfill of files landing at once (2,000 in `make bench`), delivered as AWS may, conflicts injected
+    # (every ingestion updates the one counter item in a transaction: the hot key under a burst)
+    delivery = AtLeastOnce(seed=3, conflict_rate=0.2)
+    with LocalCloud.from_template(TEMPLATE, parameters={"MinNewRows": "1000000"}, delivery=delivery) as cloud:
+        sizes = [1 + number % 4 for number in range(FILES)]
+        for number, rows in enumerate(sizes):
+            upload(cloud, f"backfill/{number:04d}.csv", rows=rows, settle=False)
+        # When every event has been handled
+        cloud.run_until_idle(timeout=600)
+        # Then transactions were cancelled for conflicts and retried, and the counter holds every row once
+        refused = cloud.deliveries.refused
+        assert sum(count for name, count in refused.items() if name.endswith(":conflict")) > FILES // 20
+        assert counter(cloud).total_rows == counter(cloud).pending_rows == sum(sizes)
+        assert sorted(ledger(cloud).accepted_objects().values()) == sorted(sizes)
+        assert keys(cloud, "incoming/") == []
