@@ -34,7 +34,10 @@ from conveyor.dataset import CHANNELS, channel_key, channel_of, part_name
 from conveyor.retraining import RetrainingInput, SnapshotLimits, start_due_runs
 from conveyor.schema import load_schema
 from conveyor.state.ledger import ChannelObject, Ledger, Part
+from conveyor_tools.stack import upload
 from conveyor_tools.synthetic import csv_text, records
+from localcloud.cloud import LocalCloud
+from localcloud.delivery import AtLeastOnce
 from localcloud.template import load_sam_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,10 +220,6 @@ if __name__ == "__main__":
 def burst(files: int = 2000) -> dict[str, Any]:
     """Land ``files`` uploads at once through the local cloud, delivered at least once with conflicts
     injected; what the counter holds against the rows sent, and how many transactions were cancelled."""
-    from conveyor_tools.stack import upload
-    from localcloud.cloud import LocalCloud
-    from localcloud.delivery import AtLeastOnce
-
     header = ",".join(load_schema("predictive_maintenance").columns)
     row = "0,298.1,308.6,1551,42.8,0,4.2"
     sizes = [1 + number % 4 for number in range(files)]
