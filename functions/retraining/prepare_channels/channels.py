@@ -35,6 +35,10 @@ class NotEnoughDataError(ConveyorError):
     """The snapshot leaves a training or validation channel empty."""
 
 
+class UnsplitPartsError(ConveyorError):
+    """A part of the snapshot still has no channel objects: its compaction failed."""
+
+
 class PrepareSettings(Settings):
     data_bucket_name: str
     compaction_target_mb: int = 64
@@ -78,29 +82,34 @@ def plan_compaction(settings: PrepareSettings, run: RetrainingInput) -> Compacti
     return CompactionPlan(key=key, groups=len(items))
 
 
-def write_manifests(settings: PrepareSettings, ledger: Ledger, run: RetrainingInput) -> Channels:
-    """Write the run's channel manifests over its parts, compacted where the map compacted them."""
-    bucket = run.dataset.bucket
-    prefix = f"{CHANNELS_PREFIX}{run.run_id}/"
-    items = [
-        CompactionItem.model_validate(item)
-        for item in json.loads(
-            aws.client("s3").get_object(Bucket=bucket, Key=f"{prefix}compaction.json")["Body"].read()
-        )
-    ]
+def _run_parts(ledger: Ledger, run: RetrainingInput, items: list[CompactionItem]) -> list[Part]:
+    """The snapshot's parts, each group the map compacted replaced by its compacted part (listed once)."""
     compacted = ledger.find_parts([item.part_id for item in items])
-    replaced = {
+    replacement = {
         source.part_id: compacted[item.part_id]
         for item in items
         if item.part_id in compacted
         for source in item.sources
     }
-    parts = list(
-        {replaced.get(part.part_id, part).part_id: replaced.get(part.part_id, part) for part in _snapshot(run)}.values()
-    )
-    unsplit = [part.part_id for part in parts if not part.channels]
+    parts: dict[str, Part] = {}
+    for part in _snapshot(run):
+        used = replacement.get(part.part_id, part)
+        parts.setdefault(used.part_id, used)
+    unsplit = [part.part_id for part in parts.values() if not part.channels]
     if unsplit:
-        raise NotEnoughDataError(f"run {run.run_id}: parts {', '.join(unsplit[:5])} were not split into channels")
+        raise UnsplitPartsError(
+            f"run {run.run_id}: parts {', '.join(unsplit[:5])} were written before the split at ingestion and "
+            "their compaction failed (see the Compact small parts map run); the next run retries them"
+        )
+    return list(parts.values())
+
+
+def write_manifests(settings: PrepareSettings, ledger: Ledger, run: RetrainingInput) -> Channels:
+    """Write the run's channel manifests over its parts, compacted where the map compacted them."""
+    bucket = run.dataset.bucket
+    prefix = f"{CHANNELS_PREFIX}{run.run_id}/"
+    plan_body = aws.client("s3").get_object(Bucket=bucket, Key=f"{prefix}compaction.json")["Body"].read()
+    parts = _run_parts(ledger, run, [CompactionItem.model_validate(item) for item in json.loads(plan_body)])
     rows = {
         channel: sum(part.channels[channel].rows for part in parts if channel in part.channels) for channel in CHANNELS
     }

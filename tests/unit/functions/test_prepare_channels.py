@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from channels import NotEnoughDataError, PrepareSettings, plan_compaction, write_manifests
+from channels import NotEnoughDataError, PrepareSettings, UnsplitPartsError, plan_compaction, write_manifests
 from moto import mock_aws
 from part_compaction import CompactSettings, compact
 
@@ -177,3 +177,13 @@ def test_a_snapshot_too_small_for_a_validation_channel_is_refused_with_its_reaso
     tiny = write_part(ledger, "tiny", 1, 0)
     with pytest.raises(NotEnoughDataError, match="channel would be empty"):
         prepare(ledger, run_input([tiny]))
+
+
+def test_an_old_part_whose_compaction_failed_stops_the_run_with_its_reason(ledger: Ledger) -> None:
+    old = write_part(ledger, "old", 200, 0, split=False)
+    run = run_input([old])
+    settings = PrepareSettings(**COMMON, state_table_name=ledger.table_name)
+    plan_compaction(settings, run)
+    # The map's item for it failed (its object unreadable, say): nothing was swapped
+    with pytest.raises(UnsplitPartsError, match="parts old were written before the split"):
+        write_manifests(settings, ledger, run)
