@@ -29,6 +29,7 @@ from localcloud.adapters import Adapter
 from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
 from localcloud.cloudtrail import LocalCloudTrail
 from localcloud.compilation import CompilationFaults, Compilations
+from localcloud.definitions import names_as_in_a_fresh_account, parsing_once
 from localcloud.delivery import AtLeastOnce, Deliveries
 from localcloud.function_logs import FunctionLogs
 from localcloud.greengrass import Fleet, FleetFaults, GreengrassV2Backend
@@ -210,6 +211,7 @@ class LocalCloud:
         stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", scaled_wait))
         json_first = staticmethod(_parse_template_body)
         stack.enter_context(mock.patch.object(CloudFormationStack, "parse_template", json_first))
+        stack.enter_context(parsing_once())
         for module in scaled_modules():
             stack.enter_context(mock.patch.object(module, "time", ScaledTime(clock)))
         for adapter in self.adapters:
@@ -231,12 +233,14 @@ class LocalCloud:
         if unevaluable:
             raise LocalCloudError("the local cloud cannot enforce these policies: " + "; ".join(unevaluable))
         cloudformation = self.client("cloudformation")
-        cloudformation.create_stack(
-            StackName=self.stack_name,
-            TemplateBody=json.dumps(self.template.body),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
+        # The same physical names in every deploy of a template: its state machines are parsed once.
+        with names_as_in_a_fresh_account():
+            cloudformation.create_stack(
+                StackName=self.stack_name,
+                TemplateBody=json.dumps(self.template.body),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            )
         description = cloudformation.describe_stacks(StackName=self.stack_name)["Stacks"][0]
         if description["StackStatus"] != "CREATE_COMPLETE":
             raise LocalCloudError(
