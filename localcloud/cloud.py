@@ -37,7 +37,7 @@ from localcloud.greengrass import Fleet, FleetFaults, GreengrassV2Backend
 from localcloud.hosting import EndpointFaults, Hosting
 from localcloud.iam import ADMIN_ACCESS_KEY, Actions, Authority, enforcing
 from localcloud.iam.deploy import unevaluable_conditions, unusable_log_group_keys
-from localcloud.runtime import LambdaRuntime
+from localcloud.runtime import LambdaRuntime, new_session
 from localcloud.template import CODE_BUCKET, LocalTemplate, translate
 from localcloud.traffic import Traffic
 from localcloud.training import TrainingFaults
@@ -185,6 +185,8 @@ class LocalCloud:
         # local cloud issued, so that it knows who signs each request.
         config: Any = {"core": {"mock_credentials": False}, "stepfunctions": {"execute_state_machine": True}}
         stack.enter_context(mock_aws(config=config))
+        # (moto leaves the default session unset, so that it starts afresh: this one only shares the models)
+        boto3.DEFAULT_SESSION = new_session()
         # Not an adapter: no test can leave it out.
         stack.enter_context(enforcing(self.authority, Actions(self.account_id, self.region)))
         # Moto's ASL interpreter logs conditions it handles (an IsPresent on a missing path) as

@@ -236,7 +236,7 @@ class LambdaRuntime:
         """
         saved = boto3.DEFAULT_SESSION
         if function.function_name not in self._sessions:
-            self._sessions[function.function_name] = _function_session()
+            self._sessions[function.function_name] = new_session()
         boto3.DEFAULT_SESSION = self._sessions[function.function_name]
         _clear_client_caches()
         try:
@@ -302,11 +302,12 @@ class _SharedLoader(botocore.loaders.Loader):  # type: ignore[misc]
 _LOADER = _SharedLoader()
 
 
-def _function_session() -> boto3.Session:
-    """A session of its own for a function (its own credentials and clients), reading shared service models.
+def new_session() -> boto3.Session:
+    """A boto3 session of its own (credentials, clients) that reads service models through the process-wide loader.
 
-    Each session would otherwise read and parse the models of every service it makes a client
-    of (SageMaker's is 1 MB of JSON): a fifth of a second per function and deploy.
+    Each session would otherwise read and parse the models of every service it makes a client of
+    (SageMaker's is 1 MB of JSON): a fifth of a second per function, and as much again for the
+    local cloud's own clients, at every deploy.
     """
     core = botocore.session.get_session()
     core.register_component("data_loader", _LOADER)
