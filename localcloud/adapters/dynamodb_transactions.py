@@ -70,15 +70,17 @@ def dynamodb_transactions(cloud: Cloud) -> Iterator[None]:
     def transact_write_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
         touched = _touched(backend, transact_items)
         saved = [copy.deepcopy(table.get_item(hash_key, range_key)) for table, hash_key, range_key in touched]
-        # Moto's own backup becomes the table itself, so its rollback changes nothing; ours restores.
-        shallow = mock.patch.object(models, "copy", _TABLES_UNCOPIED)
         try:
-            with shallow:
-                original(backend, transact_items)
+            original(backend, transact_items)
         except Exception:
             for (table, hash_key, range_key), item in reversed(list(zip(touched, saved, strict=True))):
                 _restore(table, hash_key, range_key, item)
             raise
 
-    with mock.patch.object(DynamoDBBackend, "transact_write_items", transact_write_items):
+    # Moto's own backup becomes the table itself, so its rollback changes nothing; ours restores.
+    # Patched once for the cloud's life (not per call: concurrent calls would restore each other's patch).
+    with (
+        mock.patch.object(models, "copy", _TABLES_UNCOPIED),
+        mock.patch.object(DynamoDBBackend, "transact_write_items", transact_write_items),
+    ):
         yield

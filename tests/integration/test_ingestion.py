@@ -258,8 +258,8 @@ def test_records_with_extra_fields_and_several_objects_are_split_and_every_objec
     )
     stack.run_until_idle()
     # Then each good object is a row with the schema's columns alone
-    [part] = keys(stack, "datasets/parts/")
-    assert read_object(stack, part).decode().splitlines() == ["1,298.1,308.6,1551.0,42.8,215,4.2"] * 3
+    [part] = parts(stack)
+    assert part_rows(stack, part) == ["1,298.1,308.6,1551.0,42.8,215,4.2"] * 3
     # And the record with no good object is under the error prefix
     [errors] = keys(stack, "errors/stream/processing-failed/")
     assert len(read_object(stack, errors).splitlines()) == 1

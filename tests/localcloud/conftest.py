@@ -25,9 +25,9 @@ def intrusion() -> dict[str, dict[str, Any]]:
 
 
 @contextmanager
-def cloud_without(adapter: Adapter, *, delivery: AtLeastOnce | None = None) -> Iterator[LocalCloud]:
-    """The stack deployed with every adapter but ``adapter``: moto's own behaviour (in ``delivery`` mode)."""
-    adapters = [a for a in ALL if a is not adapter]
+def cloud_without(*left_out: Adapter, delivery: AtLeastOnce | None = None) -> Iterator[LocalCloud]:
+    """The stack deployed with every adapter but those ``left_out``: moto's own behaviour (in ``delivery`` mode)."""
+    adapters = [a for a in ALL if a not in left_out]
     with LocalCloud.from_template(TEMPLATE, adapters=adapters, delivery=delivery) as cloud:
         yield cloud
 
