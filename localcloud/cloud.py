@@ -21,6 +21,7 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.logs.models import logs_backends
+from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -395,11 +396,13 @@ class LocalCloud:
         history read) against 10 ms of sleep between looks: the poll held the interpreter lock
         most of the time, away from the executions it waited for."""
         backend = stepfunctions_parser_backends[self.account_id][self.region]
+        machines: list[Any] = list(backend.state_machines)
+        # (An execution being started, read outside its StartExecution request, has no status yet.)
         return [
             execution
-            for machine in list(backend.state_machines)
+            for machine in machines
             for execution in list(machine.executions)
-            if execution.status == "RUNNING"
+            if execution.exec_status in (None, ExecutionStatus.RUNNING)
         ]
 
     @staticmethod
