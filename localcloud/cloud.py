@@ -31,7 +31,7 @@ from localcloud.adapters import Adapter
 from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
 from localcloud.cloudtrail import LocalCloudTrail
 from localcloud.compilation import CompilationFaults, Compilations
-from localcloud.definitions import names_as_in_a_fresh_account, parsing_once
+from localcloud.definitions import parsing_once, repeatable_names
 from localcloud.delivery import AtLeastOnce, Deliveries
 from localcloud.function_logs import FunctionLogs
 from localcloud.greengrass import Fleet, FleetFaults, GreengrassV2Backend
@@ -238,7 +238,7 @@ class LocalCloud:
             raise LocalCloudError("the local cloud cannot enforce these policies: " + "; ".join(unevaluable))
         cloudformation = self.client("cloudformation")
         # The same physical names in every deploy of a template: its state machines are parsed once.
-        with names_as_in_a_fresh_account():
+        with repeatable_names():
             cloudformation.create_stack(
                 StackName=self.stack_name,
                 TemplateBody=json.dumps(self.template.body),
