@@ -21,6 +21,7 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.logs.models import logs_backends
+from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -30,7 +31,7 @@ from localcloud.adapters import Adapter
 from localcloud.clock import DEFAULT_SCALE, Clock, ScaledTime, scaled_modules
 from localcloud.cloudtrail import LocalCloudTrail
 from localcloud.compilation import CompilationFaults, Compilations
-from localcloud.definitions import names_as_in_a_fresh_account, parsing_once
+from localcloud.definitions import parsing_once, repeatable_names
 from localcloud.delivery import AtLeastOnce, Deliveries
 from localcloud.function_logs import FunctionLogs
 from localcloud.greengrass import Fleet, FleetFaults, GreengrassV2Backend
@@ -237,7 +238,7 @@ class LocalCloud:
             raise LocalCloudError("the local cloud cannot enforce these policies: " + "; ".join(unevaluable))
         cloudformation = self.client("cloudformation")
         # The same physical names in every deploy of a template: its state machines are parsed once.
-        with names_as_in_a_fresh_account():
+        with repeatable_names():
             cloudformation.create_stack(
                 StackName=self.stack_name,
                 TemplateBody=json.dumps(self.template.body),
@@ -395,11 +396,13 @@ class LocalCloud:
         history read) against 10 ms of sleep between looks: the poll held the interpreter lock
         most of the time, away from the executions it waited for."""
         backend = stepfunctions_parser_backends[self.account_id][self.region]
+        machines: list[Any] = list(backend.state_machines)
+        # (An execution being started, read outside its StartExecution request, has no status yet.)
         return [
             execution
-            for machine in list(backend.state_machines)
+            for machine in machines
             for execution in list(machine.executions)
-            if execution.status == "RUNNING"
+            if execution.exec_status in (None, ExecutionStatus.RUNNING)
         ]
 
     @staticmethod

@@ -5,7 +5,7 @@ created and again when each execution starts: a fifth of a second or more for ea
 workflows, most of a deploy, and most of a short execution's time. The parse tree, which the
 interpreter only reads, is kept by the definition's text; each execution still builds its own
 program from it, as moto does. A deploy draws the same physical names as the previous deploy of
-the same template and parameters (:func:`names_as_in_a_fresh_account`), so its definitions are
+the same template and parameters (:func:`repeatable_names`), so its definitions are
 parsed already.
 """
 
@@ -45,10 +45,10 @@ def parsing_once() -> Iterator[None]:
 
 
 @contextmanager
-def names_as_in_a_fresh_account() -> Iterator[None]:
+def repeatable_names() -> Iterator[None]:
     """Until exit, moto draws the identifiers it generates (CloudFormation's physical name suffixes,
-    ids) as in a fresh process: each deploy of a template and parameters gets the same names. Draws
-    made after exit go on from where they were."""
+    ids) from a fixed seed: each deploy of a template and parameters gets the same names. Draws made
+    after exit go on from where they were."""
     state = mock_random.getstate()
     mock_random.seed(0)
     try:
