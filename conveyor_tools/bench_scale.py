@@ -55,10 +55,13 @@ def row_bytes() -> float:
     return len(sample) / 2000
 
 
-def _part(part_id: str, rows: int, size: int, created_at: datetime) -> Part:
+def _part(part_id: str, rows: int, per_row: float, created_at: datetime) -> Part:
+    """A part's record, its rows shared among the channels as the split shares them on average."""
     channels = {
         channel: ChannelObject(
-            key=channel_key(part_id, channel), rows=round(rows * SHARES[channel]), bytes=round(size * SHARES[channel])
+            key=channel_key(part_id, channel),
+            rows=round(rows * SHARES[channel]),
+            bytes=round(rows * SHARES[channel] * per_row),
         )
         for channel in CHANNELS
     }
@@ -78,26 +81,21 @@ def steady_state(rows: int, per_row: float) -> list[Part]:
     fresh_rows = 300 * FRESH_PARTS
     compacted_rows = max(rows - fresh_rows, 0)
     target_rows = int(TARGET_MB * 1024 * 1024 / per_row)
-    count = math.ceil(compacted_rows / target_rows)
     start = CLAIM - timedelta(days=30)
     parts = [
         _part(
-            f"c{index:06d}", min(target_rows, compacted_rows - index * target_rows), 0, start + timedelta(hours=index)
+            f"c{index:06d}",
+            min(target_rows, compacted_rows - index * target_rows),
+            per_row,
+            start + timedelta(hours=index),
         )
-        for index in range(count)
+        for index in range(math.ceil(compacted_rows / target_rows))
     ]
     parts += [
-        _part(f"f{index:06d}", 300, 0, CLAIM - timedelta(minutes=5 * (FRESH_PARTS - index)))
+        _part(f"f{index:06d}", 300, per_row, CLAIM - timedelta(minutes=5 * (FRESH_PARTS - index)))
         for index in range(FRESH_PARTS)
     ]
-    return [part.model_copy(update={"channels": _sized(part, per_row)}) for part in parts]
-
-
-def _sized(part: Part, per_row: float) -> dict[Any, ChannelObject]:
-    return {
-        channel: stored.model_copy(update={"bytes": round(stored.rows * per_row)})
-        for channel, stored in part.channels.items()
-    }
+    return parts
 
 
 @contextmanager
