@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import s3_streams
 import upload_check
 
+from conveyor import s3_streams
 from conveyor.dataset import channel_of
 from conveyor.schema import load_schema
 from conveyor.state.ledger import Counter, Ledger, Part

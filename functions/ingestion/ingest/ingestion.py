@@ -34,7 +34,6 @@ from typing import Any, Literal
 
 from part_writer import PartWriter
 from pydantic import BaseModel
-from s3_streams import ObjectUpload, StoredObject
 from upload_check import (
     FileCheck,
     check_file,  # noqa: F401 (conveyor_tools/bench.py times ingestion.check_file)
@@ -47,6 +46,7 @@ from conveyor import aws
 from conveyor.dataset import Channel, part_name
 from conveyor.events import S3Object
 from conveyor.retraining import SnapshotLimits, start_due_runs
+from conveyor.s3_streams import ObjectUpload, StoredObject
 from conveyor.schema import FeatureSchema, Rejection
 from conveyor.settings import Settings
 from conveyor.state.ledger import ChannelObject, Ledger, Part
@@ -224,6 +224,7 @@ def _take_in(
         source_version=version,
         created_at=now,
         channels=channels,
+        layout=schema.layout,
     )
     return check, verdict, part
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from s3_streams import ObjectUpload
-
 from conveyor.dataset import CHANNELS, Channel, Split, channel_key, part_name
+from conveyor.s3_streams import ObjectUpload
 from conveyor.state.ledger import ChannelObject
 
 

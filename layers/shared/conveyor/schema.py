@@ -18,6 +18,7 @@ accept, a few times faster (the Firehose transform's 6 MB batch is most of its t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -61,6 +62,29 @@ class LabelSpec(BaseModel):
     values: list[int]
 
 
+class Layout(BaseModel):
+    """The columns a part was written in, or a model was trained on: label first, then the features.
+
+    ``schema_name`` and ``version`` name the schema it came from (``FeatureSchema.version``). Two
+    layouts with the same label and feature names hold the same data in the same place, whatever
+    else their schemas say (a bound, a description): :meth:`same_columns`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_name: str
+    version: str
+    label: LabelSpec
+    features: list[str]
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.label.name, *self.features]
+
+    def same_columns(self, other: Layout) -> bool:
+        return self.label == other.label and self.features == other.features
+
+
 class FeatureSchema(BaseModel):
     """Label first, then the features, in this order: the CSV contract of the built-in XGBoost."""
 
@@ -75,6 +99,21 @@ class FeatureSchema(BaseModel):
     @property
     def columns(self) -> list[str]:
         return [self.label.name, *(feature.name for feature in self.features)]
+
+    @cached_property
+    def version(self) -> str:
+        """A hash of what the schema says (all but its description): another version is another contract."""
+        content = json.dumps(self.model_dump(mode="json", exclude={"description"}), sort_keys=True)
+        return hashlib.sha256(content.encode()).hexdigest()[:12]
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(
+            schema_name=self.name,
+            version=self.version,
+            label=self.label,
+            features=[feature.name for feature in self.features],
+        )
 
     @cached_property
     def _names(self) -> frozenset[str]:

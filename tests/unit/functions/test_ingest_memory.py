@@ -12,9 +12,9 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
-import s3_streams
 import upload_check
 
+from conveyor import s3_streams
 from conveyor.schema import load_schema
 from conveyor_tools.bench_ingest import CountingS3, ingest_upload
 from conveyor_tools.synthetic import records

@@ -11,9 +11,9 @@ import pytest
 import upload_check
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from s3_streams import READ_BYTES
 from upload_check import Discard, check_rows, fingerprint, text_lines
 
+from conveyor.s3_streams import READ_BYTES
 from conveyor.schema import Rejection, load_schema
 
 SCHEMA = load_schema("predictive_maintenance")

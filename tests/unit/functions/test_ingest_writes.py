@@ -16,13 +16,12 @@ from typing import Any
 
 import boto3
 import pytest
-import s3_streams
 import upload_check
 from botocore.exceptions import ClientError
 from ingestion import IngestReport, IngestSettings, ingest_object
 from moto import mock_aws
 
-from conveyor import aws
+from conveyor import aws, s3_streams
 from conveyor.dataset import CHANNELS, channel_of
 from conveyor.schema import csv_row, load_schema
 from conveyor.state.ledger import Ledger, Part

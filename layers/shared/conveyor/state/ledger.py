@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from conveyor.dataset import Channel
+from conveyor.schema import Layout
 from conveyor.state import PARTITION_KEY, SORT_KEY
 from conveyor.state.items import from_item, key, plain_key, table_client, to_item
 
@@ -50,7 +51,8 @@ class Part(BaseModel):
 
     ``channels`` is empty for a part written before rows were split at ingestion: its rows are
     then the one object at ``key``. A compacted part names the parts it replaced in ``sources``
-    and has the ``created_at`` of the newest of them.
+    and has the ``created_at`` of the newest of them. ``layout`` is the columns its rows are in; None
+    for a part recorded before parts recorded it, which is taken to be in the schema in force.
     """
 
     part_id: str
@@ -61,6 +63,7 @@ class Part(BaseModel):
     created_at: datetime
     channels: dict[Channel, ChannelObject] = {}
     sources: list[str] = []
+    layout: Layout | None = None
 
     @property
     def bytes(self) -> int:
