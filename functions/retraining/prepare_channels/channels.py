@@ -24,6 +24,7 @@ from conveyor.compaction import CompactionItem, plan
 from conveyor.dataset import CHANNELS, Channel
 from conveyor.errors import ConveyorError
 from conveyor.retraining import RetrainingInput
+from conveyor.schema import Layout, load_schema
 from conveyor.settings import Settings
 from conveyor.state.ledger import Ledger, Part
 
@@ -41,6 +42,7 @@ class UnsplitPartsError(ConveyorError):
 
 class PrepareSettings(Settings):
     data_bucket_name: str
+    feature_schema: str
     compaction_target_mb: int = 64
     training_instance_count: int = 1
 
@@ -61,6 +63,7 @@ class Channels(BaseModel):
     rows: dict[Channel, int]
     parts: int
     train_distribution: Literal["FullyReplicated", "ShardedByS3Key"]
+    layout: Layout
 
 
 def _snapshot(run: RetrainingInput) -> list[Part]:
@@ -134,4 +137,5 @@ def write_manifests(settings: PrepareSettings, ledger: Ledger, run: RetrainingIn
         rows=rows,
         parts=len(parts),
         train_distribution="ShardedByS3Key" if sharded else "FullyReplicated",
+        layout=load_schema(settings.feature_schema).layout,
     )

@@ -22,7 +22,7 @@ from tests.unit.conftest import create_state_table
 
 BUCKET = "data"
 START = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-COMMON = {"project_name": "conveyor", "stage": "dev", "conveyor_version": "0.1.0", "data_bucket_name": BUCKET}
+COMMON = {"project_name": "conveyor", "stage": "dev", "conveyor_version": "0.1.0", "data_bucket_name": BUCKET, "feature_schema": "predictive_maintenance"}
 
 
 @pytest.fixture
