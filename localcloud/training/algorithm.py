@@ -23,6 +23,7 @@ a clean interpreter. So this module imports nothing from ``localcloud``; the par
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -85,7 +86,8 @@ def read_channel(objects: list[bytes], channel: str) -> Matrix:
     if not rows:
         raise TrainingDataError(f"channel {channel} has no data")
     try:
-        matrix = np.array([[float(cell) for cell in row.split(",")] for row in rows], dtype=np.float64)
+        # An empty cell is a missing value, as the container's CSV reader (XGBoost's) reads it
+        matrix = np.array([[float(cell) if cell else math.nan for cell in row.split(",")] for row in rows])
     except ValueError as error:
         raise TrainingDataError(f"channel {channel} is not numeric CSV: {error}") from error
     return matrix[:, 0], matrix[:, 1:]

@@ -1,21 +1,26 @@
-"""Compact one group of small parts into one part: an item of the retraining workflow's Distributed Map.
+"""Compact one group of parts into one part: an item of the retraining workflow's Distributed Map.
 
-Each channel's objects are concatenated, in the group's order, into the new part's channel
-object; a part written before the split at ingestion is split here with the same hash. The group
-is at most ``CompactionTargetMB`` (or one old part, at most the ``MaxFileBytes`` it was ingested
-under), which bounds the memory used. The ledger then swaps the group for the new part in one
-transaction, and the replaced objects are tagged for the data bucket's lifecycle to delete.
+Each channel's objects are streamed, in the group's order, into the new part's channel object, so
+memory does not grow with the group. A source in another layout than the item's (the schema
+changed since it was written) has each row laid out again on the way: the item's columns in its
+order, taken by name, a column the source lacks left empty. A part written before the split at
+ingestion is split here with the same hash (it is at most the 1 M rows it was ingested under). The
+ledger then swaps the group for the new part in one transaction, and the replaced objects are
+tagged for the data bucket's lifecycle to delete.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
 from pydantic import BaseModel
 
 from conveyor import aws
-from conveyor.compaction import REPLACED_TAG, CompactionItem
+from conveyor.compaction import REPLACED_TAG, CompactionItem, layout_of
 from conveyor.dataset import CHANNELS, Channel, channel_key, part_name, split_lines
+from conveyor.s3_streams import ObjectUpload, StoredObject
+from conveyor.schema import Layout
 from conveyor.settings import Settings
 from conveyor.state.ledger import ChannelObject, Ledger, Part
 
@@ -32,37 +37,97 @@ class Compaction(BaseModel):
     rows: int
 
 
-def _channel_bodies(settings: CompactSettings, part: Part) -> dict[Channel, bytes]:
-    """A source part's rows by channel, read from its channel objects or split from its one object."""
+Rows = Callable[[Iterable[bytes]], Iterable[bytes]]
+"""What becomes of a source's bytes on their way into the compacted part."""
+
+
+def relayout(source: Layout, target: Layout) -> Rows:
+    """Rows in ``source``'s columns laid out in ``target``'s, by name; the bytes as they are if the columns agree."""
+    if source.same_columns(target):
+        return lambda chunks: chunks
+    positions = [source.columns.index(name) if name in source.columns else None for name in target.columns]
+
+    def line(row: bytes) -> bytes:
+        cells = row.rstrip(b"\r\n").split(b",")  # numbers only: csv_row wrote them, unquoted
+        return b",".join(b"" if position is None else cells[position] for position in positions) + b"\n"
+
+    return lambda chunks: (b"".join(map(line, rows)) for rows in _lines(chunks))
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """The lines of each chunk that end in it (a line cut by a chunk's end goes with the next); no blank line."""
+    rest = b""
+    for chunk in chunks:
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield [line for line in lines if line.strip()]
+    if rest.strip():
+        yield [rest]
+
+
+def _channel_chunks(settings: CompactSettings, part: Part) -> Iterator[tuple[Channel, Iterable[bytes]]]:
+    """A source part's bytes by channel, streamed from its channel objects or split from its one object."""
     s3 = aws.client("s3")
     bucket = settings.data_bucket_name
     if part.channels:
-        return {
-            channel: s3.get_object(Bucket=bucket, Key=stored.key)["Body"].read()
-            for channel, stored in part.channels.items()
-        }
+        for channel, stored in part.channels.items():
+            yield channel, StoredObject(s3, bucket, stored.key, None, stored.bytes).chunks()
+        return
     lines = s3.get_object(Bucket=bucket, Key=part.key)["Body"].read().decode("utf-8").splitlines(keepends=True)
     split = split_lines(
         part.key, [line for line in lines if line.strip()], settings.validation_percent, settings.test_percent
     )
-    return {channel: "".join(rows).encode() for channel, rows in split.items()}
+    for channel, rows in split.items():
+        yield channel, ["".join(rows).encode()]
+
+
+class _Channels:
+    """The compacted part's channel objects, written front to back; each source's rows end in a newline."""
+
+    def __init__(self, bucket: str, part_id: str) -> None:
+        s3 = aws.client("s3")
+        self._uploads = {channel: ObjectUpload(s3, bucket, channel_key(part_id, channel)) for channel in CHANNELS}
+        self._rows = dict.fromkeys(CHANNELS, 0)
+
+    def append(self, channel: Channel, chunks: Iterable[bytes]) -> None:
+        upload = self._uploads[channel]
+        last = b"\n"
+        for chunk in chunks:
+            if chunk:
+                upload.write(chunk)
+                self._rows[channel] += chunk.count(b"\n")
+                last = chunk[-1:]
+        if last != b"\n":
+            upload.write(b"\n")
+            self._rows[channel] += 1
+
+    def close(self) -> dict[Channel, ChannelObject]:
+        written = {channel: upload for channel, upload in self._uploads.items() if upload.bytes}
+        for upload in written.values():
+            upload.close()
+        return {
+            channel: ChannelObject(key=upload.key, rows=self._rows[channel], bytes=upload.bytes)
+            for channel, upload in written.items()
+        }
+
+    def discard(self) -> None:
+        for upload in self._uploads.values():
+            upload.discard()
 
 
 def compact(settings: CompactSettings, ledger: Ledger, item: CompactionItem) -> Compaction:
-    """Write the group's compacted part and swap it in for the group, once."""
-    s3 = aws.client("s3")
+    """Write the group's compacted part, in the item's layout, and swap it in for the group, once."""
     bucket = settings.data_bucket_name
-    bodies: dict[Channel, list[bytes]] = {channel: [] for channel in CHANNELS}
-    for source in item.sources:
-        for channel, body in _channel_bodies(settings, source).items():
-            bodies[channel].append(body if body.endswith(b"\n") or not body else body + b"\n")
-    channels = {}
-    for channel, parts in bodies.items():
-        body = b"".join(parts)
-        if body:
-            key = channel_key(item.part_id, channel)
-            s3.put_object(Bucket=bucket, Key=key, Body=body)
-            channels[channel] = ChannelObject(key=key, rows=body.count(b"\n"), bytes=len(body))
+    written = _Channels(bucket, item.part_id)
+    try:
+        for source in item.sources:
+            rows = relayout(layout_of(source, item.layout), item.layout)
+            for channel, chunks in _channel_chunks(settings, source):
+                written.append(channel, rows(chunks))
+        channels = written.close()
+    except BaseException:
+        written.discard()
+        raise
     compacted = Part(
         part_id=item.part_id,
         key=part_name(item.part_id),
@@ -72,6 +137,7 @@ def compact(settings: CompactSettings, ledger: Ledger, item: CompactionItem) -> 
         created_at=max(source.created_at for source in item.sources),
         channels=channels,
         sources=[source.part_id for source in item.sources],
+        layout=item.layout,
     )
     if ledger.compact(compacted, item.sources):
         _tag_replaced(bucket, item.sources)

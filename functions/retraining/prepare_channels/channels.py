@@ -10,6 +10,11 @@ is read here, and the work grows with the number of parts, never with the number
   part is used as the snapshot listed it. Write a SageMaker manifest (``S3DataType: ManifestFile``)
   per channel to ``datasets/channels/<run id>/<channel>.manifest``, and the parts the run used to
   ``parts.json`` beside them.
+
+Every part a run uses is in the layout of the schema in force: the map lays the others out again
+(:mod:`conveyor.compaction`). A part whose label is not the schema's is excluded, and
+``excluded.json`` says why; a part the map failed to lay out stops the run, which never trains on
+mixed layouts.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from conveyor import aws
-from conveyor.compaction import CompactionItem, plan
+from conveyor.compaction import CompactionItem, incompatibility, layout_of, plan
 from conveyor.dataset import CHANNELS, Channel
 from conveyor.errors import ConveyorError
 from conveyor.retraining import RetrainingInput
@@ -38,6 +43,10 @@ class NotEnoughDataError(ConveyorError):
 
 class UnsplitPartsError(ConveyorError):
     """A part of the snapshot still has no channel objects: its compaction failed."""
+
+
+class MixedLayoutError(ConveyorError):
+    """A part of the snapshot is still in another layout than the schema's: its migration failed."""
 
 
 class PrepareSettings(Settings):
@@ -64,6 +73,8 @@ class Channels(BaseModel):
     parts: int
     train_distribution: Literal["FullyReplicated", "ShardedByS3Key"]
     layout: Layout
+    excluded_parts: int
+    excluded_rows: int
 
 
 def _snapshot(run: RetrainingInput) -> list[Part]:
@@ -79,14 +90,23 @@ def _put_json(bucket: str, key: str, document: Any) -> None:
 
 def plan_compaction(settings: PrepareSettings, run: RetrainingInput) -> CompactionPlan:
     """Write the groups of the snapshot's small parts to compact, for the Distributed Map."""
-    items = plan(run.run_id, _snapshot(run), settings.compaction_target_mb * MEBIBYTE, settings.training_instance_count)
+    items = plan(
+        run.run_id,
+        _snapshot(run),
+        settings.compaction_target_mb * MEBIBYTE,
+        load_schema(settings.feature_schema).layout,
+        settings.training_instance_count,
+    )
     key = f"{CHANNELS_PREFIX}{run.run_id}/compaction.json"
     _put_json(run.dataset.bucket, key, [item.model_dump(mode="json") for item in items])
     return CompactionPlan(key=key, groups=len(items))
 
 
 def _run_parts(ledger: Ledger, run: RetrainingInput, items: list[CompactionItem]) -> list[Part]:
-    """The snapshot's parts, each group the map compacted replaced by its compacted part (listed once)."""
+    """The snapshot's parts, each group the map compacted replaced by its compacted part (listed once).
+
+    Raises if one is still unsplit, or in another layout than the items': the map failed on it.
+    """
     compacted = ledger.find_parts([item.part_id for item in items])
     replacement = {
         source.part_id: compacted[item.part_id]
@@ -107,12 +127,32 @@ def _run_parts(ledger: Ledger, run: RetrainingInput, items: list[CompactionItem]
     return list(parts.values())
 
 
+def _check_layouts(run: RetrainingInput, parts: list[Part], layout: Layout) -> None:
+    """Refuse a run over parts in another layout than ``layout``: training would read misaligned columns."""
+    stale = [part.part_id for part in parts if not layout_of(part, layout).same_columns(layout)]
+    if stale:
+        raise MixedLayoutError(
+            f"run {run.run_id}: parts {', '.join(stale[:5])} are not yet in the columns of schema "
+            f"{layout.schema_name} {layout.version}: their migration failed (see the Compact small parts "
+            "map run); the next run retries them"
+        )
+
+
 def write_manifests(settings: PrepareSettings, ledger: Ledger, run: RetrainingInput) -> Channels:
     """Write the run's channel manifests over its parts, compacted where the map compacted them."""
     bucket = run.dataset.bucket
     prefix = f"{CHANNELS_PREFIX}{run.run_id}/"
     plan_body = aws.client("s3").get_object(Bucket=bucket, Key=f"{prefix}compaction.json")["Body"].read()
-    parts = _run_parts(ledger, run, [CompactionItem.model_validate(item) for item in json.loads(plan_body)])
+    layout = load_schema(settings.feature_schema).layout
+    listed = _run_parts(ledger, run, [CompactionItem.model_validate(item) for item in json.loads(plan_body)])
+    excluded = [(part, reason) for part in listed if (reason := incompatibility(part, layout)) is not None]
+    parts = [part for part in listed if incompatibility(part, layout) is None]
+    _check_layouts(run, parts, layout)
+    _put_json(
+        bucket,
+        f"{prefix}excluded.json",
+        [{"part_id": part.part_id, "rows": part.rows, "reason": reason} for part, reason in excluded],
+    )
     rows = {
         channel: sum(part.channels[channel].rows for part in parts if channel in part.channels) for channel in CHANNELS
     }
@@ -137,5 +177,7 @@ def write_manifests(settings: PrepareSettings, ledger: Ledger, run: RetrainingIn
         rows=rows,
         parts=len(parts),
         train_distribution="ShardedByS3Key" if sharded else "FullyReplicated",
-        layout=load_schema(settings.feature_schema).layout,
+        layout=layout,
+        excluded_parts=len(excluded),
+        excluded_rows=sum(part.rows for part, _ in excluded),
     )

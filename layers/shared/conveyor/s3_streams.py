@@ -18,9 +18,9 @@ PART_BYTES = 8 << 20
 
 
 class StoredObject:
-    """One version of an object, to read from start to end as many times as needed."""
+    """One version of an object (None: the current one), to read from start to end as many times as needed."""
 
-    def __init__(self, s3: Any, bucket: str, key: str, version: str, size: int) -> None:
+    def __init__(self, s3: Any, bucket: str, key: str, version: str | None, size: int) -> None:
         self.bucket = bucket
         self.key = key
         self.version = version
@@ -48,7 +48,8 @@ class StoredObject:
         return whole
 
     def _get(self) -> Any:
-        return self._s3.get_object(Bucket=self.bucket, Key=self.key, VersionId=self.version)["Body"]
+        version = {} if self.version is None else {"VersionId": self.version}
+        return self._s3.get_object(Bucket=self.bucket, Key=self.key, **version)["Body"]
 
 
 class ObjectUpload:

@@ -9,7 +9,14 @@ from typing import Any
 
 import boto3
 import pytest
-from channels import NotEnoughDataError, PrepareSettings, UnsplitPartsError, plan_compaction, write_manifests
+from channels import (
+    MixedLayoutError,
+    NotEnoughDataError,
+    PrepareSettings,
+    UnsplitPartsError,
+    plan_compaction,
+    write_manifests,
+)
 from moto import mock_aws
 from part_compaction import CompactSettings, compact
 
@@ -17,12 +24,21 @@ from conveyor import aws
 from conveyor.compaction import CompactionItem
 from conveyor.dataset import channel_key, channel_of, part_name, split_lines
 from conveyor.retraining import RetrainingInput
+from conveyor.schema import LabelSpec, Layout, load_schema
 from conveyor.state.ledger import ChannelObject, Ledger, Part
 from tests.unit.conftest import create_state_table
 
 BUCKET = "data"
 START = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-COMMON = {"project_name": "conveyor", "stage": "dev", "conveyor_version": "0.1.0", "data_bucket_name": BUCKET, "feature_schema": "predictive_maintenance"}
+COMMON = {
+    "project_name": "conveyor",
+    "stage": "dev",
+    "conveyor_version": "0.1.0",
+    "data_bucket_name": BUCKET,
+    "feature_schema": "predictive_maintenance",
+}
+OLD = load_schema("predictive_maintenance").layout
+NEW = load_schema("predictive_maintenance_v2").layout
 
 
 @pytest.fixture
@@ -38,10 +54,26 @@ def rows(part_id: str, count: int) -> list[str]:
     return [f"{index % 2},{index}.5,{part_id}\n" for index in range(count)]
 
 
-def write_part(ledger: Ledger, part_id: str, count: int, minute: int, *, split: bool = True) -> Part:
-    """A part as ingestion writes it (or, with ``split`` off, as it was written before the split)."""
+def old_rows(part_id: str, count: int) -> list[str]:
+    """Rows in the columns of predictive_maintenance: label, 5 features, then vibration_mm_s."""
+    return [f"{index % 2},300.{index},310.0,1500.0,40.0,{index},{index % 7}.5\n" for index in range(count)]
+
+
+def write_part(
+    ledger: Ledger,
+    part_id: str,
+    count: int,
+    minute: int,
+    *,
+    split: bool = True,
+    layout: Layout | None = None,
+) -> Part:
+    """A part as ingestion writes it (or, with ``split`` off, as it was written before the split).
+
+    In a ``layout``, its rows are ``old_rows``; with none, the short rows of ``rows``.
+    """
     s3 = aws.client("s3")
-    lines = rows(part_id, count)
+    lines = old_rows(part_id, count) if layout else rows(part_id, count)
     channels = {}
     if split:
         for channel, channel_rows in split_lines(part_name(part_id), lines, 20, 10).items():
@@ -60,6 +92,7 @@ def write_part(ledger: Ledger, part_id: str, count: int, minute: int, *, split: 
         source_version="null",
         created_at=START + timedelta(minutes=minute),
         channels=channels,
+        layout=layout,
     )
     assert ledger.record_part(part, f"{BUCKET}/incoming/{part_id}.csv#null")
     return part
@@ -97,7 +130,7 @@ def channel_rows(manifest_uri: str) -> list[str]:
 
 def prepare(ledger: Ledger, run: RetrainingInput, **settings: Any) -> Any:
     """The workflow's three steps: plan, compact each group (the Distributed Map), manifests."""
-    prepare_settings = PrepareSettings(**COMMON, state_table_name=ledger.table_name, **settings)
+    prepare_settings = PrepareSettings(**COMMON | settings, state_table_name=ledger.table_name)
     plan = plan_compaction(prepare_settings, run)
     items = read_json(plan.key)
     compact_settings = CompactSettings(**COMMON, state_table_name=ledger.table_name)
@@ -187,3 +220,72 @@ def test_an_old_part_whose_compaction_failed_stops_the_run_with_its_reason(ledge
     # The map's item for it failed (its object unreadable, say): nothing was swapped
     with pytest.raises(UnsplitPartsError, match="parts old were written before the split"):
         write_manifests(settings, ledger, run)
+
+
+def relaid(line: str) -> str:
+    """An ``old_rows`` row in the columns of predictive_maintenance_v2: vibration dropped, humidity empty."""
+    return ",".join(line.rstrip("\n").split(",")[:6]) + ",\n"
+
+
+def test_a_schema_change_lays_every_part_of_the_run_out_again_in_the_new_columns(ledger: Ledger) -> None:
+    big = write_part(ledger, "big", 400, 0, layout=OLD)
+    small = [write_part(ledger, f"p{number}", 40, number + 1, layout=OLD) for number in range(3)]
+    channels, outcomes = prepare(ledger, run_input([big, *small]), feature_schema=NEW.schema_name)
+    assert [outcome.outcome for outcome in outcomes] == ["compacted"]
+    assert channels.layout == NEW
+    for channel in ("train", "validation", "test"):
+        before = [
+            row
+            for part in (big, *small)
+            for line, row in enumerate(old_rows(part.part_id, part.rows))
+            if channel_of(part.key, line, 20, 10) == channel
+        ]
+        # Each row keeps its channel, and holds the new schema's columns: 1 label + 6 features
+        assert sorted(channel_rows(getattr(channels, channel))) == sorted(map(relaid, before))
+    assert all(part.layout == NEW for part in ledger.parts())
+    assert sum(part.rows for part in ledger.parts()) == 520
+
+
+def test_a_part_already_in_the_schemas_columns_is_not_rewritten(ledger: Ledger) -> None:
+    same = OLD.model_copy(update={"version": "bounds-only"})
+    part = write_part(ledger, "big", 400, 0, layout=same)
+    channels, outcomes = prepare(ledger, run_input([part]))
+    assert outcomes == []
+    assert sorted(channel_rows(channels.train)) == sorted(
+        row for line, row in enumerate(old_rows("big", 400)) if channel_of(part.key, line, 20, 10) == "train"
+    )
+
+
+def test_a_part_with_another_label_is_excluded_and_the_run_says_why(ledger: Ledger) -> None:
+    relabelled = OLD.model_copy(update={"version": "relabel", "label": LabelSpec(name="failed", values=[0, 1, 2])})
+    kept = write_part(ledger, "kept", 400, 0, layout=OLD)
+    gone = write_part(ledger, "gone", 300, 1, layout=relabelled)
+    channels, _ = prepare(ledger, run_input([kept, gone]))
+    assert (channels.excluded_parts, channels.excluded_rows) == (1, 300)
+    assert channels.rows["train"] + channels.rows["validation"] + channels.rows["test"] == 400
+    (excluded,) = read_json("datasets/channels/run-000001/excluded.json")
+    assert excluded["part_id"] == "gone"
+    assert excluded["rows"] == 300
+    assert "label failed [0, 1, 2]" in excluded["reason"]
+    assert [part.part_id for part in ledger.parts()] == ["kept", "gone"]  # excluded, never deleted
+
+
+def test_a_part_whose_migration_failed_stops_the_run_rather_than_mix_layouts(ledger: Ledger) -> None:
+    part = write_part(ledger, "big", 400, 0, layout=OLD)
+    run = run_input([part])
+    settings = PrepareSettings(**COMMON | {"feature_schema": NEW.schema_name}, state_table_name=ledger.table_name)
+    plan_compaction(settings, run)
+    # The map's item for it failed: the part is still in the old columns
+    with pytest.raises(
+        MixedLayoutError, match="parts big are not yet in the columns of schema predictive_maintenance_v2"
+    ):
+        write_manifests(settings, ledger, run)
+
+
+def test_two_runs_migrating_the_same_part_swap_it_once_and_both_use_the_new_layout(ledger: Ledger) -> None:
+    part = write_part(ledger, "big", 400, 0, layout=OLD)
+    first, _ = prepare(ledger, run_input([part], "run-000001"), feature_schema=NEW.schema_name)
+    second, outcomes = prepare(ledger, run_input([part], "run-000002"), feature_schema=NEW.schema_name)
+    assert [outcome.outcome for outcome in outcomes] == ["already-compacted"]
+    assert sorted(channel_rows(first.train)) == sorted(channel_rows(second.train))
+    assert [stored.layout for stored in ledger.parts()] == [NEW]
