@@ -4,6 +4,10 @@ Failure within the horizon grows with power (torque x speed), tool wear, heat di
 trouble (small gap between process and air temperature) and vibration, through a logistic
 model, so a model trained on it beats chance by a wide margin. ``shuffle_labels`` breaks the
 link between features and labels: a model trained on that data learns nothing.
+
+With ``humidity``, each record also has the ambient humidity of the example schema change
+(predictive_maintenance_v2): it reads higher before a failure, so a model that is given it uses it.
+It is drawn from a generator of its own, so the other columns are the same with or without it.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import random
 Record = dict[str, float | int]
 
 
-def records(count: int, seed: int = 7, *, shuffle_labels: bool = False) -> list[Record]:
+def records(count: int, seed: int = 7, *, shuffle_labels: bool = False, humidity: bool = False) -> list[Record]:
     """``count`` records of the default feature schema, reproducible from ``seed``."""
     generator = random.Random(seed)
+    ambient = random.Random(f"humidity-{seed}")
     rows: list[Record] = []
     for _ in range(count):
         air = generator.gauss(300.0, 2.0)
@@ -41,6 +46,8 @@ def records(count: int, seed: int = 7, *, shuffle_labels: bool = False) -> list[
                 "vibration_mm_s": round(vibration, 2),
             }
         )
+        if humidity:
+            rows[-1]["humidity_pct"] = round(min(100.0, max(0.0, ambient.gauss(40.0 + 20.0 * failure, 10.0))), 1)
     if shuffle_labels:
         labels = [row["failure_within_horizon"] for row in rows]
         generator.shuffle(labels)

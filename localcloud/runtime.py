@@ -106,7 +106,7 @@ class LambdaRuntime:
         """The environment variables that give a function its role's credentials."""
         self._sessions: dict[str, boto3.Session] = {}
         self._layer_clients: dict[str, Callable[[str], Any]] = {}
-        self._modules: dict[tuple[str, str], ModuleType] = {}
+        self._modules: dict[tuple[str, str, str], ModuleType] = {}
         # One invocation at a time: os.environ is process-wide. Re-entrant, because a handler
         # may invoke another function synchronously through the Lambda API.
         self._lock = threading.RLock()
@@ -142,7 +142,7 @@ class LambdaRuntime:
                 if timed_out is None or not isinstance(error, timed_out):
                     raise  # an outer invocation's deadline: it is that one's to report
                 # Lambda stops the sandbox: the next invocation is a cold start.
-                self._modules.pop((function.function_name, function.code.get("S3Key", "")), None)
+                self._modules.pop(_sandbox(function), None)
                 self._layer_clients.pop(function.function_name, None)
                 message = f"RequestId: {context.aws_request_id} Error: Task timed out after {timeout:.2f} seconds"
                 print(message)
@@ -185,7 +185,7 @@ class LambdaRuntime:
                 f"function {function.function_name}: code s3://.../{s3_key} was not staged by the local cloud"
             )
         module_name, _, attribute = function.handler.rpartition(".")
-        cache_key = (function.function_name, s3_key)
+        cache_key = _sandbox(function)
         if cache_key not in self._modules:
             self._modules[cache_key] = self._load(self._code[s3_key], module_name, function.function_name)
         return getattr(self._modules[cache_key], attribute)
@@ -334,3 +334,12 @@ def _clear_client_caches() -> None:
     cached = getattr(shared, "client", None)
     if cached is not None and hasattr(cached, "cache_clear"):
         cached.cache_clear()
+
+
+def _sandbox(function: Any) -> tuple[str, str, str]:
+    """What a warm sandbox serves: the function's code and configuration. A change to either (an
+    UpdateFunctionConfiguration, a stack update) makes the next invocation a cold start, as on Lambda."""
+    configuration = json.dumps(
+        [function.handler, function.timeout, function.memory_size, function.environment_vars], sort_keys=True
+    )
+    return function.function_name, function.code.get("S3Key", ""), configuration
