@@ -2,10 +2,12 @@
 
     conveyor approve PACKAGE --reason "why"   release a package waiting for approval
     conveyor reject PACKAGE --reason "why"    reject a package waiting for approval, or one released
+    conveyor schema diff OLD NEW              what deploying schema NEW over OLD does to the data
 
 PACKAGE is a model package ARN or a version number of the stack's model package group. The stack
 is found by name (``--stack``, default conveyor-dev, as in samconfig.toml), with the usual AWS
-credentials and region.
+credentials and region. ``schema diff`` needs no stack: OLD and NEW are schema names
+(layers/shared/conveyor/schemas/<name>.json) or paths to schema files.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import boto3
 
+from conveyor_tools import schema_diff
 from conveyor_tools.approval import ApprovalError, decide
 from conveyor_tools.stack import Stack
 
@@ -46,7 +49,13 @@ def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Sta
         sub.add_argument("package", help="model package ARN, or version number in the stack's group")
         sub.add_argument("--reason", required=True, help="why; recorded in the package's ApprovalDescription")
         sub.set_defaults(decision=decision)
+    schema = commands.add_parser("schema", help="feature schemas").add_subparsers(dest="schema_command", required=True)
+    diff = schema.add_parser("diff", help="what deploying schema NEW over OLD does to the data already in the stack")
+    diff.add_argument("old", help="the schema in force: a name, or a path to a .json file")
+    diff.add_argument("new", help="the schema to deploy: a name, or a path to a .json file")
     args = parser.parse_args(argv)
+    if args.command == "schema":
+        return _schema_diff(args.old, args.new)
     stack = (connect or _connect)(args.stack, args.region)
     try:
         outcome = decide(stack, args.package, args.decision, args.reason)
@@ -54,6 +63,16 @@ def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Sta
         print(f"conveyor {args.command}: {error}", file=sys.stderr)
         return 1
     print(json.dumps(outcome, indent=2))
+    return 0
+
+
+def _schema_diff(old: str, new: str) -> int:
+    try:
+        lines = schema_diff.describe(schema_diff.load(old), schema_diff.load(new))
+    except schema_diff.SchemaFileError as error:
+        print(f"conveyor schema diff: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
     return 0
 
 

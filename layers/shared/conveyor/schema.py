@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property, partial
 from importlib import resources
@@ -99,6 +99,14 @@ class FeatureSchema(BaseModel):
     @property
     def columns(self) -> list[str]:
         return [self.label.name, *(feature.name for feature in self.features)]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> FeatureSchema:
+        """A copy, with ``update`` applied; what was derived from this schema is derived again for it."""
+        copy = super().model_copy(update=update, deep=deep)
+        for name, attribute in vars(FeatureSchema).items():
+            if isinstance(attribute, cached_property):
+                copy.__dict__.pop(name, None)
+        return copy
 
     @cached_property
     def version(self) -> str:
