@@ -424,6 +424,13 @@ def run_start(repeats: int) -> list[Row]:
     return rows
 
 
+def schema_migration() -> list[Row]:
+    """Seconds per million rows to migrate parts to a changed schema, against copying them (bench_scale.py)."""
+    cost = bench_scale.migration()
+    name = f"schema migration: seconds per million rows laid out in new columns ({cost['rows']:.0f} rows) vs copied"
+    return [Row.measured(name, cost["migration"], cost["copy"], "s/Mrows")]
+
+
 def upload_burst() -> list[Row]:
     """2,000 uploads at once, delivered at least once with transaction conflicts: every row counted once."""
     landed = bench_scale.burst()
@@ -718,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = edge if args.edge_only else cold_starts(args.cold_start_repeats, environment)
     if not (args.cold_starts_only or args.edge_only):
         rows += firehose_transform(args.repeats) + ingest_throughput(args.repeats) + run_start(args.repeats)
+        rows += schema_migration()
         rows += upload_burst() + retraining_transitions()
         rows += security_response(args.repeats) + canary_release() + edge
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,8 @@ import boto3
 from moto import mock_aws
 
 from conveyor import aws
-from conveyor.dataset import CHANNELS, channel_key, channel_of, part_name
+from conveyor.compaction import CompactionItem, compacted_id
+from conveyor.dataset import CHANNELS, channel_key, channel_of, part_name, split_lines
 from conveyor.retraining import RetrainingInput, SnapshotLimits, start_due_runs
 from conveyor.schema import load_schema
 from conveyor.state.ledger import ChannelObject, Ledger, Part
@@ -142,6 +143,7 @@ def start_run(rows: int, per_row: float) -> tuple[float, int, int]:
             conveyor_version="0",
             state_table_name="state",
             data_bucket_name=BUCKET,
+            feature_schema="predictive_maintenance",
             compaction_target_mb=TARGET_MB,
         )
         tracemalloc.start()
@@ -237,4 +239,54 @@ def burst(files: int = 2000) -> dict[str, Any]:
         "rows_counted": counted,
         "conflicts": conflicts,
         "seconds": elapsed,
+    }
+
+
+def migration(rows: int = 200_000) -> dict[str, float]:
+    """Seconds per million rows to lay a part out in another schema's columns (predictive_maintenance to
+    predictive_maintenance_v2), against compacting the same part in its own columns (a plain copy)."""
+    compaction = function_module("retraining/compact_parts", "part_compaction")
+    old, new = load_schema("predictive_maintenance"), load_schema("predictive_maintenance_v2")
+    sample = csv_text(records(2000), old.columns, header=False).splitlines(keepends=True)
+    lines = [sample[index % len(sample)] for index in range(rows)]
+    seconds = {}
+    with _stack() as (ledger, _):
+        settings = compaction.CompactSettings(
+            project_name="conveyor",
+            stage="bench",
+            conveyor_version="0",
+            state_table_name="state",
+            data_bucket_name=BUCKET,
+        )
+        s3 = aws.client("s3")
+        for name, target in (("copy", old.layout), ("migration", new.layout)):
+            part_id = f"bench-{name}"
+            channels = {}
+            for channel, channel_rows in split_lines(part_name(part_id), lines, 20, 10).items():
+                body = "".join(channel_rows).encode()
+                s3.put_object(Bucket=BUCKET, Key=channel_key(part_id, channel), Body=body)
+                channels[channel] = ChannelObject(
+                    key=channel_key(part_id, channel), rows=len(channel_rows), bytes=len(body)
+                )
+            part = Part(
+                part_id=part_id,
+                key=part_name(part_id),
+                rows=rows,
+                source_key=f"incoming/{part_id}.csv",
+                source_version="null",
+                created_at=CLAIM,
+                channels=channels,
+                layout=old.layout,
+            )
+            ledger.record_part(part, f"{BUCKET}/incoming/{part_id}#null")
+            item = CompactionItem(run_id="bench", part_id=compacted_id([part], target), sources=[part], layout=target)
+            began = time.perf_counter()
+            outcome = compaction.compact(settings, ledger, item)
+            seconds[name] = time.perf_counter() - began
+            if outcome.outcome != "compacted" or outcome.rows != rows:
+                raise RuntimeError(f"the benchmark's {name} compacted {outcome}")
+    return {
+        "rows": rows,
+        "migration": seconds["migration"] * 10**6 / rows,
+        "copy": seconds["copy"] * 10**6 / rows,
     }
