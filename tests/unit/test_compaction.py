@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conveyor.compaction import compacted_id, incompatibility, plan
+from conveyor.compaction import CompactionItem, compacted_id, incompatibility, plan
 from conveyor.dataset import channel_key, part_name
 from conveyor.schema import LabelSpec, Layout, load_schema
 from conveyor.state.ledger import MAX_COMPACTED_SOURCES, ChannelObject, Part
+from tests.helpers import load_event
 
 START = datetime(2026, 11, 26, tzinfo=UTC)
 LAYOUT = load_schema("predictive_maintenance").layout
@@ -105,3 +106,9 @@ def test_a_part_with_another_label_is_left_out_and_says_why() -> None:
     assert "failed [0, 1, 2]" in reason
     assert "failure_within_horizon [0, 1]" in reason
     assert incompatibility(parts[1], LAYOUT) is None
+
+
+def test_the_sample_event_is_an_item_the_plan_could_have_written() -> None:
+    item = CompactionItem.model_validate(load_event("retraining/compact_parts.json"))
+    assert item.part_id == compacted_id(item.sources, item.layout)
+    assert plan(item.run_id, item.sources, 64 << 20, item.layout) == [item]
