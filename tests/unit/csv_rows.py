@@ -36,13 +36,15 @@ any_rows = st.one_of(
 
 @dataclass
 class Collected:
-    """The rows a check hands over, kept in the order they came."""
+    """The rows a check hands over, kept in the order they came (with the good rows' metadata lines, if any)."""
 
     good: list[str] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)
+    metadata: list[str] = field(default_factory=list)
 
-    def good_rows(self, lines: list[str]) -> None:
+    def good_rows(self, lines: list[str], metadata: list[str] | None) -> None:
         self.good += lines
+        self.metadata += metadata or []
 
     def bad_rows(self, lines: list[str]) -> None:
         self.bad += lines

@@ -93,3 +93,29 @@ def test_the_snapshot_records_each_part_in_full_and_the_limits_it_was_taken_unde
         boto3.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"]
     )
     assert (run_input["dataset"]["rows"], run_input["dataset"]["parts"]) == (300, 3)
+
+
+def recorded_now(days_old_events: float | None, name: str) -> Part:
+    """A part recorded just now, whose newest event is ``days_old_events`` old (None: its rows had no event time)."""
+    each = part(0, 100, name)
+    newest = None if days_old_events is None else CLAIM - timedelta(days=days_old_events)
+    return each.model_copy(update={"newest_event_at": newest})
+
+
+def test_the_window_goes_by_event_time_where_parts_have_one() -> None:
+    # Given parts all recorded just now: a backfill of last month's events, last week's, and one without event times
+    parts = [recorded_now(30, "backfill"), recorded_now(6, "last-week"), recorded_now(None, "untimed")]
+    # When a run takes the last 10 days
+    selected = SnapshotLimits(training_window_days=10).select(parts, CLAIM)
+    # Then the backfill is outside the window; the part without event times goes by when it was recorded
+    assert [p.part_id for p in selected] == ["last-week", "untimed"]
+
+
+def test_parts_are_ordered_by_event_time_when_rows_are_counted_from_the_newest_back() -> None:
+    # Given an old part whose events are recent, and a newer one whose events are older
+    late_events = part(3, 100, "late-events").model_copy(update={"newest_event_at": CLAIM - timedelta(hours=1)})
+    early_events = part(1, 100, "early-events").model_copy(update={"newest_event_at": CLAIM - timedelta(days=2)})
+    # Then the part with the newest events is the one a row limit keeps
+    assert [p.part_id for p in SnapshotLimits(max_training_rows=100).select([late_events, early_events], CLAIM)] == [
+        "late-events"
+    ]

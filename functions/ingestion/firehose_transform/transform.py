@@ -3,11 +3,14 @@
 A record's data is one JSON object with the label and every feature of the feature schema by
 name, or several such objects, one per line (newline-delimited JSON; blank lines and a trailing
 newline are fine). Fields the schema does not name are dropped and counted, or get the object
-rejected, as the schema's ``unknown_fields`` says. Empty records and heartbeats (``{"heartbeat": ...}``
-alone, or ``"type": "heartbeat"``) are ``Dropped``. Every input recordId appears exactly once in
-the answer:
+rejected, as the schema's ``unknown_fields`` says. Empty records and heartbeats
+(``{"heartbeat": ...}`` alone, or ``"type": "heartbeat"``) are ``Dropped``. The schema's metadata
+fields (each optional) are checked and kept: an accepted object's line is its label and features,
+then its metadata cells in schema order (CSV-quoted where needed, an event time normalised), so
+the files Firehose delivers under incoming/stream/ have every metadata column, as upload
+ingestion reads them. Every input recordId appears exactly once in the answer:
 
-- ``Ok`` with one CSV line per accepted object, in the record's order;
+- ``Ok`` with one CSV line per accepted object (``FeatureSchema.record_row``), in the record's order;
 - ``Dropped`` when the record holds nothing but heartbeats and blank lines;
 - ``ProcessingFailed`` when none of its objects is accepted; its answered data carries the reason
   (the first rejected object's, with its ``line`` when the record held several) and the data as
@@ -49,7 +52,7 @@ from typing import Any, Literal
 
 from conveyor import aws
 from conveyor.events import FirehoseRecord, FirehoseTransformation
-from conveyor.schema import FeatureSchema, Rejection, csv_row
+from conveyor.schema import FeatureSchema, Rejection
 from conveyor.settings import Settings
 
 Result = Literal["Ok", "Dropped", "ProcessingFailed"]
@@ -182,12 +185,12 @@ def transform_record(schema: FeatureSchema, record: FirehoseRecord) -> Outcome:
         return Outcome(record, "ProcessingFailed", reason=unreadable(error, "record"))
     if document is None or is_heartbeat(document):
         return Outcome(record, "Dropped")
-    values = schema.parse_record(document)
-    if isinstance(values, Rejection):
-        return Outcome(record, "ProcessingFailed", reason=values)
-    # An accepted record holds one value per schema field: any other field was an unknown one, dropped
-    dropped = tuple(schema.unknown_field_names(document)) if len(document) > len(values) else ()
-    return Outcome(record, "Ok", csv_row(values), dropped_fields=dropped)
+    row = schema.record_row(document)
+    if isinstance(row, Rejection):
+        return Outcome(record, "ProcessingFailed", reason=row)
+    # An accepted record holds every schema column: a field beyond them was metadata, or an unknown one, dropped
+    dropped = tuple(schema.unknown_field_names(document)) if len(document) > schema.width else ()
+    return Outcome(record, "Ok", row, dropped_fields=dropped)
 
 
 def transform_objects(schema: FeatureSchema, record: FirehoseRecord, raw: bytes) -> Outcome:
@@ -195,6 +198,7 @@ def transform_objects(schema: FeatureSchema, record: FirehoseRecord, raw: bytes)
     rows: list[str] = []
     rejected: list[RejectedObject] = []
     dropped: list[str] = []
+    width = schema.width
     lines = [(number, line) for number, line in enumerate(raw.split(b"\n"), start=1) if line and not line.isspace()]
     for index, (number, line) in enumerate(lines):
         try:
@@ -203,12 +207,12 @@ def transform_objects(schema: FeatureSchema, record: FirehoseRecord, raw: bytes)
             document = unreadable(error, "object")
         if is_heartbeat(document):
             continue
-        values = document if isinstance(document, Rejection) else schema.parse_record(document)
-        if isinstance(values, Rejection):
-            rejected.append(RejectedObject(index, number, line, values.model_copy(update={"line": number})))
+        row = document if isinstance(document, Rejection) else schema.record_row(document)
+        if isinstance(row, Rejection):
+            rejected.append(RejectedObject(index, number, line, row.model_copy(update={"line": number})))
         else:
-            rows.append(csv_row(values))
-            dropped.extend(schema.unknown_field_names(document) if len(document) > len(values) else ())
+            rows.append(row)
+            dropped.extend(schema.unknown_field_names(document) if len(document) > width else ())
     if rows:
         return Outcome(record, "Ok", "".join(rows), rejected=tuple(rejected), dropped_fields=tuple(dropped))
     if not rejected:

@@ -4,7 +4,8 @@ A file's fate, by ``RowErrorPolicy``:
 
 - every row valid: its rows become an immutable part, split as they are written into channel
   objects ``datasets/parts/<id>/{train,validation,test}.csv`` (no header, label first; see
-  :mod:`conveyor.dataset`), and count towards the next retraining run;
+  :mod:`conveyor.dataset`), with their metadata in sidecars ``<channel>.metadata.csv`` when the
+  schema has metadata fields, and count towards the next retraining run;
 - a file-level problem (encoding, header, empty, too large, too many rows), or any bad row under
   ``reject-file``: the file moves to ``quarantine/`` with ``<key>.error.json`` beside it;
 - bad rows under ``keep-good-rows``: good rows become a part, bad rows go to
@@ -225,6 +226,7 @@ def _take_in(
         created_at=now,
         channels=channels,
         layout=schema.layout,
+        newest_event_at=check.newest_event_at,
     )
     return check, verdict, part
 
@@ -246,9 +248,9 @@ class _Destination:
             ObjectUpload(s3, bucket, _rejected_key(key)) if settings.row_error_policy == "keep-good-rows" else None
         )
 
-    def good_rows(self, lines: list[str]) -> None:
+    def good_rows(self, lines: list[str], metadata: list[str] | None) -> None:
         if self._part is not None:
-            self._part.add(lines)
+            self._part.add(lines, metadata)
 
     def bad_rows(self, lines: list[str]) -> None:
         if self._rejected is not None:

@@ -3,8 +3,12 @@
 The first pass (:func:`fingerprint`) hashes the bytes and decodes them: a file that is not UTF-8,
 or is nothing but white space, is refused before a row is read, as when the whole file was
 decoded first. The second (:func:`text_lines`, :func:`check_rows`) reads the rows and hands each
-one, checked, to a :class:`RowSink`: the good rows as the lines ``csv_row`` writes, in file order,
-and the bad rows as they came. What stays behind is counts and the first reasons.
+one, checked, to a :class:`RowSink`: the good rows as the lines ``csv_row`` writes, in file order
+(with their metadata lines when the schema has metadata fields), and the bad rows as they came.
+What stays behind is counts, the newest event time, and the first reasons.
+
+A file's rows are the schema's columns, then metadata columns (:class:`~conveyor.schema.CsvColumns`):
+after a header, those it names; without one (``incoming/stream/``), every one in schema order.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import codecs
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import chain, islice, repeat, tee
 from typing import Any, Protocol, cast
 
-from conveyor.schema import FeatureSchema, Rejection, csv_row
+from conveyor.schema import CheckedRows, CsvColumns, FeatureSchema, Rejection, csv_row, metadata_row, newest_event_time
 
 # Rows read and checked column by column at a time; a chunk with a bad row is checked again row by row.
 CHUNK_ROWS = 16_384
@@ -28,9 +33,12 @@ MAX_LINE_CHARS = 1 << 20
 
 
 class RowSink(Protocol):
-    """Where checked rows go: good ones as CSV lines (``csv_row``), bad ones as their cells joined with commas."""
+    """Where checked rows go: good ones as CSV lines (``csv_row``), bad ones as their cells joined with commas.
 
-    def good_rows(self, lines: list[str]) -> None: ...
+    ``metadata`` has each good row's metadata line (``metadata_row``), or is None when the schema has no metadata.
+    """
+
+    def good_rows(self, lines: list[str], metadata: list[str] | None) -> None: ...
 
     def bad_rows(self, lines: list[str]) -> None: ...
 
@@ -38,7 +46,7 @@ class RowSink(Protocol):
 class Discard:
     """A sink that keeps nothing: a check for its verdict alone."""
 
-    def good_rows(self, lines: list[str]) -> None:
+    def good_rows(self, lines: list[str], metadata: list[str] | None) -> None:
         pass
 
     def bad_rows(self, lines: list[str]) -> None:
@@ -47,18 +55,26 @@ class Discard:
 
 @dataclass
 class FileCheck:
-    """The verdict on one file: its rows counted, and what was wrong (the first MAX_REPORTED_ERRORS reasons)."""
+    """The verdict on one file: its rows counted, the newest event time of its good rows, and what was
+    wrong (the first MAX_REPORTED_ERRORS reasons)."""
 
     rows_in: int = 0
     rows_good: int = 0
     rows_bad: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     fatal: Rejection | None = None
+    newest_event_at: datetime | None = None
 
     def reject(self, reason: Rejection) -> None:
         self.rows_bad += 1
         if len(self.rejections) < MAX_REPORTED_ERRORS:
             self.rejections.append(reason)
+
+    def saw_event_times(self, event_times: Sequence[str]) -> None:
+        """Keep the newest of the good rows' event times (normalised; empty for none)."""
+        newest = newest_event_time(event_times)
+        if newest is not None and (self.newest_event_at is None or newest > self.newest_event_at):
+            self.newest_event_at = newest
 
 
 class LineTooLongError(Exception):
@@ -146,18 +162,23 @@ def check_rows(
     read again and checked row by row, which gives each reason its line.
     """
     check = FileCheck()
+    # Without a header a row has every metadata column; with one, those it names (known once it is read)
+    columns = schema.csv_columns()
     try:
         for chunk in _chunks(iter(lines)):
-            known = None if chunk.rows is None else schema.parse_rows(chunk.rows)
+            known = None if chunk.rows is None else columns.parse_rows(chunk.rows)
             may_hold_header = has_header and chunk.lines_before == 0
-            if known is None or None in known or may_hold_header or check.rows_in + len(known) > max_rows:
-                _check_text(schema, chunk, known, check, rows, has_header=has_header, max_rows=max_rows)
+            if known is None or None in known.lines or may_hold_header or check.rows_in + len(known.lines) > max_rows:
+                columns = _check_text(columns, chunk, known, check, rows, has_header=has_header, max_rows=max_rows)
                 if check.fatal is not None:
                     break
             else:
-                check.rows_in += len(known)
-                check.rows_good += len(known)
-                rows.good_rows(cast(list[str], known))  # None is not in it
+                check.rows_in += len(known.lines)
+                check.rows_good += len(known.lines)
+                if known.event_times is not None:
+                    check.saw_event_times(known.event_times)
+                # None is in neither
+                rows.good_rows(cast(list[str], known.lines), cast(list[str] | None, known.metadata))
     except LineTooLongError as error:
         check.fatal = Rejection(rule="csv", message=f"file is not valid CSV: {error}", line=error.line)
     if check.fatal is None and check.rows_in == 0:
@@ -205,23 +226,41 @@ def _chunks(lines: Iterator[str]) -> Iterator[_Chunk]:
             return
 
 
+@dataclass(slots=True)
+class _Good:
+    """The good rows of a chunk: their lines, and their metadata lines and event times when the schema has metadata."""
+
+    lines: list[str] = field(default_factory=list)
+    metadata: list[str] | None = None
+    event_times: list[str] = field(default_factory=list)
+
+    def add(self, line: str, metadata: str | None, event_time: str) -> None:
+        self.lines.append(line)
+        if self.metadata is not None and metadata is not None:
+            self.metadata.append(metadata)
+            self.event_times.append(event_time)
+
+
 def _check_text(
-    schema: FeatureSchema,
+    columns: CsvColumns,
     chunk: _Chunk,
-    known: list[str | None] | None,
+    known: CheckedRows | None,
     check: FileCheck,
     rows: RowSink,
     *,
     has_header: bool,
     max_rows: int,
-) -> None:
-    """Read a chunk again and check its rows one by one; ``known`` has the lines of the rows found good."""
+) -> CsvColumns:
+    """Read a chunk again and check its rows one by one; ``known`` has the lines of the rows found good.
+
+    The columns the rest of the file has: those a header names, if the chunk holds it.
+    """
     reader = csv.reader(iter(chunk.lines), strict=True)
-    good: list[str] = []
+    good = _Good(metadata=[] if columns.schema.metadata else None)
     bad: list[str] = []
     try:
-        _check_rows(
-            schema,
+        columns = _check_rows(
+            columns,
             reader,
             known,
             check,
@@ -234,52 +273,61 @@ def _check_text(
     except csv.Error as error:
         line = chunk.lines_before + reader.line_num
         check.fatal = Rejection(rule="csv", message=f"file is not valid CSV: {error}", line=line)
-    if good:
-        rows.good_rows(good)
+    if good.lines:
+        check.saw_event_times(good.event_times)
+        rows.good_rows(good.lines, good.metadata)
     if bad:
         rows.bad_rows(bad)
+    return columns
 
 
 def _check_rows(
-    schema: FeatureSchema,
+    columns: CsvColumns,
     reader: Any,
-    known: list[str | None] | None,
+    known: CheckedRows | None,
     check: FileCheck,
     *,
-    good: list[str],
+    good: _Good,
     bad: list[str],
     lines_before: int,
     has_header: bool,
     max_rows: int,
-) -> None:
+) -> CsvColumns:
     # A chunk that ends in a CSV error has no rows read, so none known good
-    for cells, known_line in zip(reader, repeat(None) if known is None else known, strict=False):
+    known_rows = repeat((None, None, "")) if known is None else _known_rows(known)
+    for cells, (known_line, known_metadata, known_event_time) in zip(reader, known_rows, strict=False):
         line = lines_before + reader.line_num
         if known_line is None and (not cells or all(not cell.strip() for cell in cells)):
             continue
         if has_header and line == 1:
-            header = [cell.strip() for cell in cells]
-            if header != schema.columns:
-                check.fatal = Rejection(
-                    rule="header",
-                    message=f"header must be {','.join(schema.columns)}",
-                    line=1,
-                    value=",".join(header)[:200],
-                )
-                return
+            # The header is the first chunk's one row: the rows after it are read with the columns it names
+            read = columns.schema.read_header([cell.strip() for cell in cells])
+            if isinstance(read, Rejection):
+                check.fatal = read
+                return columns
+            columns = read
             continue
         check.rows_in += 1
         if check.rows_in > max_rows:
             check.fatal = Rejection(rule="too-many-rows", message=f"file has more than {max_rows} rows", line=line)
-            return
+            return columns
         if known_line is not None:
             check.rows_good += 1
-            good.append(known_line)
+            good.add(known_line, known_metadata, known_event_time)
             continue
-        values = schema.parse_row(cells, line)
-        if isinstance(values, Rejection):
-            check.reject(values)
+        parsed = columns.parse_row(cells, line)
+        if isinstance(parsed, Rejection):
+            check.reject(parsed)
             bad.append(",".join(cells))
         else:
             check.rows_good += 1
-            good.append(csv_row(values))
+            at = columns.schema.event_time_index
+            good.add(csv_row(parsed.values), metadata_row(parsed.metadata), "" if at is None else parsed.metadata[at])
+    return columns
+
+
+def _known_rows(known: CheckedRows) -> Any:
+    """Each row's line, metadata line and event time as ``parse_rows`` found them (None, None, "" when not known)."""
+    if known.metadata is None or known.event_times is None:
+        return zip(known.lines, repeat(None), repeat(""))
+    return zip(known.lines, known.metadata, known.event_times, strict=True)

@@ -8,6 +8,11 @@ label first, the built-in XGBoost contract)::
     datasets/parts/<part id>/validation.csv
     datasets/parts/<part id>/test.csv
 
+When the schema names metadata fields, each channel object has a sidecar beside it,
+``datasets/parts/<part id>/<channel>.metadata.csv``: headerless CSV of the rows' metadata values
+(in ``Layout.metadata`` order), line ``i`` describing line ``i`` of the channel object. A schema
+without metadata writes none.
+
 A row's channel depends only on where it lives: a hash of its part's name
 (``datasets/parts/<part id>.csv``) and its position among the part's rows (:func:`channel_of`).
 So a row keeps its channel in every run, and compaction, which only concatenates channel
@@ -36,6 +41,11 @@ def part_name(part_id: str) -> str:
 def channel_key(part_id: str, channel: Channel) -> str:
     """The key of one of a part's channel objects."""
     return f"{PARTS_PREFIX}{part_id}/{channel}.csv"
+
+
+def metadata_key(part_id: str, channel: Channel) -> str:
+    """The key of the metadata sidecar of one of a part's channel objects."""
+    return f"{PARTS_PREFIX}{part_id}/{channel}.metadata.csv"
 
 
 def channel_of(part_key: str, line: int, validation_percent: int, test_percent: int) -> Channel:

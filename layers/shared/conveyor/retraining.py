@@ -1,7 +1,9 @@
 """Start retraining runs: claim pending rows in the ledger, snapshot the dataset, start the workflow.
 
 The snapshot is the parts recorded before the run was claimed, newest first, within
-``TrainingWindowDays`` and ``MaxTrainingRows`` (0: no limit); it always holds the newest part. It
+``TrainingWindowDays`` and ``MaxTrainingRows`` (0: no limit); it always holds the newest part. A
+part's age is that of its newest event (``Part.newest_event_at``) when its rows have event times,
+else that of its recording. It
 is written to ``datasets/snapshots/<run id>.json`` with every part's record, so the run knows
 which parts it uses whatever happens to the ledger afterwards (compaction replaces parts).
 
@@ -40,11 +42,15 @@ class SnapshotLimits(BaseModel):
     max_training_rows: int = 0
 
     def select(self, parts: list[Part], claimed_at: datetime) -> list[Part]:
-        """The newest of ``parts`` within the limits (at least the newest one), oldest first."""
-        newest_first = sorted(parts, key=lambda part: (part.created_at, part.part_id), reverse=True)
+        """The newest of ``parts`` within the limits (at least the newest one), oldest first.
+
+        A part is as new as its newest event time, or, when its rows have none, its ``created_at``:
+        the window keeps the parts of its last days by that time, and rows are counted from the newest back.
+        """
+        newest_first = sorted(parts, key=lambda part: (_age(part), part.part_id), reverse=True)
         if self.training_window_days:
             since = claimed_at - timedelta(days=self.training_window_days)
-            newest_first = [part for part in newest_first if part.created_at > since] or newest_first[:1]
+            newest_first = [part for part in newest_first if _age(part) > since] or newest_first[:1]
         chosen: list[Part] = []
         rows = 0
         for part in newest_first:
@@ -53,6 +59,11 @@ class SnapshotLimits(BaseModel):
             chosen.append(part)
             rows += part.rows
         return chosen[::-1]
+
+
+def _age(part: Part) -> datetime:
+    """When a part's data is from: its newest event time, else when it was recorded."""
+    return part.newest_event_at or part.created_at
 
 
 class RetrainingInput(BaseModel):

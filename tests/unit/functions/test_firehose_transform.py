@@ -352,3 +352,20 @@ def test_the_handler_counts_the_objects_it_set_aside_from_records_it_delivered(
     assert (metric["RecordsOk"], metric["ObjectsRejected"]) == ([1.0], [1.0])
     [logged] = [r.__dict__ for r in caplog.records if r.getMessage() == "records set aside"]
     assert logged["reasons"] == f"s3://{BUCKET}/errors/stream/reasons/{datetime.now(UTC):%Y/%m/%d}/inv-1.json"
+
+
+def test_an_accepted_objects_metadata_follows_its_features_as_csv_cells() -> None:
+    # Given a schema with a device id and an event time, and a record of two objects that carry them
+    telemetry = FeatureSchema.model_validate(
+        SCHEMA.model_dump() | {"metadata": [{"name": "device_id"}, {"name": "event_time", "type": "event_time"}]}
+    )
+    data = ndjson(GOOD | {"device_id": 'press "7", bay 2', "event_time": 1795723200}, GOOD | {"site": "lyon"})
+    # When the record is decided
+    outcome = transform_record(telemetry, record("r1", data))
+    # Then each object's line ends with its metadata cells, quoted as CSV quotes them, an absent one empty
+    assert outcome.result == "Ok"
+    assert rows(outcome.data) == [
+        GOOD_ROW[:-1] + ',"press ""7"", bay 2",2026-11-26T20:00:00Z\n',
+        GOOD_ROW[:-1] + ",,\n",
+    ]
+    assert outcome.dropped_fields == ("site",)

@@ -41,9 +41,12 @@ MAX_COMPACTED_SOURCES = 99
 
 
 class ChannelObject(BaseModel):
+    """A channel object of a part, and its metadata sidecar (``conveyor.dataset.metadata_key``) if it has one."""
+
     key: str
     rows: int
     bytes: int
+    metadata_key: str | None = None
 
 
 class Part(BaseModel):
@@ -53,6 +56,8 @@ class Part(BaseModel):
     then the one object at ``key``. A compacted part names the parts it replaced in ``sources``
     and has the ``created_at`` of the newest of them. ``layout`` is the columns its rows are in; None
     for a part recorded before parts recorded it, which is taken to be in the schema in force.
+    ``newest_event_at`` is the newest event time among its rows: None when its schema has no
+    event_time field or no row had one (its ``created_at`` then stands for it).
     """
 
     part_id: str
@@ -64,6 +69,7 @@ class Part(BaseModel):
     channels: dict[Channel, ChannelObject] = {}
     sources: list[str] = []
     layout: Layout | None = None
+    newest_event_at: datetime | None = None
 
     @property
     def bytes(self) -> int:
