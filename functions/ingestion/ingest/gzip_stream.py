@@ -35,7 +35,8 @@ def opened(chunks: Iterable[bytes]) -> tuple[bool, Iterator[bytes]]:
         start += chunk
         if len(start) >= len(MAGIC):
             break
-    every = chain([start], pending)
+    # chain keeps its arguments to the end: an iterator over the first piece lets the piece go once read
+    every = chain(iter([start]), pending)
     if start.startswith(MAGIC):
         return True, gunzip(every)
     return False, every
