@@ -55,8 +55,9 @@ def test_gzip_under_any_name_is_read_as_gzip() -> None:
     assert fingerprint([gzip.compress(BODY)], name="incoming/uploads/x.csv") == hashlib.sha256(BODY).hexdigest()
 
 
-def test_a_file_named_gz_that_is_not_gzip_is_refused() -> None:
-    found = fingerprint([BODY], name="incoming/uploads/x.csv.gz")
+@pytest.mark.parametrize("body", [BODY, b"", b"\x1f", gzip.compress(BODY)[1:]], ids=["csv", "empty", "1 byte", "cut"])
+def test_a_file_named_gz_that_is_not_gzip_is_refused(body: bytes) -> None:
+    found = fingerprint([body], name="incoming/uploads/x.csv.gz")
     assert found == Rejection(
         rule="gzip", message="file is named .gz but is not gzip (it does not start with bytes 1f 8b)"
     )
