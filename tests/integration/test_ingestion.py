@@ -8,6 +8,7 @@ cancelling a transaction for a conflict). The outcome a user sees must be the sa
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -283,6 +284,33 @@ def test_the_same_bytes_written_twice_under_one_key_count_once(stack: LocalCloud
     # Then its rows are one part, counted once, whose channel objects hold them
     [part] = parts(stack)
     assert len(part_rows(stack, part)) == counter(stack).total_rows == 2
+
+
+def test_a_gzip_upload_and_the_same_rows_uncompressed_are_one_part_counted_once(stack: LocalCloud) -> None:
+    # Given a file's rows uploaded gzipped as daily.csv.gz
+    body = (HEADER + "\n" + "\n".join([ROW] * 3) + "\n").encode()
+    upload(stack, "daily.csv.gz", body=gzip.compress(body))
+    [part] = parts(stack)
+    written = {channel.key: read_object(stack, channel.key) for channel in part.channels.values()}
+    # When the same rows are uploaded uncompressed as daily.csv
+    upload(stack, "daily.csv", body=body)
+    # Then they are the part already in the dataset: their rows count once, in the same channel objects
+    assert parts(stack) == [part]
+    assert counter(stack).total_rows == 3
+    assert {key: read_object(stack, key) for key in written} == written
+    assert part_rows(stack, part) == ["0,298.1,308.6,1551.0,42.8,0,4.2"] * 3
+    assert keys(stack, "incoming/uploads/") == []
+
+
+def test_a_truncated_gzip_upload_is_quarantined_as_it_came_with_its_reason(stack: LocalCloud) -> None:
+    truncated = gzip.compress((HEADER + "\n" + "\n".join([ROW] * 3) + "\n").encode())[:-4]
+    upload(stack, "cut.csv.gz", body=truncated)
+    assert read_object(stack, "quarantine/uploads/cut.csv.gz") == truncated
+    document = read_json(stack, "quarantine/uploads/cut.csv.gz.error.json")
+    assert document["errors"] == [
+        {"rule": "gzip", "message": "file is not valid gzip: compressed data ends before the end of the stream"}
+    ]
+    assert keys(stack, "datasets/") == []
 
 
 def test_the_schedule_starts_a_run_for_rows_below_the_threshold(delivery: AtLeastOnce | None) -> None:

@@ -6,16 +6,22 @@ A file's fate, by ``RowErrorPolicy``:
   objects ``datasets/parts/<id>/{train,validation,test}.csv`` (no header, label first; see
   :mod:`conveyor.dataset`), with their metadata in sidecars ``<channel>.metadata.csv`` when the
   schema has metadata fields, and count towards the next retraining run;
-- a file-level problem (encoding, header, empty, too large, too many rows), or any bad row under
-  ``reject-file``: the file moves to ``quarantine/`` with ``<key>.error.json`` beside it;
+- a file-level problem (encoding, not valid gzip, header, empty, too large, too many rows), or
+  any bad row under ``reject-file``: the file moves to ``quarantine/`` as it came (compressed, if
+  gzip) with ``<key>.error.json`` beside it;
 - bad rows under ``keep-good-rows``: good rows become a part, bad rows go to
   ``quarantine/<key>.rejected.csv`` with the same ``.error.json``.
 
+A file may be gzip (``x.csv.gz``, or any file that starts as gzip does): it is read decompressed,
+its line numbers and rejected rows are those of the CSV it holds, and its rows make the same part
+as ``x.csv`` holding them would. Too large is more than ``MaxFileBytes``, as stored and, for gzip,
+decompressed.
+
 A file is streamed, never held whole: memory does not grow with its size. It is read twice, since
-the part's id depends on every byte and each row's channel on the id: a first pass hashes it and
-checks it is UTF-8 text, the second checks its rows and writes each where it goes. When the file
-ends up set aside after rows were written (a bad row under reject-file, a problem further on),
-what was written is taken back.
+the part's id depends on every byte and each row's channel on the id: a first pass hashes its
+content and checks it is UTF-8 text, the second checks its rows and writes each where it goes.
+When the file ends up set aside after rows were written (a bad row under reject-file, a problem
+further on), what was written is taken back.
 
 Files under ``incoming/stream/`` come from Firehose and have no header. Each input object is
 handled once, whatever number of times its event arrives; and the same bytes written again under
@@ -108,7 +114,7 @@ class IngestResult(IngestReport):
 
 def part_id(key: str, content_sha256: str) -> str:
     """The id of the part made of the bytes of SHA-256 ``content_sha256`` under ``key``: the same for
-    every version with these bytes."""
+    every version with these bytes (and for gzip of them under ``key`` and ``.gz``)."""
     return hashlib.sha256(f"{key}#{content_sha256}".encode()).hexdigest()[:24]
 
 
@@ -200,11 +206,11 @@ def _take_in(
         check = FileCheck(fatal=Rejection(rule="too-large", message=f"file exceeds {settings.max_file_bytes} bytes"))
         return check, decide(check, policy), None
     upload = StoredObject(s3, settings.data_bucket_name, key, version, size)
-    content = fingerprint(upload.chunks())
+    content = fingerprint(upload.chunks(), name=key, max_bytes=settings.max_file_bytes)
     if isinstance(content, Rejection):
         check = FileCheck(fatal=content)
         return check, decide(check, policy), None
-    identity = part_id(key, content)
+    identity = part_id(key.removesuffix(".gz"), content)
     with _Destination(s3, settings, key=key, part_id=identity) as destination:
         check = check_rows(
             schema,

@@ -1,11 +1,14 @@
 """Checking an upload as it streams past, in two passes that each hold one piece of it at a time.
 
-The first pass (:func:`fingerprint`) hashes the bytes and decodes them: a file that is not UTF-8,
-or is nothing but white space, is refused before a row is read, as when the whole file was
-decoded first. The second (:func:`text_lines`, :func:`check_rows`) reads the rows and hands each
-one, checked, to a :class:`RowSink`: the good rows as the lines ``csv_row`` writes, in file order
-(with their metadata lines when the schema has metadata fields), and the bad rows as they came.
-What stays behind is counts, the newest event time, and the first reasons.
+Both passes read a file's content: the bytes of gzip decompressed (:mod:`gzip_stream`), any
+other file's bytes as they are. The first (:func:`fingerprint`) hashes the content and decodes
+it: a file that is not UTF-8, or is nothing but white space, is refused before a row is read, as
+when the whole file was decoded first, and so is one that is not valid gzip, named ``.gz`` but not
+gzip, or larger decompressed than its limit (read no further than the limit). The second
+(:func:`text_lines`, :func:`check_rows`) reads the rows and hands each one, checked, to a
+:class:`RowSink`: the good rows as the lines ``csv_row`` writes, in file order (with their
+metadata lines when the schema has metadata fields), and the bad rows as they came. What stays
+behind is counts, the newest event time, and the first reasons.
 
 A file's rows are the schema's columns, then metadata columns (:class:`~conveyor.schema.CsvColumns`):
 after a header, those it names; without one (``incoming/stream/``), every one in schema order.
@@ -22,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain, islice, repeat, tee
 from typing import Any, Protocol, cast
+
+from gzip_stream import GzipError, opened
 
 from conveyor.schema import CheckedRows, CsvColumns, FeatureSchema, Rejection, csv_row, metadata_row, newest_event_time
 
@@ -85,18 +90,35 @@ class LineTooLongError(Exception):
         self.line = line
 
 
-def fingerprint(chunks: Iterable[bytes]) -> str | Rejection:
-    """The first pass: the SHA-256 (hex) of a file's bytes, or why it holds no text to read.
+def fingerprint(chunks: Iterable[bytes], *, name: str = "", max_bytes: int | None = None) -> str | Rejection:
+    """The first pass: the SHA-256 (hex) of a file's content, or why it holds no text to read.
 
-    A file that is not UTF-8 is refused with the 1-based line of the bad bytes and their repr
-    (with the 8 bytes after them), wherever they are; one of white space alone is empty.
+    Gzip's content is refused where it is not valid gzip or passes ``max_bytes`` decompressed (a
+    file that is not gzip was held to the limit by its size); a file whose ``name`` ends in ``.gz``
+    must be gzip. A file that is not UTF-8 is refused with the 1-based line of the
+    bad bytes and their repr (with the 8 bytes after them), wherever they are; one of white space
+    alone is empty.
     """
+    gzipped, content = opened(chunks)
+    if name.endswith(".gz") and not gzipped:
+        return Rejection(rule="gzip", message="file is named .gz but is not gzip (it does not start with bytes 1f 8b)")
+    try:
+        return _fingerprint(content, max_bytes=max_bytes if gzipped else None)
+    except GzipError as error:
+        return Rejection(rule="gzip", message=f"file is not valid gzip: {error}")
+
+
+def _fingerprint(content: Iterable[bytes], *, max_bytes: int | None) -> str | Rejection:
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     blank = True
     newlines = 0
-    pending = iter(chunks)
+    size = 0
+    pending = iter(content)
     for chunk in chain(pending, [None]):
+        size += len(chunk or b"")
+        if max_bytes is not None and size > max_bytes:
+            return Rejection(rule="too-large", message=f"file exceeds {max_bytes} bytes once decompressed")
         try:
             text = decoder.decode(chunk or b"", final=chunk is None)
         except UnicodeDecodeError as error:
@@ -127,12 +149,14 @@ def _not_utf8(error: UnicodeDecodeError, newlines_before: int, rest: Iterator[by
 
 
 def text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """The lines of UTF-8 bytes (a byte order mark dropped), each with its end: the lines csv.reader
-    reads from a file opened with ``newline=""`` (ended by ``\\n``, ``\\r\\n`` or ``\\r``).
+    """The lines of a file's content (gzip decompressed), UTF-8 with any byte order mark dropped, each
+    with its end: the lines csv.reader reads from a file opened with ``newline=""`` (ended by
+    ``\\n``, ``\\r\\n`` or ``\\r``); so a line's number is its number in the decompressed file.
 
-    Raises LineTooLongError at a line longer than MAX_LINE_CHARS.
+    Raises LineTooLongError at a line longer than MAX_LINE_CHARS (and GzipError at gzip the first
+    pass would have refused).
     """
-    return chain.from_iterable(_line_batches(chunks))
+    return chain.from_iterable(_line_batches(opened(chunks)[1]))
 
 
 def _line_batches(chunks: Iterable[bytes]) -> Iterator[list[str]]:

@@ -4,19 +4,21 @@ The S3 here streams the upload as it is read and keeps nothing written (moto wou
 object). Chunks, reads and parts are made small, so that a 20 MB upload is hundreds of each and a
 test of it is quick; the stack's sizes (conveyor_tools.bench_ingest measures them on 500 MB) move
 the level, not the shape. Cells carry long runs of zeros (numbers all the same to the schema), so
-that 20 MB is few rows: tracemalloc slows each allocation, and rows are what allocate.
+that 20 MB is few rows: tracemalloc slows each allocation, and rows are what allocate. A gzip
+upload holds the same CSV, each block of rows a gzip member, and is measured by the CSV it holds.
 """
 
 from __future__ import annotations
 
 import tracemalloc
 
+import gzip_stream
 import pytest
 import upload_check
 
 from conveyor import s3_streams
 from conveyor.schema import load_schema
-from conveyor_tools.bench_ingest import CountingS3, ingest_upload
+from conveyor_tools.bench_ingest import KEY, CountingS3, ingest_upload
 from conveyor_tools.synthetic import records
 
 SCHEMA = load_schema("predictive_maintenance")
@@ -38,15 +40,15 @@ def upload_of(size_mb: int) -> CountingS3:
     return CountingS3((",".join(SCHEMA.columns) + "\n").encode(), block, -(-size_mb * MB // len(block)))
 
 
-def peak_of_ingesting(s3: CountingS3) -> int:
+def peak_of_ingesting(s3: CountingS3, key: str = KEY) -> int:
     tracemalloc.start()
     try:
-        report = ingest_upload(s3, row_error_policy="keep-good-rows")
+        report = ingest_upload(s3, row_error_policy="keep-good-rows", key=key)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert report.outcome == "partially-accepted"
-    assert s3.written > s3.size // 10
+    assert s3.written > s3.content_size // 10
     return peak
 
 
@@ -57,6 +59,7 @@ def _small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(upload_check, "MAX_REPORTED_ERRORS", 100)
     monkeypatch.setattr(s3_streams, "READ_BYTES", 128 << 10)
     monkeypatch.setattr(s3_streams, "PART_BYTES", 128 << 10)
+    monkeypatch.setattr(gzip_stream, "PIECE_BYTES", 128 << 10)
 
 
 def test_a_20_mb_upload_is_ingested_in_a_few_mb() -> None:
@@ -71,4 +74,22 @@ def test_a_20_mb_upload_is_ingested_in_a_few_mb() -> None:
 def test_an_upload_4_times_larger_takes_no_more_memory() -> None:
     ingest_upload(upload_of(1), row_error_policy="keep-good-rows")  # imports and first calls, not measured
     small, large = peak_of_ingesting(upload_of(5)), peak_of_ingesting(upload_of(20))
+    assert large < small * 1.2
+
+
+def test_a_20_mb_gzip_upload_is_ingested_in_a_few_mb() -> None:
+    # Given 20 MB of CSV, gzipped
+    s3 = upload_of(20).gzipped()
+    # When it is ingested, decompressed as it is read
+    peak = peak_of_ingesting(s3, key=KEY + ".gz")
+    # Then ingestion held a small part of the CSV at most: what it holds of the CSV uncompressed, and
+    # a compressed chunk and a decompressed piece or two (128 KiB each here)
+    assert s3.size < s3.content_size / 10
+    assert peak < 4 * MB < s3.content_size / 4
+
+
+def test_a_gzip_upload_4_times_larger_takes_no_more_memory() -> None:
+    ingest_upload(upload_of(1).gzipped(), row_error_policy="keep-good-rows", key=KEY + ".gz")  # first calls
+    small = peak_of_ingesting(upload_of(5).gzipped(), key=KEY + ".gz")
+    large = peak_of_ingesting(upload_of(20).gzipped(), key=KEY + ".gz")
     assert large < small * 1.2

@@ -6,6 +6,7 @@ its StateTable, both in moto.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -323,3 +324,75 @@ def test_stream_output_without_a_header_is_split_the_same_way(bucket: DataBucket
     assert report.part_key is not None
     part = bucket.part(report.part_key)
     assert channel_rows(bucket, part) == expected_channels(part, as_part_rows(lines))
+
+
+GZ_KEY = KEY + ".gz"
+
+
+def channel_bytes(bucket: DataBucket, part: Part) -> dict[str, set[bytes]]:
+    """Every version of each of the part's channel objects, by key: its bytes."""
+    listing = bucket.s3.list_object_versions(Bucket=BUCKET, Prefix=part.key)
+    found: dict[str, set[bytes]] = {}
+    for version in listing.get("Versions", []):
+        body = bucket.s3.get_object(Bucket=BUCKET, Key=version["Key"], VersionId=version["VersionId"])["Body"]
+        found.setdefault(version["Key"], set()).add(body.read())
+    return found
+
+
+@pytest.mark.parametrize("keys", [(GZ_KEY, KEY), (KEY, GZ_KEY)], ids=["gzip first", "plain first"])
+def test_a_gzip_upload_is_the_part_its_uncompressed_twin_is_and_the_second_adds_no_rows(
+    bucket: DataBucket, keys: tuple[str, str]
+) -> None:
+    # Given the same rows as machines.csv.gz and as machines.csv
+    lines = good_lines(300)
+    body = {KEY: upload_body(lines), GZ_KEY: gzip.compress(upload_body(lines))}
+    # When both are uploaded to the stack, one after the other
+    first, second = (bucket.ingest(bucket.upload(body[key], key=key), key=key) for key in keys)
+    # Then they are one part: the second is a duplicate, and its rows are counted once
+    assert (first.outcome, second.outcome) == ("accepted", "duplicate")
+    assert first.part_key == second.part_key
+    assert bucket.ledger.counter().total_rows == 300
+    # And each channel object holds the part's rows, the same bytes whichever file wrote them
+    part = bucket.part(first.part_key or "")
+    assert channel_rows(bucket, part) == expected_channels(part, as_part_rows(lines))
+    assert all(len(versions) == 1 for versions in channel_bytes(bucket, part).values())
+
+
+def test_a_truncated_gzip_upload_is_quarantined_compressed_with_its_reason(bucket: DataBucket) -> None:
+    truncated = gzip.compress(upload_body(good_lines(300)))[:-100]
+    report = bucket.ingest(bucket.upload(truncated, key=GZ_KEY), key=GZ_KEY)
+    assert report.outcome == "quarantined"
+    assert bucket.every_version("datasets/") == []
+    # The file set aside is the one uploaded, still gzip
+    assert bucket.read("quarantine/uploads/machines.csv.gz") == truncated
+    document = json.loads(bucket.read("quarantine/uploads/machines.csv.gz.error.json"))
+    assert document["errors"] == [
+        {"rule": "gzip", "message": "file is not valid gzip: compressed data ends before the end of the stream"}
+    ]
+
+
+def test_a_gzip_upload_over_the_limit_decompressed_is_quarantined(bucket: DataBucket) -> None:
+    # Given a gzip file within MaxFileBytes as it is stored, but not decompressed
+    body = upload_body(good_lines(300))
+    compressed = gzip.compress(body)
+    report = bucket.ingest(bucket.upload(compressed, key=GZ_KEY), key=GZ_KEY, max_file_bytes=len(body) - 1)
+    # Then it is too large
+    assert report.outcome == "quarantined"
+    assert bucket.every_version("datasets/") == []
+    document = json.loads(bucket.read("quarantine/uploads/machines.csv.gz.error.json"))
+    assert document["errors"] == [
+        {"rule": "too-large", "message": f"file exceeds {len(body) - 1} bytes once decompressed"}
+    ]
+
+
+def test_the_bad_rows_of_a_gzip_upload_are_set_aside_as_csv_text(bucket: DataBucket) -> None:
+    # Given gzip of a file with bad rows on lines 3 and 5, under keep-good-rows
+    lines = [good_lines(1)[0], BAD_ROW, *good_lines(1), BAD_ROW]
+    upload = gzip.compress(upload_body(lines))
+    report = bucket.ingest(bucket.upload(upload, key=GZ_KEY), key=GZ_KEY, row_error_policy="keep-good-rows")
+    # Then its bad rows are written decompressed, with their lines in the CSV it holds
+    assert (report.outcome, report.rows_accepted) == ("partially-accepted", 2)
+    assert report.quarantine_key == "quarantine/uploads/machines.csv.gz.rejected.csv"
+    assert bucket.read(report.quarantine_key) == f"{BAD_ROW}\n{BAD_ROW}\n".encode()
+    document = json.loads(bucket.read("quarantine/uploads/machines.csv.gz.error.json"))
+    assert [e["line"] for e in document["errors"]] == [3, 5]
