@@ -19,6 +19,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xgboost as xgb
 
+from conveyor.aws import split_s3_uri
 from conveyor.events import FirehoseTransformation
 from conveyor.schema import load_schema
 from conveyor.state.canary import CanaryRecord, CanaryState, get_canary
@@ -189,7 +192,26 @@ def bench_objects() -> dict[str, bytes]:
         for channel in part["channels"].values():
             objects[channel["key"]] = csv_text(records(channel["rows"]), columns, header=False).encode()
     objects[dataset["manifest_key"]] = json.dumps({"run_id": "run-000001", "parts": parts}).encode()
+    # The evaluation's sample event: its run's test manifest over the same parts, and the model it trained.
+    evaluation = json.loads((EVENTS / "retraining" / "evaluate_model.json").read_text(encoding="utf-8"))
+    test_keys = [part["channels"]["test"]["key"] for part in parts]
+    bucket, manifest_key = split_s3_uri(evaluation["channels"]["test"])
+    objects[manifest_key] = json.dumps([{"prefix": f"s3://{bucket}/"}, *test_keys]).encode()
+    objects[split_s3_uri(evaluation["training"]["ModelDataUrl"])[1]] = _model_tarball(records(500, 3), columns)
     return objects
+
+
+def _model_tarball(rows: list[dict[str, float | int]], columns: list[str]) -> bytes:
+    """``model.tar.gz`` holding an ``xgboost-model`` trained on ``rows`` (label first in ``columns``)."""
+    matrix = np.array([[row[column] for column in columns] for row in rows], dtype=np.float32)
+    booster = xgb.train({"max_depth": 3, "objective": "binary:logistic"}, xgb.DMatrix(matrix[:, 1:], matrix[:, 0]), 20)
+    raw = bytes(booster.save_raw("ubj"))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        member = tarfile.TarInfo("xgboost-model")
+        member.size = len(raw)
+        archive.addfile(member, io.BytesIO(raw))
+    return buffer.getvalue()
 
 
 class ColdStart:
@@ -249,8 +271,13 @@ def cold_starts(repeats: int, environment: dict[str, str] | None = None) -> list
             sample_event = (EVENTS / code.relative_to(ROOT / "functions")).with_suffix(".json")
             work = packages / logical_id
             work.mkdir()
+            # sam build installs a function's own requirements beside its code.
+            requirements = code / "requirements.txt"
+            own = []
+            if requirements.is_file():
+                own = [str(link_packages(work / "packages", layer_requirements(requirements)))]
             plan = {
-                "path": [str(code), str(layer), str(ROOT / "layers" / "shared"), str(runtime)],
+                "path": [str(code), *own, str(layer), str(ROOT / "layers" / "shared"), str(runtime)],
                 "handler": function["Properties"]["Handler"],
                 "event": json.loads(sample_event.read_text(encoding="utf-8")),
                 "context": {

@@ -80,3 +80,23 @@ def test_the_built_layer_holds_every_file_of_the_shared_package(host_build: dict
     built = layer / "python" / "conveyor"
     # Then the layer carries every one of its files where Lambda puts the layer on sys.path
     assert expected <= {file.relative_to(built) for file in built.rglob("*") if file.is_file()}
+
+
+# Lambda's quota on a function's deployment package and layers, unzipped: 250 MB (262,144,000 bytes).
+UNZIPPED_LIMIT = 250 * 1024 * 1024
+
+
+def unzipped_bytes(folder: Path) -> int:
+    return sum(file.stat().st_size for file in folder.rglob("*") if file.is_file() and not file.is_symlink())
+
+
+@pytest.mark.parametrize("folder", HANDLER_FOLDERS)
+def test_each_package_with_its_layers_fits_lambdas_unzipped_limit(
+    folder: str, host_build: dict[str, BuiltFunction]
+) -> None:
+    # Given the function as sam build packaged it, with its layers
+    function = host_build[FUNCTION_OF_FOLDER[folder]]
+    # When its files are counted as Lambda unzips them
+    size = unzipped_bytes(function.code) + sum(unzipped_bytes(layer) for layer in function.layers)
+    # Then they fit Lambda's limit (arm64's wheels are a few MB larger than this host's: README, "The gate")
+    assert size < UNZIPPED_LIMIT - 16 * 1024 * 1024, f"{function.name} unzips to {size / 1e6:.0f} MB"

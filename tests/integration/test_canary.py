@@ -33,6 +33,9 @@ PARAMETERS = {
     "NumRound": "30",
     "MinNewRows": "1000000",
     "ApprovalMode": "manual",
+    # Each run trains on fresh rows (seeds 11, 12, 13); two equally good models scored on a run's ~300
+    # test rows can differ by more than the default 0.01. These tests are about releases, not the gate.
+    "RegressionTolerance": "0.05",
     "BakeMinutes": str(BAKE_MINUTES),
     "CanaryPercent": "20",
     "DataCapturePercent": "100",
@@ -60,7 +63,7 @@ class Canary:
         decide(self.cloud, "1", "Approved", "first model")
         self.cloud.run_until_idle()
         assert self.weights() == {"p1": 1.0}
-        assert run(self.cloud, snapshot(self.cloud, "run-000002"))["status"] == "SUCCEEDED"
+        assert run(self.cloud, snapshot(self.cloud, "run-000002", seed=12))["status"] == "SUCCEEDED"
         self.announced()
 
     def approve_challenger(self) -> None:
@@ -223,7 +226,7 @@ def test_the_same_alarm_event_three_times_rolls_back_once(canary: Canary) -> Non
 
 def test_the_next_run_is_gated_against_the_model_in_service_not_the_rolled_back_one(canary: Canary) -> None:
     rolled_back_by(canary, error_rate=0.5)
-    assert run(canary.cloud, snapshot(canary.cloud, "run-000003"))["status"] == "SUCCEEDED"
+    assert run(canary.cloud, snapshot(canary.cloud, "run-000003", seed=13))["status"] == "SUCCEEDED"
     report = evaluation_report(canary.cloud, canary.package(3))
     assert report["champion"]["package_arn"] == canary.package(1)["ModelPackageArn"]
 
@@ -284,7 +287,7 @@ def test_an_alarm_just_after_promotion_began_changes_nothing(canary: Canary) -> 
 
 
 def test_a_second_approval_waits_for_the_baking_canary_then_canaries_against_the_new_champion(canary: Canary) -> None:
-    assert run(canary.cloud, snapshot(canary.cloud, "run-000003"))["status"] == "SUCCEEDED"
+    assert run(canary.cloud, snapshot(canary.cloud, "run-000003", seed=13))["status"] == "SUCCEEDED"
     canary.approve_challenger()
     decide(canary.cloud, "3", "Approved", "third model")
     # Package 3 waits: the endpoint still runs package 2's canary beside the champion

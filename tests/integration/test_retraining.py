@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
+import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
+from conveyor.aws import split_s3_uri
 from conveyor.dataset import part_name, split_lines
+from conveyor.schema import load_schema
 from conveyor.state.ledger import Ledger, Part
 from conveyor_tools.stack import (
     evaluation_report,
@@ -28,12 +32,14 @@ from conveyor_tools.stack import (
 )
 from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
+from localcloud.hosting.container import load_model
 from tests.conftest import TEMPLATE
 from tests.helpers import COLUMNS, DELIVERIES, freeze_releases, queue, run, snapshot, subscribed_queue
 
 pytestmark = pytest.mark.localcloud
 
 PARAMETERS = {"NumRound": "60", "MinNewRows": "1000000"}
+LAYOUT = load_schema("predictive_maintenance").layout
 # The at-least-once mode can break only what depends on how events arrive: messages read once per
 # id, workflows started exactly once, a refusal read from the state table. What a run decides from
 # its data, how it fails and how its job is configured does not: those tests run in order alone.
@@ -57,14 +63,21 @@ def test_the_first_run_registers_an_approved_model_measured_on_the_data(stack: L
     stack.client("events").put_targets(Rule="decisions", Targets=[{"Id": "q", "Arn": decisions_arn}])
     # When the first run trains on learnable data (an empty registry)
     result = run(stack, snapshot(stack, "run-000001"))
-    # Then it succeeds and registers an Approved package whose metric is the job's validation AUC
+    # Then it succeeds and registers an Approved package whose metric is its AUC on the run's test rows
     assert result["status"] == "SUCCEEDED", result
     [package] = model_packages(stack)
     assert package["ModelApprovalStatus"] == "Approved"
     job = stack.client("sagemaker").describe_training_job(TrainingJobName="conveyor-dev-run-000001")
-    validation_auc = next(m["Value"] for m in job["FinalMetricDataList"] if m["MetricName"] == "validation:auc")
-    assert evaluation_report(stack, package)["objective"]["value"] == pytest.approx(validation_auc)
-    assert validation_auc > 0.75
+    report = evaluation_report(stack, package)
+    labels, predictions = scored(stack, report["test"]["manifest"], job["ModelArtifacts"]["S3ModelArtifacts"])
+    assert report["objective"]["value"] == pytest.approx(auc(labels, predictions), abs=1e-6)
+    assert report["objective"]["value"] > 0.75
+    assert report["objective"]["validation_value"] == pytest.approx(validation_auc(stack, "conveyor-dev-run-000001"))
+    assert report["test"]["rows_scored"] == len(labels) == report["test"]["rows"] > 0
+    assert report["champion"] is None
+    metadata = package["CustomerMetadataProperties"]
+    assert (metadata["schema_name"], metadata["schema_version"]) == (LAYOUT.schema_name, LAYOUT.version)
+    assert metadata["rows_scored"] == str(len(labels))
     assert (
         package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == job["ModelArtifacts"]["S3ModelArtifacts"]
     )
@@ -78,6 +91,27 @@ def test_the_first_run_registers_an_approved_model_measured_on_the_data(stack: L
     ]
     for machine in ("EdgeReleaseStateMachineArn", "CanaryReleaseStateMachineArn"):
         assert [e["name"] for e in executions(stack, machine)] == ["package-1"]
+
+
+def auc(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """The area under the ROC curve, from ranks (Mann-Whitney), ties counting half."""
+    order = np.argsort(predictions, kind="stable")
+    ranks = np.empty(len(predictions))
+    ranks[order] = np.arange(1, len(predictions) + 1)
+    for value in np.unique(predictions):
+        tied = predictions == value
+        ranks[tied] = ranks[tied].mean()
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    return float((ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def scored(cloud: LocalCloud, manifest_uri: str, model_data_url: str) -> tuple[np.ndarray, np.ndarray]:
+    """The labels of a channel's rows, and the predictions of a model (its model.tar.gz) for them."""
+    rows = np.array([[float(cell) for cell in row.split(",")] for row in channel_rows(cloud, manifest_uri)])
+    bucket, key = split_s3_uri(model_data_url)
+    booster = load_model(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    return rows[:, 0], booster.inplace_predict(rows[:, 1:])
 
 
 def channel_rows(cloud: LocalCloud, manifest_uri: str) -> list[str]:
@@ -160,6 +194,49 @@ def test_a_run_on_shuffled_labels_is_rejected_and_the_champion_stays(stack: Loca
     assert latest["ModelPackageDescription"].startswith("Rejected")
     assert [p["ModelPackageArn"] for p in model_packages(stack, "Approved")] == [champion["ModelPackageArn"]]
     assert [e["name"] for e in executions(stack, "EdgeReleaseStateMachineArn")] == ["package-1"]
+
+
+def true_test_labels(cloud: LocalCloud, run_input: dict[str, Any], seed: int) -> None:
+    """Put back the true labels of the run's test rows (the rows of ``snapshot(..., seed=seed, shuffle=True)``)."""
+    [part] = read_json(cloud, run_input["dataset"]["manifest_key"])["parts"]
+    lines = csv_text(records(run_input["dataset"]["rows"], seed), COLUMNS, header=False).splitlines(keepends=True)
+    test_rows = split_lines(part_name(part["part_id"]), lines, 20, 10)["test"]
+    body = "".join(test_rows).encode()
+    cloud.client("s3").put_object(
+        Bucket=cloud.outputs["DataBucketName"], Key=part["channels"]["test"]["key"], Body=body
+    )
+
+
+@ORDERED_ONLY
+def test_a_second_run_scores_both_models_on_its_test_rows_and_rejects_a_regression(stack: LocalCloud) -> None:
+    # Given a champion in service, and a second run whose model learns from shuffled labels
+    assert run(stack, snapshot(stack, "run-000001"))["status"] == "SUCCEEDED"
+    [champion] = model_packages(stack, "Approved")
+    second = snapshot(stack, "run-000002", seed=12, shuffle=True)
+    # (its held-out test rows keep their true labels, which the champion has learned)
+    true_test_labels(stack, second, seed=12)
+    # When the second run is evaluated
+    assert run(stack, second)["status"] == "SUCCEEDED"
+    # Then both models were scored on the same test rows of the second run
+    latest = model_packages(stack)[0]
+    report = evaluation_report(stack, latest)
+    assert report["test"]["manifest"].endswith("/run-000002/test.manifest")
+    challenger_url = latest["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    champion_url = champion["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    labels, challenger_predictions = scored(stack, report["test"]["manifest"], challenger_url)
+    _, champion_predictions = scored(stack, report["test"]["manifest"], champion_url)
+    assert report["objective"]["value"] == pytest.approx(auc(labels, challenger_predictions), abs=1e-6)
+    assert report["champion"]["value"] == pytest.approx(auc(labels, champion_predictions), abs=1e-6)
+    assert report["champion"]["stored_value"] == pytest.approx(validation_auc(stack, "conveyor-dev-run-000001"))
+    assert report["test"]["rows_scored"] == len(labels) > 0
+    # And the package holds both metrics and the row count, and is Rejected for regressing against the champion
+    metadata = latest["CustomerMetadataProperties"]
+    assert float(metadata["objective_value"]) == pytest.approx(report["objective"]["value"], abs=1e-6)
+    assert float(metadata["champion_value"]) == pytest.approx(report["champion"]["value"], abs=1e-6)
+    assert metadata["rows_scored"] == str(len(labels))
+    assert latest["ModelApprovalStatus"] == "Rejected"
+    assert any(reason.startswith("regression") for reason in report["reasons"])
+    assert [p["ModelPackageArn"] for p in model_packages(stack, "Approved")] == [champion["ModelPackageArn"]]
 
 
 @ORDERED_ONLY

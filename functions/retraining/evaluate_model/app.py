@@ -21,7 +21,13 @@ settings = EvaluateSettings.from_env()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = EvaluationInput.model_validate(event)
     evaluation = evaluate(settings, request)
-    logger.info("model evaluated", decision=evaluation.decision, reasons=evaluation.reasons)
+    logger.info(
+        "model evaluated",
+        decision=evaluation.decision,
+        reasons=evaluation.reasons,
+        notes=evaluation.notes,
+        rows_scored=evaluation.rows_scored,
+    )
     metrics.add_metric(name=f"Models{evaluation.decision}", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ObjectiveMetric", unit=MetricUnit.NoUnit, value=evaluation.metric_value)
     return evaluation.model_dump()

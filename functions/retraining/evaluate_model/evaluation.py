@@ -1,12 +1,21 @@
-"""Evaluation and gate: the challenger's objective metric against a floor and against the champion.
+"""Evaluation and gate: the challenger and the champion scored on the same fresh rows, each on its own columns.
 
-A model passes only if its metric clears ``MetricFloor`` AND it does not regress from the
-champion's by more than ``RegressionTolerance``. An empty registry is the normal first run: only
-the floor applies. The report written here is what the model package's ModelMetrics point at.
+Both models are scored on the run's held-out test rows (at most ``EvaluationMaxRows``, the first
+of the test manifest's objects in order) with XGBoost's own objective metric (:mod:`scoring`
+says how, and why in this function rather than a batch transform job). A model passes only if
+its test metric clears ``MetricFloor`` AND does not regress from the champion's test metric on
+the same rows by more than ``RegressionTolerance``. Only the floor applies when there is nothing
+fair to compare with: an empty registry (the normal first run), or a champion whose label (name
+or values) differs from the run's; the report says which. A run whose test channel is empty
+(a tiny dataset) is gated on its training job's validation metric, and says so. The champion's
+metric from its own training is still reported; no decision rests on it.
 
-A model that passes is registered Approved (``ApprovalMode`` automatic), which starts its release,
-or PendingManualApproval (manual), which waits for a person; one that fails is registered Rejected
-in both modes.
+The report written here is what the model package's ModelMetrics point at, and what the next
+run reads the champion from: its training metrics (``metrics``) and the ``layout`` it was
+trained on. A model that passes is registered Approved (``ApprovalMode`` automatic), which
+starts its release, or PendingManualApproval (manual), which waits for a person; one that fails
+is registered Rejected in both modes. A model whose columns differ from the champion's changes
+what the endpoint and the devices must be sent, so its release waits for a person in both modes.
 """
 
 from __future__ import annotations
@@ -14,13 +23,15 @@ from __future__ import annotations
 import json
 import operator
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from scoring import TestRows, load_model, read_test_rows, score
 
 from conveyor import aws
 from conveyor.errors import ConveyorError
 from conveyor.registry import Champion, champion
+from conveyor.schema import Layout
 from conveyor.settings import Settings
 
 REPORTS_PREFIX = "evaluations/"
@@ -38,6 +49,12 @@ class EvaluateSettings(Settings):
     metric_floor: float
     regression_tolerance: float
     approval_mode: Literal["automatic", "manual"] = "automatic"
+    evaluation_max_rows: int = Field(default=200_000, gt=0)
+
+    @property
+    def metric(self) -> str:
+        """XGBoost's name of the objective metric: ``auc`` of ``validation:auc``."""
+        return self.objective_metric.rpartition(":")[2]
 
 
 class FinalMetric(BaseModel):
@@ -51,18 +68,40 @@ class TrainingResult(BaseModel):
     model_data_url: str = Field(alias="ModelDataUrl")
 
 
+class RunChannels(BaseModel):
+    """What the evaluation needs of the run's channels ("Write channel manifests")."""
+
+    test: str
+    rows: dict[str, int]
+    layout: Layout
+
+
 class EvaluationInput(BaseModel):
     run_id: str
     training: TrainingResult
+    channels: RunChannels
+
+
+class Measurement(BaseModel):
+    """The metrics the gate decides on, and what was measured to get them."""
+
+    value: float
+    measured_on: Literal["test", "validation"]
+    rows_scored: int
+    champion_value: float | None = None
+    notes: list[str] = []
 
 
 class Evaluation(BaseModel):
     decision: Literal["Approved", "Rejected"]
     approval_status: Literal["Approved", "PendingManualApproval", "Rejected"]
     reasons: list[str]
+    notes: list[str]
     description: str
     metric_name: str
     metric_value: float
+    measured_on: Literal["test", "validation"]
+    rows_scored: int
     champion_package_arn: str | None
     champion_metric_value: float | None
     report_uri: str
@@ -82,42 +121,109 @@ def gate(
         reasons.append(f"below floor: {name} {value:.4f} does not reach {settings.metric_floor:.4f}")
     if champion_value is not None and not better(value, champion_value - sign * settings.regression_tolerance):
         reasons.append(
-            f"regression: {name} {value:.4f} against the champion's {champion_value:.4f} "
+            f"regression: {name} {value:.4f} against the champion's {champion_value:.4f} on the same rows "
             f"(tolerance {settings.regression_tolerance:.4f})"
         )
     return ("Rejected" if reasons else "Approved"), reasons
 
 
 def approval_status(
-    settings: EvaluateSettings, decision: Literal["Approved", "Rejected"]
+    settings: EvaluateSettings, decision: Literal["Approved", "Rejected"], *, needs_person: bool = False
 ) -> Literal["Approved", "PendingManualApproval", "Rejected"]:
-    """The status the model package is registered with."""
-    if decision == "Approved" and settings.approval_mode == "manual":
+    """The status the model package is registered with; ``needs_person`` holds an approved one for a person."""
+    if decision == "Approved" and (settings.approval_mode == "manual" or needs_person):
         return "PendingManualApproval"
     return decision
 
 
-def evaluate(settings: EvaluateSettings, run: EvaluationInput) -> Evaluation:
-    """Decide on the run's model and write its evaluation report."""
-    metrics = {m.metric_name: m.value for m in run.training.final_metric_data_list}
+def schema_change(champion_layout: Layout, layout: Layout) -> str | None:
+    """What changed from the champion's columns to the run's, for a person to approve; None if nothing did."""
+    if champion_layout.same_columns(layout):
+        return None
+    changes = []
+    if champion_layout.label != layout.label:
+        old, new = champion_layout.label, layout.label
+        changes.append(f"label {old.name} {old.values} is now {new.name} {new.values}")
+    added = [name for name in layout.features if name not in champion_layout.features]
+    removed = [name for name in champion_layout.features if name not in layout.features]
+    if added:
+        changes.append(f"added {', '.join(added)}")
+    if removed:
+        changes.append(f"removed {', '.join(removed)}")
+    if not added and not removed and champion_layout.features != layout.features:
+        changes.append("features reordered")
+    return (
+        f"the feature schema changed ({champion_layout.schema_name} {champion_layout.version} → "
+        f"{layout.schema_name} {layout.version}): {'; '.join(changes)}"
+    )
+
+
+def measure(
+    settings: EvaluateSettings, run: EvaluationInput, current: Champion | None, validation: float
+) -> Measurement:
+    """Score the challenger, and the champion where it is comparable, on the same test rows."""
+    name = settings.metric
+    rows: TestRows | None = None
+    if run.channels.rows.get("test", 0) > 0:
+        rows = read_test_rows(run.channels.test, run.channels.layout, settings.evaluation_max_rows)
+    if rows is None or rows.count == 0:
+        note = (
+            f"no test rows in this run: the floor applies to the training job's {settings.objective_metric} "
+            "and no champion is compared"
+        )
+        return Measurement(value=validation, measured_on="validation", rows_scored=0, notes=[note])
+    value = score(load_model(run.training.model_data_url), rows.features, rows.labels, name)
+    measured = Measurement(value=value, measured_on="test", rows_scored=rows.count)
+    if current is None:
+        return measured
+    layout = current.layout or run.channels.layout
+    if layout.label != run.channels.layout.label:
+        measured.notes.append(
+            f"the champion predicts {layout.label.name} {layout.label.values}, this run "
+            f"{run.channels.layout.label.name} {run.channels.layout.label.values}: "
+            "they cannot be compared, only the floor applies"
+        )
+        return measured
+    champion_model = load_model(current.model_data_url)
+    measured.champion_value = score(champion_model, rows.columns_for(layout), rows.labels, name)
+    return measured
+
+
+def _validation_metric(settings: EvaluateSettings, training: TrainingResult) -> float:
+    metrics = {m.metric_name: m.value for m in training.final_metric_data_list}
     if settings.objective_metric not in metrics:
         raise MetricNotFoundError(
-            f"training job {run.training.training_job_name} reported {sorted(metrics)}, "
+            f"training job {training.training_job_name} reported {sorted(metrics)}, "
             f"not the objective metric {settings.objective_metric}"
         )
-    value = metrics[settings.objective_metric]
-    current: Champion | None = champion(settings.state_table_name)
-    champion_value = current.metrics.get(settings.objective_metric) if current else None
-    decision, reasons = gate(settings, value, champion_value)
+    return metrics[settings.objective_metric]
+
+
+def _description(settings: EvaluateSettings, decision: str, measured: Measurement, notes: list[str]) -> str:
+    where = f"{measured.rows_scored} test rows" if measured.measured_on == "test" else "the validation channel"
+    summary = f"{decision}: {settings.objective_metric} {measured.value:.4f} on {where}"
+    if measured.champion_value is not None:
+        summary += f" (champion {measured.champion_value:.4f} on the same rows)"
+    return "; ".join([summary, *notes])[:1024]
+
+
+def evaluate(settings: EvaluateSettings, run: EvaluationInput) -> Evaluation:
+    """Decide on the run's model and write its evaluation report."""
+    validation = _validation_metric(settings, run.training)
+    current = champion(settings.state_table_name)
+    measured = measure(settings, run, current, validation)
+    decision, reasons = gate(settings, measured.value, measured.champion_value)
+    change = schema_change(current.layout or run.channels.layout, run.channels.layout) if current else None
+    notes = [*measured.notes]
+    if change:
+        notes.append(f"{change}; approve to release" if decision == "Approved" else change)
+    status = approval_status(settings, decision, needs_person=change is not None)
     report_key = f"{REPORTS_PREFIX}{run.run_id}/evaluation.json"
-    report = {
-        "run_id": run.run_id,
-        "training_job_name": run.training.training_job_name,
-        "metrics": metrics,
-        "objective": {"name": settings.objective_metric, "direction": settings.objective_direction, "value": value},
+    report = _report(settings, run, current, measured, validation) | {
         "decision": decision,
+        "approval_status": status,
         "reasons": reasons,
-        "champion": {"package_arn": current.package_arn, "value": champion_value} if current else None,
+        "notes": notes,
     }
     aws.client("s3").put_object(
         Bucket=settings.artifact_bucket_name,
@@ -125,24 +231,73 @@ def evaluate(settings: EvaluateSettings, run: EvaluationInput) -> Evaluation:
         Body=json.dumps(report, indent=2).encode(),
         ContentType="application/json",
     )
-    summary = f"{settings.objective_metric} {value:.4f}"
-    description = f"{decision}: {summary}" + (f"; {'; '.join(reasons)}" if reasons else "")
     return Evaluation(
         decision=decision,
-        approval_status=approval_status(settings, decision),
+        approval_status=status,
         reasons=reasons,
-        description=description[:1024],
+        notes=notes,
+        description=_description(settings, decision, measured, reasons + notes),
         metric_name=settings.objective_metric,
-        metric_value=value,
+        metric_value=measured.value,
+        measured_on=measured.measured_on,
+        rows_scored=measured.rows_scored,
         champion_package_arn=current.package_arn if current else None,
-        champion_metric_value=champion_value,
+        champion_metric_value=measured.champion_value,
         report_uri=f"s3://{settings.artifact_bucket_name}/{report_key}",
         model_data_url=run.training.model_data_url,
-        metadata={
-            "run_id": run.run_id,
-            "training_job_name": run.training.training_job_name,
-            "objective_metric": settings.objective_metric,
-            "objective_value": f"{value:.6f}",
-            "decision": decision,
-        },
+        metadata=_metadata(settings, run, measured, validation, decision),
     )
+
+
+def _report(
+    settings: EvaluateSettings, run: EvaluationInput, current: Champion | None, measured: Measurement, validation: float
+) -> dict[str, Any]:
+    """The evaluation report, but for the decision: what was measured, on which rows, against which champion."""
+    return {
+        "run_id": run.run_id,
+        "training_job_name": run.training.training_job_name,
+        "metrics": {m.metric_name: m.value for m in run.training.final_metric_data_list},
+        "layout": run.channels.layout.model_dump(mode="json"),
+        "objective": {
+            "name": settings.objective_metric,
+            "direction": settings.objective_direction,
+            "value": measured.value,
+            "measured_on": measured.measured_on,
+            "validation_value": validation,
+        },
+        "test": {
+            "manifest": run.channels.test,
+            "rows": run.channels.rows.get("test", 0),
+            "rows_scored": measured.rows_scored,
+            "max_rows": settings.evaluation_max_rows,
+        },
+        "champion": {
+            "package_arn": current.package_arn,
+            "value": measured.champion_value,
+            "stored_value": current.metrics.get(settings.objective_metric),
+            "layout": current.layout.model_dump(mode="json") if current.layout else None,
+        }
+        if current
+        else None,
+    }
+
+
+def _metadata(
+    settings: EvaluateSettings, run: EvaluationInput, measured: Measurement, validation: float, decision: str
+) -> dict[str, str]:
+    """The model package's CustomerMetadataProperties (strings only)."""
+    metadata = {
+        "run_id": run.run_id,
+        "training_job_name": run.training.training_job_name,
+        "objective_metric": settings.objective_metric,
+        "objective_value": f"{measured.value:.6f}",
+        "measured_on": measured.measured_on,
+        "rows_scored": str(measured.rows_scored),
+        "validation_value": f"{validation:.6f}",
+        "decision": decision,
+        "schema_name": run.channels.layout.schema_name,
+        "schema_version": run.channels.layout.version,
+    }
+    if measured.champion_value is not None:
+        metadata["champion_value"] = f"{measured.champion_value:.6f}"
+    return metadata

@@ -1,10 +1,12 @@
-"""The champion's record in the SageMaker Model Registry: its package and its evaluation report.
+"""The champion's record in the SageMaker Model Registry: its package, its model and its evaluation report.
 
 The champion is the model in service: the package the state table's champion pointer names
 (:mod:`conveyor.state.champion`), set when a canary promotes it. A package that was approved but
 never served, or was rolled back, is not the champion. Each package points, through
-``ModelMetrics.ModelQuality.Statistics``, at the evaluation report its run wrote; the champion's
-objective metric is read from there.
+``ModelMetrics.ModelQuality.Statistics``, at the evaluation report its run wrote, and through its
+inference container at its ``model.tar.gz``. The report holds the metrics its training job
+reported and, from the fair gate on, the ``layout`` (label and features) the model was trained on;
+an older report has none.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from conveyor import aws
+from conveyor.schema import Layout
 from conveyor.state.champion import current_champion
 
 
 class Champion(BaseModel):
     package_arn: str
+    model_data_url: str
     metrics: dict[str, float]
+    """What its training job reported (``validation:auc``...), as its evaluation report keeps them."""
+    layout: Layout | None
+    """The columns it was trained on; None when its report predates recording them."""
 
 
 def _read_json(uri: str) -> Any:
@@ -29,10 +36,15 @@ def _read_json(uri: str) -> Any:
 
 
 def champion(table_name: str) -> Champion | None:
-    """The model in service, with its metrics, or None before the first release."""
+    """The model in service, with its model artifact, metrics and layout, or None before the first release."""
     pointer = current_champion(table_name)
     if pointer is None:
         return None
     package = aws.client("sagemaker").describe_model_package(ModelPackageName=pointer.package_arn)
-    report_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-    return Champion(package_arn=pointer.package_arn, metrics=_read_json(report_uri)["metrics"])
+    report = _read_json(package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
+    return Champion(
+        package_arn=pointer.package_arn,
+        model_data_url=package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"],
+        metrics=report["metrics"],
+        layout=report.get("layout"),
+    )
