@@ -18,7 +18,7 @@ import xgboost as xgb
 
 from conveyor.schema import load_schema
 from conveyor.state.ledger import Ledger
-from conveyor_tools.stack import executions, read_json, read_object, upload
+from conveyor_tools.stack import evaluation_report, executions, model_packages, read_json, read_object, upload
 from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
 from tests.conftest import TEMPLATE
@@ -121,3 +121,24 @@ def model(cloud: LocalCloud, uri: str) -> xgb.Booster:
 
 def test_the_excluded_report_is_empty_when_the_label_is_unchanged(changed: LocalCloud) -> None:
     assert json.loads(read_object(changed, "datasets/channels/run-000002/excluded.json")) == []
+
+
+def test_the_gate_scores_the_champion_on_the_new_rows_in_its_own_columns_and_asks_a_person(changed: LocalCloud) -> None:
+    first, second = model_packages(changed, newest_first=False)
+    report = evaluation_report(changed, second)
+    champion = report["champion"]
+    assert champion["package_arn"] == first["ModelPackageArn"]
+    # The champion was trained on the old columns, and scored on the new run's test rows by name
+    # (vibration_mm_s, which the new rows lack, missing): a fair value, not its stored one
+    assert champion["layout"]["features"] == OLD.layout.features
+    assert champion["value"] is not None
+    assert champion["value"] != champion["stored_value"]
+    assert report["test"]["rows_scored"] == report["test"]["rows"] > 0
+    assert report["layout"]["version"] == NEW.version
+    assert second["CustomerMetadataProperties"]["schema_version"] == NEW.version
+    assert first["CustomerMetadataProperties"]["schema_version"] == OLD.version
+    # A model on other features waits for a person, though ApprovalMode is automatic, and says why
+    assert report["decision"] == "Approved"
+    assert report["objective"]["value"] > champion["value"]  # humidity tells failures apart
+    assert second["ModelApprovalStatus"] == "PendingManualApproval"
+    assert any("added humidity_pct; removed vibration_mm_s" in note for note in report["notes"])

@@ -3,14 +3,17 @@
 Each channel's objects are streamed, in the group's order, into the new part's channel object, so
 memory does not grow with the group. A source in another layout than the item's (the schema
 changed since it was written) has each row laid out again on the way: the item's columns in its
-order, taken by name, a column the source lacks left empty. A part written before the split at
-ingestion is split here with the same hash (it is at most the 1 M rows it was ingested under). The
-ledger then swaps the group for the new part in one transaction, and the replaced objects are
-tagged for the data bucket's lifecycle to delete.
+order, taken by name, a column the source lacks left empty. Metadata sidecars follow their
+channel objects line for line, their columns laid out by name the same way (a source without
+them gets empty lines). A part written before the split at ingestion is split here with the same
+hash (it is at most the 1 M rows it was ingested under). The ledger then swaps the group for the
+new part in one transaction, and the replaced objects are tagged for the data bucket's lifecycle
+to delete.
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
@@ -18,9 +21,9 @@ from pydantic import BaseModel
 
 from conveyor import aws
 from conveyor.compaction import REPLACED_TAG, CompactionItem, layout_of
-from conveyor.dataset import CHANNELS, Channel, channel_key, part_name, split_lines
+from conveyor.dataset import CHANNELS, Channel, channel_key, metadata_key, part_name, split_lines
 from conveyor.s3_streams import ObjectUpload, StoredObject
-from conveyor.schema import Layout
+from conveyor.schema import Layout, metadata_row
 from conveyor.settings import Settings
 from conveyor.state.ledger import ChannelObject, Ledger, Part
 
@@ -54,6 +57,22 @@ def relayout(source: Layout, target: Layout) -> Rows:
     return lambda chunks: (b"".join(map(line, rows)) for rows in _lines(chunks))
 
 
+def relayout_metadata(source: Layout, target: Layout) -> Rows:
+    """Sidecar lines in ``source``'s metadata columns laid out in ``target``'s, by name (CSV, quoted)."""
+    if source.metadata == target.metadata:
+        return lambda chunks: chunks
+    positions = [source.metadata.index(name) if name in source.metadata else None for name in target.metadata]
+
+    def line(row: list[str]) -> bytes:
+        return metadata_row(["" if position is None else row[position] for position in positions]).encode()
+
+    def rows(chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for lines in _lines(chunks):
+            yield b"".join(map(line, csv.reader(line.decode() for line in lines)))
+
+    return rows
+
+
 def _lines(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
     """The lines of each chunk that end in it (a line cut by a chunk's end goes with the next); no blank line."""
     rest = b""
@@ -65,65 +84,102 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
         yield [rest]
 
 
-def _channel_chunks(settings: CompactSettings, part: Part) -> Iterator[tuple[Channel, Iterable[bytes]]]:
+Source = Iterator[tuple[Channel, Iterable[bytes], Iterable[bytes] | None]]
+"""A source part's bytes by channel, each with its metadata sidecar's bytes (None if it has none)."""
+
+
+def _channel_chunks(settings: CompactSettings, part: Part) -> Source:
     """A source part's bytes by channel, streamed from its channel objects or split from its one object."""
     s3 = aws.client("s3")
     bucket = settings.data_bucket_name
     if part.channels:
         for channel, stored in part.channels.items():
-            yield channel, StoredObject(s3, bucket, stored.key, None, stored.bytes).chunks()
+            sidecar = None if stored.metadata_key is None else StoredObject(s3, bucket, stored.metadata_key, None, None)
+            rows = StoredObject(s3, bucket, stored.key, None, stored.bytes).chunks()
+            yield channel, rows, None if sidecar is None else sidecar.chunks()
         return
     lines = s3.get_object(Bucket=bucket, Key=part.key)["Body"].read().decode("utf-8").splitlines(keepends=True)
     split = split_lines(
         part.key, [line for line in lines if line.strip()], settings.validation_percent, settings.test_percent
     )
-    for channel, rows in split.items():
-        yield channel, ["".join(rows).encode()]
+    for channel, channel_rows in split.items():
+        yield channel, ["".join(channel_rows).encode()], None
 
 
 class _Channels:
-    """The compacted part's channel objects, written front to back; each source's rows end in a newline."""
+    """The compacted part's channel objects, written front to back; each source's rows end in a newline.
 
-    def __init__(self, bucket: str, part_id: str) -> None:
+    With metadata columns in the layout, each channel also gets its sidecar, line for line.
+    """
+
+    def __init__(self, bucket: str, part_id: str, layout: Layout) -> None:
         s3 = aws.client("s3")
         self._uploads = {channel: ObjectUpload(s3, bucket, channel_key(part_id, channel)) for channel in CHANNELS}
+        self._sidecars = (
+            {channel: ObjectUpload(s3, bucket, metadata_key(part_id, channel)) for channel in CHANNELS}
+            if layout.metadata
+            else {}
+        )
+        self._empty_metadata = metadata_row([""] * len(layout.metadata)).encode()
         self._rows = dict.fromkeys(CHANNELS, 0)
 
-    def append(self, channel: Channel, chunks: Iterable[bytes]) -> None:
-        upload = self._uploads[channel]
-        last = b"\n"
-        for chunk in chunks:
-            if chunk:
-                upload.write(chunk)
-                self._rows[channel] += chunk.count(b"\n")
-                last = chunk[-1:]
-        if last != b"\n":
-            upload.write(b"\n")
-            self._rows[channel] += 1
+    def append(self, channel: Channel, chunks: Iterable[bytes], sidecar: Iterable[bytes] | None) -> None:
+        """Append a source's rows to ``channel``, and its sidecar's lines (empty ones if it has none)."""
+        before = self._rows[channel]
+        self._rows[channel] += _write(self._uploads[channel], chunks)
+        if not self._sidecars:
+            return
+        added = self._rows[channel] - before
+        lines = _write(self._sidecars[channel], [self._empty_metadata * added] if sidecar is None else sidecar)
+        if lines != added:
+            raise ValueError(f"a metadata sidecar has {lines} lines for {added} rows in the {channel} channel")
 
     def close(self) -> dict[Channel, ChannelObject]:
         written = {channel: upload for channel, upload in self._uploads.items() if upload.bytes}
-        for upload in written.values():
+        for channel, upload in written.items():
             upload.close()
+            if self._sidecars:
+                self._sidecars[channel].close()
         return {
-            channel: ChannelObject(key=upload.key, rows=self._rows[channel], bytes=upload.bytes)
+            channel: ChannelObject(
+                key=upload.key,
+                rows=self._rows[channel],
+                bytes=upload.bytes,
+                metadata_key=self._sidecars[channel].key if self._sidecars else None,
+            )
             for channel, upload in written.items()
         }
 
     def discard(self) -> None:
-        for upload in self._uploads.values():
+        for upload in [*self._uploads.values(), *self._sidecars.values()]:
             upload.discard()
+
+
+def _write(upload: ObjectUpload, chunks: Iterable[bytes]) -> int:
+    """Write ``chunks`` to ``upload``, ending in a newline: the lines written."""
+    lines = 0
+    last = b"\n"
+    for chunk in chunks:
+        if chunk:
+            upload.write(chunk)
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    if last != b"\n":
+        upload.write(b"\n")
+        lines += 1
+    return lines
 
 
 def compact(settings: CompactSettings, ledger: Ledger, item: CompactionItem) -> Compaction:
     """Write the group's compacted part, in the item's layout, and swap it in for the group, once."""
     bucket = settings.data_bucket_name
-    written = _Channels(bucket, item.part_id)
+    written = _Channels(bucket, item.part_id, item.layout)
     try:
         for source in item.sources:
-            rows = relayout(layout_of(source, item.layout), item.layout)
-            for channel, chunks in _channel_chunks(settings, source):
-                written.append(channel, rows(chunks))
+            layout = layout_of(source, item.layout)
+            rows, metadata = relayout(layout, item.layout), relayout_metadata(layout, item.layout)
+            for channel, chunks, sidecar in _channel_chunks(settings, source):
+                written.append(channel, rows(chunks), None if sidecar is None else metadata(sidecar))
         channels = written.close()
     except BaseException:
         written.discard()
@@ -138,6 +194,9 @@ def compact(settings: CompactSettings, ledger: Ledger, item: CompactionItem) -> 
         channels=channels,
         sources=[source.part_id for source in item.sources],
         layout=item.layout,
+        newest_event_at=max(
+            (source.newest_event_at for source in item.sources if source.newest_event_at), default=None
+        ),
     )
     if ledger.compact(compacted, item.sources):
         _tag_replaced(bucket, item.sources)

@@ -137,8 +137,11 @@ def approval_status(
 
 
 def schema_change(champion_layout: Layout, layout: Layout) -> str | None:
-    """What changed from the champion's columns to the run's, for a person to approve; None if nothing did."""
-    if champion_layout.same_columns(layout):
+    """What changed from the champion's columns to the run's, for a person to approve; None if nothing did.
+
+    Metadata columns are never sent to a model: a change to them alone changes nothing here.
+    """
+    if champion_layout.label == layout.label and champion_layout.features == layout.features:
         return None
     changes = []
     if champion_layout.label != layout.label:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import tarfile
 from dataclasses import dataclass
 from itertools import islice
@@ -86,6 +87,19 @@ def _lines(s3: Any, uri: str, limit: int) -> list[bytes]:
         body.close()
 
 
+def _missing_or_number(cell: str) -> float:
+    return float(cell) if cell else math.nan
+
+
+def _matrix(lines: list[bytes]) -> Matrix:
+    """Rows of numbers; an empty cell is a missing value (NaN), as training's CSV reader reads it."""
+    try:
+        return np.loadtxt(lines, delimiter=",", dtype=np.float32, ndmin=2)
+    except ValueError:
+        # A row with an empty cell (a feature new to a part migrated from an older schema): cell by cell
+        return np.loadtxt(lines, delimiter=",", dtype=np.float32, ndmin=2, converters=_missing_or_number)
+
+
 def read_test_rows(manifest_uri: str, layout: Layout, max_rows: int) -> TestRows:
     """The first ``max_rows`` rows of the objects the manifest lists, in its order (headerless CSV, label first)."""
     s3 = aws.client("s3")
@@ -100,7 +114,7 @@ def read_test_rows(manifest_uri: str, layout: Layout, max_rows: int) -> TestRows
         if not lines:
             continue
         try:
-            block = np.loadtxt(lines, delimiter=",", dtype=np.float32, ndmin=2)
+            block = _matrix(lines)
         except ValueError as error:
             raise TestRowsError(f"test object {object_key} is not numeric CSV: {error}") from error
         if block.shape[1] != len(layout.columns):

@@ -18,14 +18,17 @@ PART_BYTES = 8 << 20
 
 
 class StoredObject:
-    """One version of an object (None: the current one), to read from start to end as many times as needed."""
+    """One version of an object (None: the current one), to read from start to end as many times as needed.
 
-    def __init__(self, s3: Any, bucket: str, key: str, version: str | None, size: int) -> None:
+    ``size`` (None if not known) lets a small object be read once and kept.
+    """
+
+    def __init__(self, s3: Any, bucket: str, key: str, version: str | None, size: int | None) -> None:
         self.bucket = bucket
         self.key = key
         self.version = version
         self._s3 = s3
-        self._whole: bytes | None = self._read_all() if size <= READ_BYTES else None
+        self._whole: bytes | None = self._read_all() if size is not None and size <= READ_BYTES else None
 
     def chunks(self) -> Iterator[bytes]:
         """The object's bytes, READ_BYTES at a time."""

@@ -21,7 +21,7 @@ from moto import mock_aws
 from part_compaction import CompactSettings, compact
 
 from conveyor import aws
-from conveyor.compaction import CompactionItem
+from conveyor.compaction import CompactionItem, compacted_id
 from conveyor.dataset import channel_key, channel_of, part_name, split_lines
 from conveyor.retraining import RetrainingInput
 from conveyor.schema import LabelSpec, Layout, load_schema
@@ -289,3 +289,45 @@ def test_two_runs_migrating_the_same_part_swap_it_once_and_both_use_the_new_layo
     assert [outcome.outcome for outcome in outcomes] == ["already-compacted"]
     assert sorted(channel_rows(first.train)) == sorted(channel_rows(second.train))
     assert [stored.layout for stored in ledger.parts()] == [NEW]
+
+
+def test_metadata_sidecars_follow_their_rows_through_compaction_laid_out_by_name(ledger: Ledger) -> None:
+    s3 = aws.client("s3")
+    tagged = OLD.model_copy(update={"version": "tagged", "metadata": ["device_id", "event_time"]})
+    target = OLD.model_copy(update={"version": "target", "metadata": ["event_time", "site"]})
+    with_metadata = write_part(ledger, "tagged", 60, 0, layout=tagged)
+    channels = {}
+    for channel, stored in with_metadata.channels.items():
+        # Line i of a sidecar describes row i of its channel object: the row's own number, quoted where CSV needs it
+        numbers = [
+            row.split(",")[5]
+            for row in s3.get_object(Bucket=BUCKET, Key=stored.key)["Body"].read().decode().splitlines()
+        ]
+        sidecar = "".join(f'"dev,{number}",2026-11-26T10:{int(number) % 60:02d}:00Z\n' for number in numbers)
+        key = f"datasets/parts/tagged/{channel}.metadata.csv"
+        s3.put_object(Bucket=BUCKET, Key=key, Body=sidecar.encode())
+        channels[channel] = stored.model_copy(update={"metadata_key": key})
+    with_metadata = with_metadata.model_copy(
+        update={"channels": channels, "newest_event_at": datetime(2026, 11, 26, 10, 59, tzinfo=UTC)}
+    )
+    plain = write_part(ledger, "plain", 40, 1, layout=OLD)
+    item = CompactionItem(
+        run_id="run-000001",
+        part_id=compacted_id([with_metadata, plain], target),
+        sources=[with_metadata, plain],
+        layout=target,
+    )
+    settings = CompactSettings(**COMMON, state_table_name=ledger.table_name)
+    assert compact(settings, ledger, item).outcome == "compacted"
+    (part,) = ledger.parts()
+    assert part.newest_event_at == datetime(2026, 11, 26, 10, 59, tzinfo=UTC)
+    assert part.layout == target
+    for channel, stored in part.channels.items():
+        rows = s3.get_object(Bucket=BUCKET, Key=stored.key)["Body"].read().decode().splitlines()
+        assert stored.metadata_key is not None
+        sidecar = s3.get_object(Bucket=BUCKET, Key=stored.metadata_key)["Body"].read().decode().splitlines()
+        assert len(sidecar) == len(rows) == stored.rows
+        tagged_rows = channels[channel].rows if channel in channels else 0
+        for row, line in zip(rows[:tagged_rows], sidecar[:tagged_rows], strict=True):
+            assert line == f"2026-11-26T10:{int(row.split(',')[5]) % 60:02d}:00Z,"  # device_id dropped, site empty
+        assert set(sidecar[tagged_rows:]) <= {","}  # the plain part's rows: no metadata
