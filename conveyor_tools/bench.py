@@ -19,7 +19,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -43,7 +42,7 @@ from conveyor_tools.approval import decide
 from conveyor_tools.bench_scale import function_module
 from conveyor_tools.lambda_packages import layer_requirements, link_packages
 from conveyor_tools.seeding import seed_run
-from conveyor_tools.synthetic import csv_text, records
+from conveyor_tools.synthetic import csv_text, packaged_model, records
 from conveyor_tools.transitions import backoff_retries, entered, retrier
 from localcloud.clock import DEFAULT_SCALE
 from localcloud.cloud import LocalCloud
@@ -205,13 +204,7 @@ def _model_tarball(rows: list[dict[str, float | int]], columns: list[str]) -> by
     """``model.tar.gz`` holding an ``xgboost-model`` trained on ``rows`` (label first in ``columns``)."""
     matrix = np.array([[row[column] for column in columns] for row in rows], dtype=np.float32)
     booster = xgb.train({"max_depth": 3, "objective": "binary:logistic"}, xgb.DMatrix(matrix[:, 1:], matrix[:, 0]), 20)
-    raw = bytes(booster.save_raw("ubj"))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        member = tarfile.TarInfo("xgboost-model")
-        member.size = len(raw)
-        archive.addfile(member, io.BytesIO(raw))
-    return buffer.getvalue()
+    return packaged_model(bytes(booster.save_raw("ubj")))
 
 
 class ColdStart:

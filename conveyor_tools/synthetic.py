@@ -12,8 +12,10 @@ It is drawn from a generator of its own, so the other columns are the same with 
 
 from __future__ import annotations
 
+import io
 import math
 import random
+import tarfile
 
 Record = dict[str, float | int]
 
@@ -61,3 +63,13 @@ def csv_text(rows: list[Record], columns: list[str], *, header: bool = True) -> 
     lines = [",".join(columns)] if header else []
     lines += [",".join(str(row[column]) for column in columns) for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def packaged_model(model: bytes) -> bytes:
+    """A ``model.tar.gz`` holding ``model`` as ``xgboost-model``, as the built-in XGBoost writes it."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = len(model)
+        archive.addfile(info, io.BytesIO(model))
+    return buffer.getvalue()

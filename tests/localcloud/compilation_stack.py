@@ -109,16 +109,6 @@ def artifact(cloud: LocalCloud, job: dict[str, Any]) -> bytes:
     return body
 
 
-def packaged(model: bytes) -> bytes:
-    """A ``model.tar.gz`` holding ``model`` as ``xgboost-model``."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("xgboost-model")
-        info.size = len(model)
-        archive.addfile(info, io.BytesIO(model))
-    return buffer.getvalue()
-
-
 def member(tarball: bytes, name: str) -> bytes:
     with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
         extracted = archive.extractfile(name)

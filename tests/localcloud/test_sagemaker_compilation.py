@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
+from conveyor_tools.synthetic import packaged_model
 from localcloud import LocalCloud
 from localcloud.adapters.sagemaker_compilation import sagemaker_compilation
 from localcloud.compilation import CompiledModel, CompiledModelError, emulation
@@ -29,7 +30,6 @@ from tests.localcloud.compilation_stack import (
     describe,
     feature_matrix,
     member,
-    packaged,
     xgboost_predictions,
 )
 
@@ -284,7 +284,7 @@ def test_a_file_that_is_no_xgboost_model_fails_the_job(cloud: LocalCloud) -> Non
 
 
 def test_a_model_treelite_cannot_read_fails_the_job(cloud: LocalCloud) -> None:
-    cloud.client("s3").put_object(Bucket=BUCKET, Key="training/bad/model.tar.gz", Body=packaged(b'{"a": 1}'))
+    cloud.client("s3").put_object(Bucket=BUCKET, Key="training/bad/model.tar.gz", Body=packaged_model(b'{"a": 1}'))
     job = create_job(cloud, input_config={"S3Uri": f"s3://{BUCKET}/training/bad/model.tar.gz", "Framework": "XGBOOST"})
     assert job["FailureReason"].startswith(
         "ClientError: InputConfiguration: xgboost-model is not an XGBoost tree model treelite can read:"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +18,7 @@ from scoring import TestRows, load_model, read_test_rows, score
 from conveyor import aws
 from conveyor.schema import LabelSpec, Layout, load_schema
 from conveyor.state.champion import ChampionPointer, set_champion
-from conveyor_tools.synthetic import csv_text, records
+from conveyor_tools.synthetic import csv_text, packaged_model, records
 from tests.helpers import load_event
 from tests.unit.conftest import create_state_table
 
@@ -58,13 +56,7 @@ def trained(layout: Layout, *, seed: int = 3, shuffle: bool = False) -> bytes:
     labels = [row["failure_within_horizon"] for row in rows]
     matrix = xgb.DMatrix(columns(rows, layout), label=labels, missing=np.nan)
     booster = xgb.train({"max_depth": 3, "eta": 0.3, "objective": "binary:logistic", "nthread": 1}, matrix, 15)
-    raw = bytes(booster.save_raw("ubj"))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        member = tarfile.TarInfo("xgboost-model")
-        member.size = len(raw)
-        archive.addfile(member, io.BytesIO(raw))
-    return buffer.getvalue()
+    return packaged_model(bytes(booster.save_raw("ubj")))
 
 
 class Stack:
