@@ -83,7 +83,6 @@ def test_a_missing_metadata_field_is_empty() -> None:
         (7.5, "7.5"),
         (True, "true"),
         ('a,"b"', '"a,""b"""'),
-        ("two\nlines", '"two\nlines"'),
     ],
 )
 def test_a_string_field_takes_any_json_scalar_as_its_text(value: Any, cell: str) -> None:
@@ -95,6 +94,14 @@ def test_an_object_or_array_in_a_string_field_is_rejected(value: Any) -> None:
     rejection = TELEMETRY.record_row(RECORD | {"device_id": value})
     assert isinstance(rejection, Rejection)
     assert (rejection.rule, rejection.column) == ("metadata", "device_id")
+
+
+@pytest.mark.parametrize("value", ["press\n7", "press\r7", "press\r\n"])
+def test_a_line_break_in_a_string_field_is_rejected_as_it_would_shift_the_sidecar(value: str) -> None:
+    rejection = TELEMETRY.record_row(RECORD | {"device_id": value})
+    assert isinstance(rejection, Rejection)
+    assert (rejection.rule, rejection.column) == ("metadata", "device_id")
+    assert rejection.message == "device_id must not hold a line break"
 
 
 @pytest.mark.parametrize(

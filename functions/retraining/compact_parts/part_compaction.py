@@ -64,22 +64,27 @@ def relayout_metadata(source: Layout, target: Layout) -> Rows:
     positions = [source.metadata.index(name) if name in source.metadata else None for name in target.metadata]
 
     def line(row: list[str]) -> bytes:
-        return metadata_row(["" if position is None else row[position] for position in positions]).encode()
+        return metadata_row(
+            ["" if position is None or position >= len(row) else row[position] for position in positions]
+        ).encode()
 
     def rows(chunks: Iterable[bytes]) -> Iterator[bytes]:
-        for lines in _lines(chunks):
+        for lines in _lines(chunks, keep_blank=True):
             yield b"".join(map(line, csv.reader(line.decode() for line in lines)))
 
     return rows
 
 
-def _lines(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
-    """The lines of each chunk that end in it (a line cut by a chunk's end goes with the next); no blank line."""
+def _lines(chunks: Iterable[bytes], *, keep_blank: bool = False) -> Iterator[list[bytes]]:
+    """The lines of each chunk that end in it (a line cut by a chunk's end goes with the next).
+
+    A blank line is no row, and is left out; a sidecar's (``keep_blank``) is a row's empty metadata.
+    """
     rest = b""
     for chunk in chunks:
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
-        yield [line for line in lines if line.strip()]
+        yield lines if keep_blank else [line for line in lines if line.strip()]
     if rest.strip():
         yield [rest]
 
@@ -130,7 +135,7 @@ class _Channels:
         if not self._sidecars:
             return
         added = self._rows[channel] - before
-        lines = _write(self._sidecars[channel], [self._empty_metadata * added] if sidecar is None else sidecar)
+        lines = _write(self._sidecars[channel], _repeated(self._empty_metadata, added) if sidecar is None else sidecar)
         if lines != added:
             raise ValueError(f"a metadata sidecar has {lines} lines for {added} rows in the {channel} channel")
 
@@ -153,6 +158,12 @@ class _Channels:
     def discard(self) -> None:
         for upload in [*self._uploads.values(), *self._sidecars.values()]:
             upload.discard()
+
+
+def _repeated(line: bytes, count: int, per_chunk: int = 65_536) -> Iterator[bytes]:
+    """``count`` copies of ``line``, a bounded chunk at a time."""
+    for start in range(0, count, per_chunk):
+        yield line * min(per_chunk, count - start)
 
 
 def _write(upload: ObjectUpload, chunks: Iterable[bytes]) -> int:
@@ -210,6 +221,7 @@ def _tag_replaced(bucket: str, sources: list[Part]) -> None:
     s3 = aws.client("s3")
     name, value = REPLACED_TAG
     for source in sources:
-        keys = [stored.key for stored in source.channels.values()] or [source.key]
+        keys = [key for stored in source.channels.values() for key in (stored.key, stored.metadata_key) if key]
+        keys = keys or [source.key]
         for key in keys:
             s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": [{"Key": name, "Value": value}]})

@@ -21,10 +21,12 @@ what the endpoint and the devices must be sent, so its release waits for a perso
 from __future__ import annotations
 
 import json
+import math
 import operator
 from collections.abc import Callable
 from typing import Any, Literal
 
+import xgboost as xgb
 from pydantic import BaseModel, Field
 from scoring import TestRows, load_model, read_test_rows, score
 
@@ -90,6 +92,8 @@ class Measurement(BaseModel):
     rows_scored: int
     champion_value: float | None = None
     notes: list[str] = []
+    champion_columns_unknown: bool = False
+    """The champion's report records no layout and its model takes another number of features."""
 
 
 class Evaluation(BaseModel):
@@ -164,22 +168,38 @@ def schema_change(champion_layout: Layout, layout: Layout) -> str | None:
 def measure(
     settings: EvaluateSettings, run: EvaluationInput, current: Champion | None, validation: float
 ) -> Measurement:
-    """Score the challenger, and the champion where it is comparable, on the same test rows."""
+    """Score the challenger, and the champion where it is comparable, on the same test rows.
+
+    Without a test score (no test rows; a metric XGBoost cannot compute on them, such as the AUC of
+    rows of one class), the training job's validation metric is gated, against the champion's
+    stored one: the best comparison left, and the report says so.
+    """
     name = settings.metric
     rows: TestRows | None = None
     if run.channels.rows.get("test", 0) > 0:
         rows = read_test_rows(run.channels.test, run.channels.layout, settings.evaluation_max_rows)
-    if rows is None or rows.count == 0:
-        note = (
-            f"no test rows in this run: the floor applies to the training job's {settings.objective_metric} "
-            "and no champion is compared"
+    value = math.nan if rows is None or rows.count == 0 else _score(load_model(run.training.model_data_url), rows, name)
+    if rows is None or math.isnan(value):
+        why = "no test rows in this run" if rows is None or rows.count == 0 else f"{name} is undefined on the test rows"
+        stored = current.metrics.get(settings.objective_metric) if current else None
+        note = f"{why}: the training job's {settings.objective_metric} is gated" + (
+            ", against the champion's stored one" if stored is not None else ""
         )
-        return Measurement(value=validation, measured_on="validation", rows_scored=0, notes=[note])
-    value = score(load_model(run.training.model_data_url), rows.features, rows.labels, name)
+        return Measurement(
+            value=validation, measured_on="validation", rows_scored=0, champion_value=stored, notes=[note]
+        )
     measured = Measurement(value=value, measured_on="test", rows_scored=rows.count)
     if current is None:
         return measured
     layout = current.layout or run.channels.layout
+    champion_model = load_model(current.model_data_url)
+    if current.layout is None and champion_model.num_features() != len(layout.features):
+        measured.champion_columns_unknown = True
+        measured.notes.append(
+            f"the champion's report records no columns and its model takes {champion_model.num_features()} "
+            f"features, this run's {len(layout.features)}: they cannot be compared, only the floor applies"
+        )
+        return measured
     if layout.label != run.channels.layout.label:
         measured.notes.append(
             f"the champion predicts {layout.label.name} {layout.label.values}, this run "
@@ -187,9 +207,18 @@ def measure(
             "they cannot be compared, only the floor applies"
         )
         return measured
-    champion_model = load_model(current.model_data_url)
-    measured.champion_value = score(champion_model, rows.columns_for(layout), rows.labels, name)
+    champion_value = _score(champion_model, rows, name, layout)
+    measured.champion_value = None if math.isnan(champion_value) else champion_value
     return measured
+
+
+def _score(model: Any, rows: TestRows, metric: str, layout: Layout | None = None) -> float:
+    """``score`` of the model on the rows (in ``layout``'s columns if given); NaN where XGBoost has none."""
+    features = rows.features if layout is None else rows.columns_for(layout)
+    try:
+        return score(model, features, rows.labels, metric)
+    except xgb.core.XGBoostError:
+        return math.nan
 
 
 def _validation_metric(settings: EvaluateSettings, training: TrainingResult) -> float:
@@ -217,6 +246,8 @@ def evaluate(settings: EvaluateSettings, run: EvaluationInput) -> Evaluation:
     measured = measure(settings, run, current, validation)
     decision, reasons = gate(settings, measured.value, measured.champion_value)
     change = schema_change(current.layout or run.channels.layout, run.channels.layout) if current else None
+    if measured.champion_columns_unknown:
+        change = "the champion's columns are not recorded and its model takes another number of features"
     notes = [*measured.notes]
     if change:
         notes.append(f"{change}; approve to release" if decision == "Approved" else change)

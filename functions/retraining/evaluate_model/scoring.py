@@ -1,7 +1,8 @@
 """Scoring on the run's test rows: each model fed its own columns, measured with XGBoost's own metric.
 
-The rows are the first ``EvaluationMaxRows`` of the run's test channel, read from the objects its
-manifest lists, in the manifest's order, one stream at a time; only the rows scored are held.
+The rows are ``EvaluationMaxRows`` of the run's test channel, the newest first: read from the
+objects its manifest lists (oldest part first) from its last, one stream at a time; only the rows
+scored are held.
 The challenger was trained on the run's layout; the champion on the layout its evaluation report
 records, so its matrix is built by feature name (a feature the run does not have is missing, NaN,
 which XGBoost follows down each tree's default branch). The metric is the booster's own
@@ -101,13 +102,14 @@ def _matrix(lines: list[bytes]) -> Matrix:
 
 
 def read_test_rows(manifest_uri: str, layout: Layout, max_rows: int) -> TestRows:
-    """The first ``max_rows`` rows of the objects the manifest lists, in its order (headerless CSV, label first)."""
+    """``max_rows`` rows of the objects the manifest lists, its last object first: the newest parts' rows
+    (headerless CSV, label first)."""
     s3 = aws.client("s3")
     bucket, key = aws.split_s3_uri(manifest_uri)
     header, *keys = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     blocks: list[Matrix] = []
     remaining = max_rows
-    for object_key in keys:
+    for object_key in reversed(keys):
         if remaining <= 0:
             break
         lines = _lines(s3, f"{header['prefix']}{object_key}", remaining)

@@ -547,6 +547,9 @@ def _metadata_value(spec: MetadataSpec, cell: Any) -> str | Problem:
     if spec.type == "event_time":
         return _event_time(spec.name, cell)
     if isinstance(cell, str):
+        # A sidecar holds one line per row: a line break in a value would shift every line after it
+        if "\n" in cell or "\r" in cell:
+            return "metadata", f"{spec.name} must not hold a line break"
         return cell
     if isinstance(cell, dict | list):
         kind = "an object" if isinstance(cell, dict) else "an array"

@@ -156,13 +156,13 @@ def test_the_champions_columns_are_taken_by_name_and_missing_ones_are_nan() -> N
     assert rows.columns_for(LAYOUT) is rows.features
 
 
-def test_at_most_max_rows_are_read_the_first_of_the_objects_in_order(stack: Stack) -> None:
+def test_at_most_max_rows_are_read_the_newest_objects_first(stack: Stack) -> None:
     manifest = stack.test_channel(objects=2)
     rows = read_test_rows(manifest, LAYOUT, 70)
     first_object = stack.test_rows[0::2]
     second_object = stack.test_rows[1::2]
     assert rows.count == 70
-    np.testing.assert_array_equal(rows.features, columns(first_object + second_object[:10], LAYOUT))
+    np.testing.assert_array_equal(rows.features, columns(second_object + first_object[:10], LAYOUT))
 
 
 def test_without_a_champion_only_the_floor_applies_to_the_test_metric(stack: Stack) -> None:
@@ -236,11 +236,33 @@ def test_a_champion_with_another_label_is_not_compared_and_the_report_says_why(s
     assert any("cannot be compared, only the floor applies" in note for note in report["notes"])
 
 
-def test_an_empty_test_channel_falls_back_to_the_validation_metric(stack: Stack) -> None:
+def test_an_empty_test_channel_falls_back_to_the_validation_metric_against_the_champions_stored_one(
+    stack: Stack,
+) -> None:
     stack.crown(stack.model("run-000001", LAYOUT), LAYOUT, validation_auc=0.99)
     challenger = stack.model("run-000002", LAYOUT)
     evaluation = evaluate(SETTINGS, run_input(challenger, stack.test_channel(objects=0), test_rows=0))
     assert (evaluation.measured_on, evaluation.rows_scored, evaluation.metric_value) == ("validation", 0, 0.84)
-    assert evaluation.champion_metric_value is None
-    assert evaluation.decision == "Approved"
+    assert evaluation.champion_metric_value == 0.99
+    assert evaluation.decision == "Rejected"
     assert "no test rows in this run" in evaluation.description
+    assert any(reason.startswith("regression:") for reason in evaluation.reasons)
+
+
+def test_test_rows_of_one_class_fall_back_to_the_validation_metric(stack: Stack) -> None:
+    stack.test_rows = [row | {"failure_within_horizon": 0} for row in stack.test_rows]
+    evaluation = evaluate(SETTINGS, run_input(stack.model("run-000002", LAYOUT), stack.test_channel()))
+    assert (evaluation.measured_on, evaluation.metric_value) == ("validation", 0.84)
+    assert evaluation.decision == "Approved"
+    assert "auc is undefined on the test rows" in evaluation.description
+
+
+def test_a_champion_without_recorded_columns_and_another_width_is_not_compared_and_waits_for_a_person(
+    stack: Stack,
+) -> None:
+    narrow = LAYOUT.model_copy(update={"version": "narrow", "features": LAYOUT.features[:-1]})
+    stack.crown(stack.model("run-000001", narrow), None, validation_auc=0.99)
+    evaluation = evaluate(SETTINGS, run_input(stack.model("run-000002", LAYOUT), stack.test_channel()))
+    assert evaluation.champion_metric_value is None
+    assert (evaluation.decision, evaluation.approval_status) == ("Approved", "PendingManualApproval")
+    assert "records no columns and its model takes 5 features, this run's 6" in evaluation.description

@@ -320,6 +320,8 @@ def test_metadata_sidecars_follow_their_rows_through_compaction_laid_out_by_name
     settings = CompactSettings(**COMMON, state_table_name=ledger.table_name)
     assert compact(settings, ledger, item).outcome == "compacted"
     (part,) = ledger.parts()
+    sidecar_tags = s3.get_object_tagging(Bucket=BUCKET, Key=channels["train"].metadata_key)["TagSet"]
+    assert sidecar_tags == [{"Key": "conveyor:part", "Value": "replaced"}]  # the lifecycle deletes them too
     assert part.newest_event_at == datetime(2026, 11, 26, 10, 59, tzinfo=UTC)
     assert part.layout == target
     for channel, stored in part.channels.items():
