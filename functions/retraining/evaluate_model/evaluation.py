@@ -192,19 +192,19 @@ def measure(
     if current is None:
         return measured
     layout = current.layout or run.channels.layout
+    if layout.label != run.channels.layout.label:
+        measured.notes.append(
+            f"the champion predicts {layout.label.name} {layout.label.values}, this run "
+            f"{run.channels.layout.label.name} {run.channels.layout.label.values}: "
+            "they cannot be compared, only the floor applies"
+        )
+        return measured
     champion_model = load_model(current.model_data_url)
     if current.layout is None and champion_model.num_features() != len(layout.features):
         measured.champion_columns_unknown = True
         measured.notes.append(
             f"the champion's report records no columns and its model takes {champion_model.num_features()} "
             f"features, this run's {len(layout.features)}: they cannot be compared, only the floor applies"
-        )
-        return measured
-    if layout.label != run.channels.layout.label:
-        measured.notes.append(
-            f"the champion predicts {layout.label.name} {layout.label.values}, this run "
-            f"{run.channels.layout.label.name} {run.channels.layout.label.values}: "
-            "they cannot be compared, only the floor applies"
         )
         return measured
     champion_value = _score(champion_model, rows, name, layout)
