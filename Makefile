@@ -9,13 +9,14 @@ CHECKOV := .tools/checkov/bin/checkov
 PIP_FLAGS := --quiet --disable-pip-version-check
 TRANSLATED := build/template.translated.json
 
-.PHONY: help install lint format scan test test-fast bench demo build lock clean
+.PHONY: help install lint format scan test test-fast mutation bench demo build lock clean
 
 help:
 	@echo "make demo   run the whole loop on the local cloud"
 	@echo "make test   lint, then every test (unit, local cloud, template)"
 	@echo "make lint   ruff, mypy, cfn-lint with serverless rules, sam validate --lint"
 	@echo "make scan   checkov on template.yaml and on the SAM-translated template"
+	@echo "make mutation  mutation testing of the core modules into build/mutation/results.json"
 	@echo "make bench  benchmarks into build/bench/results.json"
 	@echo "make build  sam build (for sam deploy)"
 	@echo "make lock   re-resolve requirements/*.in into pinned requirements/*.txt"
@@ -64,6 +65,10 @@ test: lint scan
 
 test-fast: $(BIN)/.installed
 	$(BIN)/pytest -x -q
+
+# The modules, their gate and the equivalent mutants are in tests/mutation.toml.
+mutation: $(BIN)/.installed
+	$(BIN)/python -m conveyor_tools.mutation
 
 bench: $(BIN)/.installed
 	$(BIN)/conveyor-bench --output build/bench/results.json

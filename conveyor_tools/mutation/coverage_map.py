@@ -1,0 +1,92 @@
+"""Which tests run each line of the mutated modules, and how long each test takes.
+
+One run of the configured tests under coverage with a context per test (pytest-cov's
+``--cov-context=test``) answers both: a mutant then runs only the tests that run one of its lines,
+fastest first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from coverage import CoverageData
+
+TIMINGS_ENVIRONMENT = "CONVEYOR_MUTATION_TIMINGS"
+
+
+@dataclass(frozen=True)
+class TestMap:
+    """Tests by the lines they run, per module path (relative to the repository)."""
+
+    lines: dict[str, dict[int, set[str]]]
+    durations: dict[str, float]
+
+    def tests_for(self, path: str, lines: range) -> list[str]:
+        """The tests that run any of ``lines`` of ``path``, fastest first.
+
+        A line run only while the module was imported (a constant, a decorator) belongs to no test:
+        every test that runs the module at all is then its test.
+        """
+        by_line = self.lines.get(path, {})
+        found = {test for line in lines for test in by_line.get(line, set()) if test}
+        if not found and any("" in by_line.get(line, set()) for line in lines):
+            found = {test for tests in by_line.values() for test in tests if test}
+        return sorted(found, key=lambda test: (self.durations.get(test, 0.0), test))
+
+
+def measure(root: Path, tests: list[str], paths: list[str], workdir: Path) -> TestMap:
+    """Run ``tests`` once under coverage and map the lines of ``paths`` to the tests that run them."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    data_file = workdir / "coverage"
+    timings = workdir / "timings.json"
+    for stale in workdir.glob("coverage*"):
+        stale.unlink()
+    sources = sorted({str(Path(path).parent) for path in paths})
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *tests,
+        "-q",
+        "-n",
+        str(os.cpu_count() or 1),
+        "-o",
+        "addopts=-p no:cacheprovider",
+        "-p",
+        "conveyor_tools.mutation.timings",
+        *[f"--cov={source}" for source in sources],
+        "--cov-context=test",
+        "--cov-report=",
+        "--cov-fail-under=0",
+    ]
+    environment = os.environ | {"COVERAGE_FILE": str(data_file), TIMINGS_ENVIRONMENT: str(timings)}
+    finished = subprocess.run(command, cwd=root, env=environment, check=False, capture_output=True, text=True)
+    if finished.returncode != 0:
+        raise RuntimeError(
+            "the tests must pass before their mutants are run; "
+            f"`{' '.join(command[2:])}` failed:\n{finished.stdout[-4000:]}{finished.stderr[-2000:]}"
+        )
+    return TestMap(_lines(data_file, root, paths), json.loads(timings.read_text()))
+
+
+def _lines(data_file: Path, root: Path, paths: list[str]) -> dict[str, dict[int, set[str]]]:
+    data = CoverageData(str(data_file))
+    data.read()
+    lines: dict[str, dict[int, set[str]]] = {}
+    for path in paths:
+        by_line: dict[int, set[str]] = defaultdict(set)
+        for line, contexts in data.contexts_by_lineno(str(root / path)).items():
+            by_line[line] |= {_test_id(context) for context in contexts}
+        lines[path] = dict(by_line)
+    return lines
+
+
+def _test_id(context: str) -> str:
+    """pytest-cov names a context ``<node id>|setup``, ``|run`` or ``|teardown``; imports have ``""``."""
+    return context.rpartition("|")[0] if "|" in context else context
