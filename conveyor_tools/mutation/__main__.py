@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     tests = arguments.tests or config["tests"]
     print(f"Mapping which tests run which lines: {' '.join(tests)}", flush=True)
     test_map = measure(ROOT, tests, [module["path"] for module in modules], OUTPUT.parent)
-    runner.preload(ROOT, sorted({test.partition("::")[0] for test in test_map.durations}), OUTPUT.parent / "pycache")
+    runner.preload(ROOT, test_map.fastest_per_file(), OUTPUT.parent / "pycache")
 
     report: dict[str, Any] = {"gate": config["gate"], "seed": plan.seed, "sample": plan.sample, "modules": {}}
     for module in modules:

@@ -39,6 +39,13 @@ class TestMap:
             found = {test for tests in by_line.values() for test in tests if test}
         return sorted(found, key=lambda test: (self.durations.get(test, 0.0), test))
 
+    def fastest_per_file(self) -> list[str]:
+        """The quickest test of each test file: run once, they import and warm up what all the tests use."""
+        fastest: dict[str, str] = {}
+        for test in sorted(self.durations, key=self.durations.__getitem__):
+            fastest.setdefault(test.partition("::")[0], test)
+        return sorted(fastest.values())
+
 
 def measure(root: Path, tests: list[str], paths: list[str], workdir: Path) -> TestMap:
     """Run ``tests`` once under coverage and map the lines of ``paths`` to the tests that run them."""

@@ -64,20 +64,19 @@ class Result:
     seconds: float
 
 
-def preload(root: Path, test_files: list[str], cache: Path) -> None:
-    """Import what the tests import, then forget the project's own modules.
+def preload(root: Path, tests: list[str], cache: Path) -> None:
+    """Run ``tests`` once here, so every child starts warm, then forget the project's own modules.
 
-    Collecting the tests once imports every library they use and leaves each module compiled
-    (pytest's rewritten test modules too) in ``cache``, so a child only reads them. The objects
-    left are frozen out of the garbage collector: each child's collections skip them.
+    The run imports every library the tests use, fills the caches the local cloud keeps per
+    process (the parsed template, the service models) and leaves each module compiled (pytest's
+    rewritten test modules too) in ``cache``: a child only reads them. The objects left are frozen
+    out of the garbage collector, so each child's collections skip them.
     """
     sys.pycache_prefix = str(cache)
     sys.dont_write_bytecode = False
     os.chdir(root)
     with open(os.devnull, "w") as devnull, redirect_stdout(devnull):
-        collected = pytest.main([*test_files, "--collect-only", *_PYTEST_OPTIONS])
-    if collected != 0:
-        raise RuntimeError(f"collecting {' '.join(test_files)} failed (pytest exit code {collected})")
+        pytest.main([*tests, *_PYTEST_OPTIONS])
     _forget_project_modules(root)
     gc.collect()
     gc.freeze()
@@ -137,11 +136,11 @@ def _finished(running: dict[int, tuple[int, Job, float]]) -> Iterator[tuple[int,
                 os.waitpid(pid, 0)
                 yield pid, "timeout"
                 return
-        pid, status = os.waitpid(-1, os.WNOHANG)
-        if pid:
-            code = os.waitstatus_to_exitcode(status)
-            yield pid, _OUTCOMES.get(code, "error")
-            return
+        for pid in list(running):
+            finished, status = os.waitpid(pid, os.WNOHANG)
+            if finished:
+                yield pid, _OUTCOMES.get(os.waitstatus_to_exitcode(status), "error")
+                return
         time.sleep(0.01)
 
 
