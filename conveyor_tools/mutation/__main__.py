@@ -76,6 +76,12 @@ def _module_report(module: dict[str, str], test_map: TestMap, plan: Plan) -> dic
     path = ROOT / module["path"]
     found = mutants(path, ROOT)
     excluded = [mutant for mutant in found if (mutant.path, mutant.function, mutant.mutation) in plan.equivalent]
+    stale = {entry for entry in plan.equivalent if entry[0] == module["path"]} - {
+        (mutant.path, mutant.function, mutant.mutation) for mutant in excluded
+    }
+    if stale:
+        listed = "\n".join(f"  {function}: {mutation}" for _, function, mutation in sorted(stale))
+        raise SystemExit(f"{CONFIG.relative_to(ROOT)} lists equivalents {module['path']} no longer has:\n{listed}")
     measured = [mutant for mutant in found if mutant not in excluded]
     if plan.sample and len(measured) > plan.sample:
         chosen = random.Random(f"{plan.seed}:{module['path']}").sample(measured, plan.sample)

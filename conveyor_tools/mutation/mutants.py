@@ -128,6 +128,8 @@ def _sites(tree: ast.Module) -> Iterator[_Site]:
         for field, value in ast.iter_fields(node):
             if field in _NOT_RUN or (isinstance(node, ast.AnnAssign) and field == "target"):
                 continue
+            if isinstance(node, ast.keyword) and isinstance(value, ast.Constant):
+                continue  # the keyword's own mutant names it: `frozen=True` → `frozen=False`
             if isinstance(value, list):
                 for position, child in enumerate(value):
                     if isinstance(child, ast.AST) and not _skipped(child):
@@ -168,6 +170,11 @@ def _field_setter(parent: ast.AST, field: str) -> Callable[[ast.AST], None]:
 
 
 def _changes(node: ast.AST) -> list[_Change]:
+    """What may be changed in ``node``: an operator or constant of an expression, or a statement."""
+    return _operator_changes(node) + _statement_changes(node)
+
+
+def _operator_changes(node: ast.AST) -> list[_Change]:
     if isinstance(node, ast.Compare):
         return [
             _compare_change(node, position, _SWAPPED_COMPARISONS[type(op)])
@@ -179,12 +186,15 @@ def _changes(node: ast.AST) -> list[_Change]:
         return [_Change("boolean", _swap(node.op, other(), node), lambda n: _rebuilt(n, op=other()))]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         return [_Change("negate", f"`{_short(node)}` → `{_short(node.operand)}`", lambda n: n.operand)]  # type: ignore[attr-defined]
-    if isinstance(node, ast.Constant):
+    if isinstance(node, ast.Constant | ast.keyword):
         return _constant_changes(node)
     if isinstance(node, ast.BinOp | ast.AugAssign) and type(node.op) in _SWAPPED_ARITHMETIC:
         new_op = _SWAPPED_ARITHMETIC[type(node.op)]
-        change = _Change("arithmetic", _swap(node.op, new_op(), node), lambda n: _rebuilt(n, op=new_op()))
-        return [change] if isinstance(node, ast.BinOp) else [change, _deletion(node)]
+        return [_Change("arithmetic", _swap(node.op, new_op(), node), lambda n: _rebuilt(n, op=new_op()))]
+    return []
+
+
+def _statement_changes(node: ast.AST) -> list[_Change]:
     changes = []
     if isinstance(node, ast.If | ast.While | ast.IfExp):
         changes.append(_negation(node))
@@ -206,13 +216,29 @@ def _compare_change(node: ast.Compare, position: int, new_op: type[ast.cmpop]) -
     return _Change("compare", _swap(node.ops[position], new_op(), node), replace)
 
 
-def _constant_changes(node: ast.Constant) -> list[_Change]:
+def _constant_changes(node: ast.Constant | ast.keyword) -> list[_Change]:
+    if isinstance(node, ast.keyword):
+        constant = node.value
+        return (
+            [_keyword_change(node, change) for change in _constant_changes(constant)]
+            if isinstance(constant, ast.Constant)
+            else []
+        )
     value = node.value
     if isinstance(value, bool):
         return [_Change("constant", f"`{value}` → `{not value}`", lambda n: _rebuilt(n, value=not value))]
     if isinstance(value, int | float):
         return [_Change("constant", f"`{value!r}` → `{value + 1!r}`", lambda n: _rebuilt(n, value=value + 1))]
     return []
+
+
+def _keyword_change(node: ast.keyword, change: _Change) -> _Change:
+    new_value = change.replace(node.value)
+    return _Change(
+        "constant",
+        f"`{_short(node)}` → `{_short(_rebuilt(node, value=new_value))}`",
+        lambda n: _rebuilt(n, value=new_value),
+    )
 
 
 def _negation(node: ast.If | ast.While | ast.IfExp) -> _Change:

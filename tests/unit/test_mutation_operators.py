@@ -103,3 +103,15 @@ def test_an_index_past_the_last_mutant_is_refused(module: Path) -> None:
 
     with pytest.raises(IndexError, match=f"has {count} mutants"):
         mutated_code(module, count)
+
+
+def test_a_keyword_constant_is_named_with_its_keyword(tmp_path: Path) -> None:
+    path = tmp_path / "record.py"
+    path.write_text(
+        "import dataclasses\n\n\n@dataclasses.dataclass(frozen=True, slots=True)\nclass Record:\n    rows: int = 0\n"
+    )
+
+    found = {mutant.mutation for mutant in mutants(path, tmp_path)}
+
+    assert {"`frozen=True` → `frozen=False`", "`slots=True` → `slots=False`"} <= found
+    assert "`True` → `False`" not in found
