@@ -174,18 +174,23 @@ def unreadable(error: ValueError, what: str) -> Rejection:
 
 def transform_record(schema: FeatureSchema, record: FirehoseRecord) -> Outcome:
     """Decide one record."""
-    raw = b""
     try:
         raw = binascii.a2b_base64(record.data, strict_mode=True)
-        document = json.loads(raw) if raw and not raw.isspace() else None
-    except ValueError as error:  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
-        # Not one JSON document: several objects if it has several lines (stripped, a newline is between two)
-        if raw and b"\n" in raw.strip():
-            return transform_objects(schema, record, raw)
+    except binascii.Error as error:
         return Outcome(record, "ProcessingFailed", reason=unreadable(error, "record"))
-    if document is None or is_heartbeat(document):
+    if not raw.strip():  # empty, or blank lines alone
         return Outcome(record, "Dropped")
-    row = schema.record_row(document)
+    try:
+        document = json.loads(raw)
+    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        # Not one JSON document: several objects if it has several lines (stripped, a newline is between two)
+        if b"\n" in raw.strip():
+            return transform_objects(schema, record, raw)
+        document = unreadable(error, "record")
+    # A JSON null is a document that is not an object (rejected below), not an empty record
+    if is_heartbeat(document):
+        return Outcome(record, "Dropped")
+    row = document if isinstance(document, Rejection) else schema.record_row(document)
     if isinstance(row, Rejection):
         return Outcome(record, "ProcessingFailed", reason=row)
     # An accepted record holds every schema column: a field beyond them was metadata, or an unknown one, dropped

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -260,6 +261,59 @@ def test_a_failed_record_of_one_object_keeps_its_reasons_entry(bucket: str) -> N
     [entry] = reasons(batch.reasons_key)
     assert set(entry) == {"record_id", "reason", "data"}
     assert (entry["record_id"], entry["reason"]["rule"], entry["data"]) == ("r1", "label", bad)
+
+
+def test_a_batch_answers_every_record_once_in_its_place_and_counts_each_result(bucket: str) -> None:
+    # Given the sample invocation (a good record, a heartbeat, a bad one), then corrupt, empty, several and null records
+    event = load_event("ingestion/firehose_transform.json")
+    sample_ids = [r["recordId"] for r in event["records"]]
+    corrupt, latin1 = "e30=e30=", b64('{"site": "Sète"}'.encode("latin-1"))
+    several, null = ndjson(GOOD, "hello"), b64(b"null")
+    event["records"] += [{"recordId": f"r{i}", "data": d} for i, d in enumerate([corrupt, "", latin1, several, null])]
+    # When the invocation is transformed
+    settings = TransformSettings.from_env(ENVIRONMENT)
+    batch = transform(settings, SCHEMA, FirehoseTransformation.model_validate(event), NOW)
+    # Then every record id is answered once, in the order sent, with its result
+    answers = batch.response()["records"]
+    assert [(a["recordId"], a["result"]) for a in answers] == [
+        (sample_ids[0], "Ok"),
+        (sample_ids[1], "Dropped"),
+        (sample_ids[2], "ProcessingFailed"),
+        ("r0", "ProcessingFailed"),
+        ("r1", "Dropped"),
+        ("r2", "ProcessingFailed"),
+        ("r3", "Ok"),
+        ("r4", "ProcessingFailed"),
+    ]
+    # And the results and the objects set aside from delivered records are counted
+    assert batch.counts() == Counter({"ProcessingFailed": 4, "Ok": 2, "Dropped": 2})
+    assert batch.rejected_objects() == 1
+    # And the reasons object holds each record or object set aside, in the same order, with its reason alone
+    assert reasons(batch.reasons_key) == [
+        {
+            "record_id": sample_ids[2],
+            "reason": {
+                "rule": "missing-field",
+                "message": "missing field 'process_temperature_k'",
+                "column": "process_temperature_k",
+            },
+            "data": event["records"][2]["data"],
+        },
+        {"record_id": "r0", "reason": {"rule": "encoding", "message": "record data is not base64"}, "data": corrupt},
+        {"record_id": "r2", "reason": {"rule": "encoding", "message": "record is not UTF-8"}, "data": latin1},
+        {
+            "record_id": "r3",
+            "index": 1,
+            "line": 2,
+            "reason": {"rule": "json", "message": "object is not JSON: Expecting value", "line": 2},
+            "data": b64(b"hello"),
+        },
+        {
+            "record_id": "r4",
+            "reason": {"rule": "not-object", "message": "expected a JSON object, got NoneType"},
+            "data": null,
+        },
+    ]
 
 
 def test_a_batch_without_anything_set_aside_writes_no_reasons(bucket: str) -> None:
