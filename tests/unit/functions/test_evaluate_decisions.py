@@ -251,11 +251,64 @@ def test_a_run_without_test_rows_is_gated_on_its_validation_metric_and_says_so(
     assert evaluation.description == f"{summary}; {expected}"
 
 
-def test_a_run_that_recorded_no_test_rows_does_not_read_its_test_channel(stack: Stack) -> None:
-    # Given a run whose channels recorded no test rows, and whose test manifest cannot be read
-    run = run_input(model(stack, "run-000002"), "s3://data/datasets/channels/run-000002/absent.manifest", test_rows=0)
-    # When it is evaluated, then it is gated on its validation metric without reading the manifest
-    assert evaluate(SETTINGS, run).measured_on == "validation"
+@pytest.mark.parametrize("recorded", [pytest.param({"test": 0}, id="zero"), pytest.param({}, id="no-count")])
+def test_a_run_that_recorded_no_test_rows_does_not_read_its_test_channel(
+    stack: Stack, recorded: dict[str, int]
+) -> None:
+    # Given a run whose channels recorded no test rows (or no count), and whose test manifest cannot be read
+    run = run_input(model(stack, "run-000002"), "s3://data/datasets/channels/run-000002/absent.manifest")
+    run.channels.rows = {"train": 141, "validation": 39} | recorded
+    # When it is evaluated
+    evaluation = evaluate(SETTINGS, run)
+    # Then it is gated on its validation metric without reading the manifest, and the report counts no test rows
+    assert evaluation.measured_on == "validation"
+    assert stack.report(evaluation.report_uri)["test"]["rows"] == 0
+
+
+@pytest.mark.parametrize(
+    ("metric", "direction", "measured", "notes"),
+    [
+        pytest.param("validation:rmse", "Minimize", ("test", 1), [], id="rmse-is-scored"),
+        pytest.param(
+            "validation:auc",
+            "Maximize",
+            ("validation", 0),
+            ["auc is undefined on the test rows: the training job's validation:auc is gated"],
+            id="auc-is-undefined",
+        ),
+    ],
+)
+def test_a_single_test_row_is_scored_where_the_metric_is_defined_on_it(
+    stack: Stack, metric: str, direction: str, measured: tuple[str, int], notes: list[str]
+) -> None:
+    # Given a run with one test row, gated on rmse or auc
+    stack.test_rows = stack.test_rows[:1]
+    run = run_input(model(stack, "run-000002"), stack.test_channel(objects=1), test_rows=1)
+    run.training.final_metric_data_list.append(FinalMetric(MetricName="validation:rmse", Value=0.3))
+    settings = SETTINGS.model_copy(
+        update={"objective_metric": metric, "objective_direction": direction, "metric_floor": 0.0}
+    )
+    # When it is evaluated
+    evaluation = evaluate(settings, run)
+    # Then rmse is measured on that row, and auc, which needs both classes, falls back to the validation metric
+    assert (evaluation.measured_on, evaluation.rows_scored) == measured
+    assert evaluation.notes == notes
+
+
+def test_a_metric_xgboost_cannot_compute_on_the_test_rows_falls_back_to_the_validation_metric(stack: Stack) -> None:
+    # Given a run gated on mlogloss, a multi-class metric XGBoost refuses for a binary model's rows
+    run = run_input(model(stack, "run-000002"), stack.test_channel())
+    run.training.final_metric_data_list.append(FinalMetric(MetricName="validation:mlogloss", Value=0.3))
+    settings = SETTINGS.model_copy(
+        update={"objective_metric": "validation:mlogloss", "objective_direction": "Minimize", "metric_floor": 1.0}
+    )
+    # When it is evaluated
+    evaluation = evaluate(settings, run)
+    # Then the training job's validation metric is gated, and the note says why
+    assert (evaluation.measured_on, evaluation.metric_value, evaluation.decision) == ("validation", 0.3, "Approved")
+    assert evaluation.notes == [
+        "mlogloss is undefined on the test rows: the training job's validation:mlogloss is gated"
+    ]
 
 
 def test_test_objects_without_rows_are_no_test_rows(stack: Stack) -> None:

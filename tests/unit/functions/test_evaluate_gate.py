@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from evaluation import EvaluateSettings, approval_status, gate, schema_change
 
-from conveyor.schema import load_schema
+from conveyor.errors import ConfigurationError
+from conveyor.schema import LabelSpec, load_schema
 
 SETTINGS = EvaluateSettings(
     project_name="conveyor",
@@ -138,3 +139,27 @@ def test_a_schema_change_says_what_was_added_and_removed() -> None:
     reordered = old.model_copy(update={"features": old.features[::-1]})
     assert schema_change(old, reordered) is not None
     assert schema_change(old, reordered).endswith("features reordered")  # type: ignore[union-attr]
+
+
+def test_a_schema_change_of_the_label_says_what_it_was_and_is() -> None:
+    old = load_schema("predictive_maintenance").layout
+    new = old.model_copy(
+        update={"label": LabelSpec(name="failure_within_horizon", values=[0, 1, 2]), "version": "3c4d"}
+    )
+    assert schema_change(old, new) == (
+        f"the feature schema changed (predictive_maintenance {old.version} → predictive_maintenance 3c4d): "
+        "label failure_within_horizon [0, 1] is now failure_within_horizon [0, 1, 2]"
+    )
+
+
+@pytest.mark.parametrize(("max_rows", "valid"), [("1", True), ("0", False)])
+def test_evaluation_max_rows_must_be_at_least_one(max_rows: str, valid: bool) -> None:
+    # Given the function's environment with EVALUATION_MAX_ROWS at 1 or 0
+    environ = {name.upper(): str(value) for name, value in SETTINGS.model_dump().items()}
+    environ["EVALUATION_MAX_ROWS"] = max_rows
+    # When the settings are read at cold start, then 1 row is a limit and 0 fails naming the variable
+    if valid:
+        assert EvaluateSettings.from_env(environ).evaluation_max_rows == 1
+    else:
+        with pytest.raises(ConfigurationError, match="EVALUATION_MAX_ROWS: Input should be greater than 0"):
+            EvaluateSettings.from_env(environ)
