@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from evaluation import FinalMetric, MetricNotFoundError, evaluate
+from evaluation import Evaluation, FinalMetric, MetricNotFoundError, evaluate
 from moto import mock_aws
 
 from conveyor.registry import champion
@@ -30,7 +30,7 @@ from tests.unit.functions.test_evaluate_scoring import (
     trained,
 )
 
-REGISTER = json.loads((ROOT / "statemachines" / "retraining.asl.json").read_text())["States"]["Register model package"]
+STATES = json.loads((ROOT / "statemachines" / "retraining.asl.json").read_text())["States"]
 SUBSTITUTIONS = {"${ModelPackageGroupName}": GROUP, "${TrainingImage}": "xgboost"}
 
 
@@ -71,12 +71,17 @@ def _path(state: dict[str, Any], path: str) -> Any:
     return found
 
 
-def register(run_id: str, evaluation: Any) -> dict[str, Any]:
-    """Register the model package as the workflow's "Register model package" state does with the function's
-    reply, and describe it as the registry keeps it."""
-    state = {"run_id": run_id, "evaluation": json.loads(json.dumps(evaluation.model_dump()))}
+def register(run_id: str, evaluation: Evaluation) -> dict[str, Any]:
+    """Register the model package as the workflow does with the function's reply (the fields "Evaluate against
+    the champion" selects, then "Register model package"'s parameters), and describe it as the registry keeps it."""
+    reply = {"Payload": json.loads(json.dumps(evaluation.model_dump()))}
+    state = {
+        "run_id": run_id,
+        "evaluation": _resolved(STATES["Evaluate against the champion"]["ResultSelector"], reply),
+    }
+    parameters = _resolved(STATES["Register model package"]["Parameters"], state)
     sagemaker = boto3.client("sagemaker")
-    arn = sagemaker.create_model_package(**_resolved(REGISTER["Parameters"], state))["ModelPackageArn"]
+    arn = sagemaker.create_model_package(**parameters)["ModelPackageArn"]
     return sagemaker.describe_model_package(ModelPackageName=arn)
 
 
