@@ -159,7 +159,8 @@ def test_evaluation_max_rows_must_be_at_least_one(max_rows: str, valid: bool) ->
     environ["EVALUATION_MAX_ROWS"] = max_rows
     # When the settings are read at cold start, then 1 row is a limit and 0 fails naming the variable
     if valid:
-        assert EvaluateSettings.from_env(environ).evaluation_max_rows == 1
+        settings = EvaluateSettings.from_env(environ)
+        assert (settings.evaluation_max_rows, settings.metric) == (1, "auc")
     else:
         with pytest.raises(ConfigurationError, match="EVALUATION_MAX_ROWS: Input should be greater than 0"):
             EvaluateSettings.from_env(environ)
