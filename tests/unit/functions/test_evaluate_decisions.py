@@ -232,7 +232,7 @@ def test_a_description_longer_than_the_registry_takes_is_cut_to_its_1024_charact
         pytest.param(
             0.8,
             ", against the champion's stored one",
-            "Approved: validation:auc 0.8400 on the validation channel (champion 0.8000 on the same rows)",
+            "Approved: validation:auc 0.8400 on the validation channel (champion 0.8000 stored)",
             id="champion",
         ),
     ],
