@@ -235,7 +235,9 @@ def _description(settings: EvaluateSettings, decision: str, measured: Measuremen
     where = f"{measured.rows_scored} test rows" if measured.measured_on == "test" else "the validation channel"
     summary = f"{decision}: {settings.objective_metric} {measured.value:.4f} on {where}"
     if measured.champion_value is not None:
-        summary += f" (champion {measured.champion_value:.4f} on the same rows)"
+        # Without test rows the champion's value is the one its own training stored, not a score on these rows
+        against = "on the same rows" if measured.measured_on == "test" else "stored"
+        summary += f" (champion {measured.champion_value:.4f} {against})"
     return "; ".join([summary, *notes])[:1024]
 
 
