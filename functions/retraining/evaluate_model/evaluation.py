@@ -114,9 +114,10 @@ class Evaluation(BaseModel):
 
 
 def gate(
-    settings: EvaluateSettings, value: float, champion_value: float | None
+    settings: EvaluateSettings, value: float, champion_value: float | None, *, champion_stored: bool = False
 ) -> tuple[Literal["Approved", "Rejected"], list[str]]:
-    """The decision and its reasons (empty when approved)."""
+    """The decision and its reasons (empty when approved); ``champion_stored``: the champion's value is the
+    one its own training stored, not a score on the same rows."""
     better: Callable[[float, float], bool] = operator.ge if settings.objective_direction == "Maximize" else operator.le
     sign = 1 if settings.objective_direction == "Maximize" else -1
     name = settings.objective_metric
@@ -125,7 +126,8 @@ def gate(
         reasons.append(f"below floor: {name} {value:.4f} does not reach {settings.metric_floor:.4f}")
     if champion_value is not None and not better(value, champion_value - sign * settings.regression_tolerance):
         reasons.append(
-            f"regression: {name} {value:.4f} against the champion's {champion_value:.4f} on the same rows "
+            f"regression: {name} {value:.4f} against the champion's {champion_value:.4f} "
+            f"{'stored' if champion_stored else 'on the same rows'} "
             f"(tolerance {settings.regression_tolerance:.4f})"
         )
     return ("Rejected" if reasons else "Approved"), reasons
@@ -246,7 +248,8 @@ def evaluate(settings: EvaluateSettings, run: EvaluationInput) -> Evaluation:
     validation = _validation_metric(settings, run.training)
     current = champion(settings.state_table_name)
     measured = measure(settings, run, current, validation)
-    decision, reasons = gate(settings, measured.value, measured.champion_value)
+    stored = measured.measured_on == "validation"
+    decision, reasons = gate(settings, measured.value, measured.champion_value, champion_stored=stored)
     change = schema_change(current.layout or run.channels.layout, run.channels.layout) if current else None
     if measured.champion_columns_unknown:
         change = "the champion's columns are not recorded and its model takes another number of features"

@@ -123,6 +123,13 @@ def test_the_reasons_name_the_metric_its_value_and_what_it_failed_to_reach() -> 
     ]
 
 
+def test_a_regression_against_a_stored_champion_value_says_it_was_stored() -> None:
+    # Given no test rows: the champion's value is the one its own training stored
+    _, reasons = gate(boundary("validation:rmse", "Minimize"), 0.4375, 0.25, champion_stored=True)
+    # Then the reason does not claim both were scored on the same rows
+    assert reasons == ["regression: validation:rmse 0.4375 against the champion's 0.2500 stored (tolerance 0.1250)"]
+
+
 @pytest.mark.parametrize(("decision", "status"), [("Approved", "PendingManualApproval"), ("Rejected", "Rejected")])
 def test_a_model_that_needs_a_person_waits_for_one_even_in_automatic_mode(decision: str, status: str) -> None:
     assert approval_status(SETTINGS, decision, needs_person=True) == status  # type: ignore[arg-type]
