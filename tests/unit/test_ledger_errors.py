@@ -190,7 +190,7 @@ def test_the_waits_between_conflicts_double_from_25_ms_with_full_jitter(
     # When every attempt of a write conflicts
     with mock.patch.object(random, "uniform", jitter), pytest.raises(ClientError):
         record_a_part(ledger)
-    # Then the ledger waited up to 25 ms, 50 ms, ... (from nothing) before each retry
+    # Then before each retry it waited a draw between nothing and 25 ms, 50 ms, 100 ms, ...
     assert waits == pytest.approx(expected)
 
 
