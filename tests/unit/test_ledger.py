@@ -1,19 +1,22 @@
-"""The dataset ledger: counts survive concurrency, and runs are claimed once."""
+"""The dataset ledger: counts survive concurrency, and runs are claimed once.
+
+What it does when DynamoDB refuses a request is in test_ledger_errors.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from conveyor import aws
-from conveyor.state.ledger import CONFLICT_ATTEMPTS, Ledger, Part
+from conveyor.state.items import plain_key, to_item
+from conveyor.state.ledger import ChannelObject, Ledger, Part
 from localcloud.adapters.atomic_requests import serialized_requests
+from localcloud.adapters.dynamodb_transactions import dynamodb_transactions
 from tests.unit.conftest import create_state_table
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -27,38 +30,6 @@ def ledger() -> Iterator[Ledger]:
     aws.client.cache_clear()
 
 
-Cancel = Callable[..., list[int]]
-
-
-@pytest.fixture
-def cancel(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> Cancel:
-    """Make DynamoDB cancel the next ``times`` transactions with ``reasons``; returns the count left.
-
-    DynamoDB cancels a transaction before applying any of it, so the cancelled calls never reach
-    the table.
-    """
-
-    def arrange(times: int, reasons: tuple[str, ...] = ("None", "TransactionConflict")) -> list[int]:
-        client = aws.client("dynamodb")
-        apply = client.transact_write_items
-        left = [times]
-
-        def transact_write_items(**request: Any) -> Any:
-            if left[0]:
-                left[0] -= 1
-                error = {
-                    "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
-                    "CancellationReasons": [{"Code": code} for code in reasons],
-                }
-                raise ClientError(error, "TransactWriteItems")
-            return apply(**request)
-
-        monkeypatch.setattr(client, "transact_write_items", transact_write_items)
-        return left
-
-    return arrange
-
-
 def part(number: int, rows: int) -> Part:
     return Part(
         part_id=f"p{number}",
@@ -70,12 +41,51 @@ def part(number: int, rows: int) -> Part:
     )
 
 
+def in_dataset(ledger: Ledger, parts: list[Part]) -> None:
+    """Put ``parts`` in the dataset as record_part does, 25 a request (a hundred transactions in moto take seconds)."""
+    requests = [
+        {"PutRequest": {"Item": to_item(plain_key("dataset", f"part#{p.part_id}") | p.model_dump(mode="json"))}}
+        for p in parts
+    ]
+    for start in range(0, len(requests), 25):
+        aws.client("dynamodb").batch_write_item(RequestItems={ledger.table_name: requests[start : start + 25]})
+
+
+def test_an_input_object_is_known_by_its_bucket_key_and_version() -> None:
+    assert Ledger.object_id("uploads", "incoming/f1.csv", "v1") == "uploads/incoming/f1.csv#v1"
+
+
+def test_a_parts_size_is_that_of_its_channel_objects() -> None:
+    channels = {
+        "train": ChannelObject(key="datasets/parts/p1/train.csv", rows=8, bytes=800),
+        "validation": ChannelObject(key="datasets/parts/p1/validation.csv", rows=1, bytes=100),
+        "test": ChannelObject(key="datasets/parts/p1/test.csv", rows=1, bytes=90),
+    }
+    assert part(1, 10).model_copy(update={"channels": channels}).bytes == 990
+    assert part(2, 10).bytes == 0
+
+
+def test_an_empty_dataset_counts_nothing(ledger: Ledger) -> None:
+    counter = ledger.counter()
+    assert (counter.pending_rows, counter.total_rows, counter.parts, counter.runs) == (0, 0, 0, 0)
+
+
 def test_a_part_is_recorded_once_however_often_its_event_arrives(ledger: Ledger) -> None:
     assert ledger.record_part(part(1, 7), "bucket/incoming/f1.csv#v1") is True
     assert ledger.record_part(part(1, 7), "bucket/incoming/f1.csv#v1") is False
     counter = ledger.counter()
     assert (counter.pending_rows, counter.total_rows, counter.parts) == (7, 7, 1)
     assert ledger.seen("bucket/incoming/f1.csv#v1")
+
+
+def test_an_object_set_aside_is_handled_once(ledger: Ledger) -> None:
+    # Given an object set aside in quarantine
+    assert ledger.record_quarantine("bucket/incoming/bad.csv#v1", "quarantine/bad.csv") is True
+    # Then it is handled: set aside again, or recorded as a part, it is known from before
+    assert ledger.seen("bucket/incoming/bad.csv#v1")
+    assert ledger.record_quarantine("bucket/incoming/bad.csv#v1", "quarantine/bad.csv") is False
+    assert ledger.record_part(part(1, 7), "bucket/incoming/bad.csv#v1") is False
+    assert ledger.counter().total_rows == 0
 
 
 def test_concurrent_parts_never_lose_a_count(ledger: Ledger) -> None:
@@ -94,6 +104,25 @@ def test_a_run_is_claimed_only_once_the_threshold_is_reached(ledger: Ledger) -> 
     assert (run.run_id, run.rows, run.status) == ("run-000001", 11, "CLAIMED")
     assert ledger.claim_run(10, "threshold", NOW) is None
     assert ledger.counter().pending_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("min_rows", "pending_rows", "claimed"),
+    [
+        pytest.param(10, 10, True, id="exactly the minimum"),
+        pytest.param(10, 9, False, id="one row short"),
+        pytest.param(0, 1, True, id="no minimum, one row"),
+        pytest.param(0, 0, False, id="no minimum, no rows"),
+    ],
+)
+def test_a_run_claims_at_least_the_minimum_of_new_rows_and_at_least_one(
+    ledger: Ledger, min_rows: int, pending_rows: int, claimed: bool
+) -> None:
+    if pending_rows:
+        ledger.record_part(part(1, pending_rows), "o1")
+    run = ledger.claim_run(min_rows, "schedule", NOW)
+    assert (run is not None) is claimed
+    assert ledger.counter().pending_rows == (0 if claimed else pending_rows)
 
 
 def test_concurrent_claims_start_one_run(ledger: Ledger) -> None:
@@ -127,38 +156,6 @@ def test_a_snapshot_holds_the_parts_created_until_the_claim(ledger: Ledger) -> N
     assert [p.part_id for p in ledger.parts(created_until=NOW + timedelta(seconds=2))] == ["p1", "p2"]
 
 
-def test_a_part_cancelled_for_a_conflict_is_recorded_on_a_retry_and_counted_once(
-    ledger: Ledger, cancel: Cancel
-) -> None:
-    cancel(3)
-    assert ledger.record_part(part(1, 7), "bucket/incoming/f1.csv#v1") is True
-    counter = ledger.counter()
-    assert (counter.pending_rows, counter.total_rows, counter.parts) == (7, 7, 1)
-
-
-def test_a_run_claim_cancelled_for_a_conflict_is_claimed_on_a_retry(ledger: Ledger, cancel: Cancel) -> None:
-    ledger.record_part(part(1, 12), "o1")
-    cancel(2, ("TransactionConflict", "None"))
-    run = ledger.claim_run(10, "threshold", NOW)
-    assert run is not None
-    assert (run.run_id, run.rows) == ("run-000001", 12)
-    assert ledger.counter().pending_rows == 0
-
-
-def test_a_conflict_that_does_not_end_fails_the_call_and_changes_nothing(ledger: Ledger, cancel: Cancel) -> None:
-    left = cancel(CONFLICT_ATTEMPTS + 1)
-    with pytest.raises(ClientError, match="TransactionCanceledException"):
-        ledger.record_part(part(1, 7), "o1")
-    assert left == [1]
-    assert ledger.counter().total_rows == 0
-
-
-def test_a_failed_condition_is_a_duplicate_not_a_conflict_to_retry(ledger: Ledger, cancel: Cancel) -> None:
-    left = cancel(5, ("ConditionalCheckFailed", "TransactionConflict", "None"))
-    assert ledger.record_part(part(1, 7), "o1") is False
-    assert left == [4]
-
-
 def test_compaction_swaps_its_parts_for_one_in_a_single_write_and_only_once(ledger: Ledger) -> None:
     for number in (1, 2, 3):
         ledger.record_part(part(number, number), f"o{number}")
@@ -180,12 +177,26 @@ def test_a_compaction_whose_part_was_swapped_already_changes_nothing(ledger: Led
     assert sorted(p.part_id for p in ledger.parts()) == ["c12", "p3"]
 
 
-def test_a_compaction_cancelled_for_a_conflict_is_swapped_on_a_retry(ledger: Ledger, cancel: Cancel) -> None:
-    for number in (1, 2):
-        ledger.record_part(part(number, 1), f"o{number}")
-    cancel(2)
-    assert ledger.compact(part(9, 2).model_copy(update={"part_id": "c12"}), ledger.parts()) is True
-    assert [p.part_id for p in ledger.parts()] == ["c12"]
+@pytest.mark.parametrize("replaced", [1, 99])
+def test_a_compaction_replaces_one_to_99_parts(ledger: Ledger, replaced: int) -> None:
+    # Given the parts to replace in the dataset (a transaction holds the compacted part and 99 more)
+    sources = [part(number, 1) for number in range(1, replaced + 1)]
+    in_dataset(ledger, sources)
+    # When they are compacted (moto's transactions made lean, as the local cloud makes them)
+    with dynamodb_transactions(None):  # type: ignore[arg-type]
+        swapped = ledger.compact(part(900, replaced).model_copy(update={"part_id": "c"}), sources)
+    # Then one part holds their rows
+    assert swapped is True
+    assert [(p.part_id, p.rows) for p in ledger.parts()] == [("c", replaced)]
+
+
+@pytest.mark.parametrize("replaced", [0, 100])
+def test_a_compaction_of_no_parts_or_more_than_99_is_refused(ledger: Ledger, replaced: int) -> None:
+    sources = [part(number, 1) for number in range(1, replaced + 1)]
+    in_dataset(ledger, sources)
+    with pytest.raises(ValueError, match=f"a compaction replaces 1 to 99 parts, not {replaced}"):
+        ledger.compact(part(900, replaced).model_copy(update={"part_id": "c"}), sources)
+    assert len(ledger.parts()) == replaced
 
 
 def test_find_parts_returns_those_in_the_dataset_now(ledger: Ledger) -> None:
