@@ -15,6 +15,7 @@ from tampering import Finding, classify
 from trail_events import Unparsed, parse
 from watched_calls import Ignored
 
+from tests.helpers import bad_event, bad_events
 from tests.unit.functions.responder_stack import (
     DATA_BUCKET,
     MALLORY,
@@ -33,6 +34,8 @@ IAM = "iam.amazonaws.com"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 STACK_ROLE_ARN = f"arn:aws:iam::123456789012:role/conveyor/dev/{STACK_ROLES[1]}"
 DELETED_BLOCK = ("DeleteBucketPublicAccessBlock", S3, {"bucketName": DATA_BUCKET})
+# The corpus's events that parse: the decision to ignore them is classify's.
+PARSED_CORPUS = [case for case in bad_events() if not isinstance(parse(bad_event(case.values[0]["file"])), Unparsed)]
 
 
 def verdict(event: dict[str, Any], settings: ResponderSettings | None = None) -> Finding | Ignored:
@@ -64,6 +67,13 @@ def assumed(issuer_arn: str, *, type: str = "AssumedRole") -> dict[str, Any]:
         "arn": "arn:aws:sts::123456789012:assumed-role/someone/session",
         "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer_arn}},
     }
+
+
+@pytest.mark.parametrize("case", PARSED_CORPUS)
+def test_each_parsed_event_of_the_bad_input_corpus_is_ignored_with_its_reason(case: dict[str, Any]) -> None:
+    result = verdict(bad_event(case["file"]))
+    assert isinstance(result, Ignored), result
+    assert (result.reason, bool(result.detail)) == (case["expected"]["reason"], True)
 
 
 @pytest.mark.parametrize(
