@@ -19,6 +19,7 @@ from incident import CLAIM_TIMEOUT, FindingInProgressError, respond
 from conveyor import aws
 from conveyor.state.control import is_frozen
 from conveyor.state.findings import FindingRecord, claim_finding, get_finding, record_step
+from tests.helpers import bad_event
 from tests.unit.functions.responder_stack import (
     DATA_BUCKET,
     TRAIL_ARN,
@@ -27,6 +28,7 @@ from tests.unit.functions.responder_stack import (
     deployed_stack,
     intruder_call,
     load,
+    settings_for,
 )
 
 NOW = datetime(2026, 11, 26, 12, 0, 5, tzinfo=UTC)
@@ -56,6 +58,12 @@ def disabled_key(stack: Stack) -> dict[str, Any]:
     return event
 
 
+def only_alert(stack: Stack) -> dict[str, str]:
+    alerts = stack.alerts()
+    assert len(alerts) == 1, alerts
+    return alerts[0]
+
+
 def key_state(stack: Stack) -> str:
     state: str = boto3.client("kms").describe_key(KeyId=stack.settings.key_arn)["KeyMetadata"]["KeyState"]
     return state
@@ -70,11 +78,52 @@ def finding_record(stack: Stack, event: dict[str, Any]) -> FindingRecord:
 def crashed_claim(stack: Stack, event: dict[str, Any], **steps: Any) -> None:
     """A claim on ``event``'s finding left IN_PROGRESS, past the timeout, by an attempt that recorded ``steps``."""
     finding_id = event["detail"]["eventID"]
-    claimed_at = NOW - CLAIM_TIMEOUT - timedelta(seconds=1)
+    claimed_at = NOW - timedelta(minutes=2, seconds=1)  # a claim is taken to have crashed after two minutes
     record = FindingRecord(finding_id=finding_id, status="IN_PROGRESS", claim_token="crashed", claimed_at=claimed_at)
     claim_finding(stack.settings.state_table_name, record, now=claimed_at, timeout=CLAIM_TIMEOUT)
     if steps:
         record_step(stack.settings.state_table_name, finding_id, "crashed", **steps)
+
+
+@pytest.mark.parametrize("file", ["a_list.json", "read_only.json"], ids=["unparsed", "not-tampering"])
+def test_an_ignored_event_is_answered_with_its_reason_and_nothing_done(file: str) -> None:
+    # No AWS call is made for an event that is ignored, so the stack need not exist
+    settings = settings_for("arn:aws:kms:us-east-1:123456789012:key/k", "arn:aws:sns:us-east-1:123456789012:alerts")
+    outcome = respond(settings, bad_event(file), now=NOW)
+    assert (outcome.status, bool(outcome.reason), bool(outcome.detail)) == ("ignored", True, True)
+    assert (outcome.remediated, outcome.manual_steps) == ([], [])
+    assert (outcome.frozen, outcome.imported, outcome.alerted) == (False, False, False)
+
+
+def test_a_replayed_event_reports_that_it_did_nothing_again(stack: Stack) -> None:
+    event = deleted_block()
+    respond(stack.settings, event, now=NOW)
+    outcome = respond(stack.settings, event, now=NOW + timedelta(seconds=1))
+    assert (outcome.status, outcome.finding_id, outcome.kind) == (
+        "duplicate",
+        event["detail"]["eventID"],
+        "public-access-block-deleted",
+    )
+    assert (outcome.remediated, outcome.frozen, outcome.imported, outcome.alerted) == ([], False, False, False)
+    assert len(stack.alerts()) == 1
+
+
+def test_a_taken_over_claim_reports_the_remedy_the_crashed_attempt_failed_and_does_not_retry_it(
+    stack: Stack,
+) -> None:
+    # Given an attempt failed to restore the deleted block, recorded it as left to do by hand, then crashed
+    s3 = boto3.client("s3")
+    s3.delete_public_access_block(Bucket=DATA_BUCKET)
+    event = deleted_block()
+    left = f"aws s3api put-public-access-block --bucket {DATA_BUCKET}  # the responder failed: AccessDenied"
+    crashed_claim(stack, event, remediated=[], manual_steps=[left])
+    # When the event is delivered again
+    outcome = respond(stack.settings, event, now=NOW)
+    # Then the alert tells the human what the crashed attempt left, and the remedy is not tried again
+    assert (outcome.remediated, outcome.manual_steps) == ([], [left])
+    assert f"  - {left}" in only_alert(stack)["Message"]
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchPublicAccessBlockConfiguration"):
+        s3.get_public_access_block(Bucket=DATA_BUCKET)
 
 
 @pytest.mark.parametrize(
@@ -131,6 +180,7 @@ def test_the_finding_records_each_step_it_completed(hub_stack: Stack) -> None:
     assert (record.status, record.remediated, record.manual_steps) == ("DONE", [RESTORED_BLOCK], [])
     assert (record.frozen_at, record.alerted_at, record.imported_at, record.completed_at) == (NOW, NOW, NOW, NOW)
     assert (outcome.frozen, outcome.alerted, outcome.imported) == (True, True, True)
+    assert is_frozen(hub_stack.settings.state_table_name)
 
 
 def test_a_failed_call_records_no_freeze(stack: Stack) -> None:
@@ -222,5 +272,7 @@ def test_a_taken_over_claim_without_recorded_manual_steps_remediates_again(stack
     # When the event is delivered again, the remedies are applied and both are recorded
     outcome = respond(stack.settings, event, now=NOW)
     assert (outcome.remediated, outcome.manual_steps) == ([RESTORED_BLOCK], [])
+    block = boto3.client("s3").get_public_access_block(Bucket=DATA_BUCKET)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
     record = finding_record(stack, event)
     assert (record.remediated, record.manual_steps) == ([RESTORED_BLOCK], [])
