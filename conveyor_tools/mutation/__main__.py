@@ -46,10 +46,20 @@ def main(argv: list[str] | None = None) -> int:
 
     tests = arguments.tests or config["tests"]
     print(f"Mapping which tests run which lines: {' '.join(tests)}", flush=True)
-    test_map = measure(ROOT, tests, [module["path"] for module in modules], OUTPUT.parent)
+    test_map = measure(
+        ROOT, tests, [module["path"] for module in modules], OUTPUT.parent, config["longest_test_seconds"]
+    )
+    if test_map.too_slow():
+        print(f"Left out, each slower than {test_map.longest} s: {', '.join(test_map.too_slow())}")
     runner.preload(ROOT, test_map.fastest_per_file(), OUTPUT.parent / "pycache")
 
-    report: dict[str, Any] = {"gate": config["gate"], "seed": plan.seed, "sample": plan.sample, "modules": {}}
+    report: dict[str, Any] = {
+        "gate": config["gate"],
+        "seed": plan.seed,
+        "sample": plan.sample,
+        "tests_left_out": test_map.too_slow(),
+        "modules": {},
+    }
     for module in modules:
         report["modules"][module["name"]] = _module_report(module, test_map, plan)
     report["seconds"] = round(time.monotonic() - started, 1)

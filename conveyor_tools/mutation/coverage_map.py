@@ -8,6 +8,7 @@ fastest first.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -26,6 +27,8 @@ class TestMap:
 
     lines: dict[str, dict[int, set[str]]]
     durations: dict[str, float]
+    longest: float = math.inf
+    """Tests slower than this many seconds are left out: running one per mutant costs too much."""
 
     def tests_for(self, path: str, lines: range) -> list[str]:
         """The tests that run any of ``lines`` of ``path``, fastest first.
@@ -37,7 +40,13 @@ class TestMap:
         found = {test for line in lines for test in by_line.get(line, set()) if test}
         if not found and any("" in by_line.get(line, set()) for line in lines):
             found = {test for tests in by_line.values() for test in tests if test}
-        return sorted(found, key=lambda test: (self.durations.get(test, 0.0), test))
+        return sorted(
+            (test for test in found if self.durations.get(test, 0.0) <= self.longest),
+            key=lambda test: (self.durations.get(test, 0.0), test),
+        )
+
+    def too_slow(self) -> list[str]:
+        return sorted(test for test, seconds in self.durations.items() if seconds > self.longest)
 
     def fastest_per_file(self) -> list[str]:
         """The quickest test of each test file: run once, they import and warm up what all the tests use."""
@@ -47,7 +56,7 @@ class TestMap:
         return sorted(fastest.values())
 
 
-def measure(root: Path, tests: list[str], paths: list[str], workdir: Path) -> TestMap:
+def measure(root: Path, tests: list[str], paths: list[str], workdir: Path, longest: float) -> TestMap:
     """Run ``tests`` once under coverage and map the lines of ``paths`` to the tests that run them."""
     workdir.mkdir(parents=True, exist_ok=True)
     data_file = workdir / "coverage"
@@ -79,7 +88,7 @@ def measure(root: Path, tests: list[str], paths: list[str], workdir: Path) -> Te
             "the tests must pass before their mutants are run; "
             f"`{' '.join(command[2:])}` failed:\n{finished.stdout[-4000:]}{finished.stderr[-2000:]}"
         )
-    return TestMap(_lines(data_file, root, paths), json.loads(timings.read_text()))
+    return TestMap(_lines(data_file, root, paths), json.loads(timings.read_text()), longest)
 
 
 def _lines(data_file: Path, root: Path, paths: list[str]) -> dict[str, dict[int, set[str]]]:

@@ -15,7 +15,8 @@ The operators are the classic ones, each a bug a test should notice:
 
 Strings are left alone (a changed message is rarely a bug), and so are type annotations, which
 Python does not run. A mutant is named by its module, the function it is in and what it changes,
-so the list of equivalent mutants survives edits elsewhere in the module.
+so the list of equivalent mutants survives edits elsewhere in the module; the same change made twice
+in one function is told apart by its occurrence ("(occurrence 2)").
 """
 
 from __future__ import annotations
@@ -86,12 +87,16 @@ def mutants(path: Path, root: Path) -> list[Mutant]:
     """Every mutant of the module at ``path`` (``root`` makes its name relative)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     found: list[Mutant] = []
+    seen: dict[tuple[str, str], int] = {}
     for site in _sites(tree):
         changes = _changes(site.node)
         if not changes:
             continue
         line, end_line = _span(site.node)
         for change in changes:
+            # The same change twice in one function is told apart by its occurrence, in source order.
+            mutation = change.mutation
+            occurrence = seen[site.function, mutation] = seen.get((site.function, mutation), 0) + 1
             found.append(
                 Mutant(
                     path=path.relative_to(root).as_posix(),
@@ -100,7 +105,7 @@ def mutants(path: Path, root: Path) -> list[Mutant]:
                     end_line=end_line,
                     function=site.function,
                     operator=change.operator,
-                    mutation=change.mutation,
+                    mutation=mutation if occurrence == 1 else f"{mutation} (occurrence {occurrence})",
                 )
             )
     return found

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,65 +83,104 @@ def preload(root: Path, tests: list[str], cache: Path) -> None:
 
 
 def run(jobs: list[Job], root: Path, workers: int, progress: Callable[[Result], None]) -> list[Result]:
-    """Run ``jobs`` in at most ``workers`` forked children at once; their results in job order."""
-    results: dict[int, Result] = {}
-    running: dict[int, tuple[int, Job, float]] = {}
-    queue = iter(enumerate(jobs))
-    for position, job in queue:
-        while len(running) >= workers:
-            _reap(running, results, progress)
-        running[_fork(job, root)] = (position, job, time.monotonic())
-    while running:
-        _reap(running, results, progress)
-    return [results[position] for position in range(len(jobs))]
+    """Run ``jobs`` in at most ``workers`` forked children at once; their results in job order.
+
+    A test that killed a mutant runs first for the next mutants of the same function: a mutant is
+    most often killed by the test that killed its neighbours.
+    """
+    pool = _Pool(root, progress)
+    for position, job in enumerate(jobs):
+        while len(pool.running) >= workers:
+            pool.reap()
+        pool.fork(position, job)
+    while pool.running:
+        pool.reap()
+    return [pool.results[position] for position in range(len(jobs))]
 
 
-def _fork(job: Job, root: Path) -> int:
-    pid = os.fork()
-    if pid == 0:  # the child: it never returns
-        code = 3
-        try:
-            code = _run_in_child(job, root)
-        finally:
-            os._exit(code)
-    return pid
+@dataclass
+class _Running:
+    position: int
+    job: Job
+    started: float
 
 
-def _run_in_child(job: Job, root: Path) -> int:
+class _Pool:
+    def __init__(self, root: Path, progress: Callable[[Result], None]) -> None:
+        self.root = root
+        self.progress = progress
+        self.running: dict[int, _Running] = {}
+        self.results: dict[int, Result] = {}
+        self.killers: dict[tuple[str, str], list[str]] = {}
+        self.failures = root / "build" / "mutation" / "failures"
+        self.failures.mkdir(parents=True, exist_ok=True)
+
+    def fork(self, position: int, job: Job) -> None:
+        killers = self.killers.get(_function_of(job), [])
+        tests = [test for test in killers if test in job.tests]
+        tests += [test for test in job.tests if test not in tests]
+        pid = os.fork()
+        if pid == 0:  # the child: it never returns
+            code = 3
+            try:
+                code = _run_in_child(job.mutant, job.path, tests, self.root, self.failures)
+            finally:
+                os._exit(code)
+        self.running[pid] = _Running(position, job, time.monotonic())
+
+    def reap(self) -> None:
+        pid, outcome = self._next_finished()
+        running = self.running.pop(pid)
+        failure = self.failures / str(pid)
+        if failure.exists():
+            killer = failure.read_text()
+            failure.unlink()
+            function = _function_of(running.job)
+            earlier = [test for test in self.killers.get(function, []) if test != killer]
+            self.killers[function] = [killer, *earlier][:3]
+        result = Result(running.job, outcome, time.monotonic() - running.started)
+        self.results[running.position] = result
+        self.progress(result)
+
+    def _next_finished(self) -> tuple[int, Outcome]:
+        while True:
+            now = time.monotonic()
+            for pid, running in self.running.items():
+                if now - running.started > running.job.timeout:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    return pid, "timeout"
+            for pid in self.running:
+                finished, status = os.waitpid(pid, os.WNOHANG)
+                if finished:
+                    return pid, _OUTCOMES.get(os.waitstatus_to_exitcode(status), "error")
+            time.sleep(0.01)
+
+
+def _function_of(job: Job) -> tuple[str, str]:
+    return (str(job.path), job.mutant.function if job.mutant else "")
+
+
+class _FirstFailure:
+    """A pytest plugin in the child: the first failing test's id, into a file the parent reads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and not self.path.exists():
+            self.path.write_text(report.nodeid)
+
+
+def _run_in_child(mutant: Mutant | None, path: Path, tests: list[str], root: Path, failures: Path) -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
-    if job.mutant is not None:
-        _load_instead(job.path, mutated_code(job.path, job.mutant.index))
+    if mutant is not None:
+        _load_instead(path, mutated_code(path, mutant.index))
     os.chdir(root)
-    return int(pytest.main([*job.tests, *_PYTEST_OPTIONS]))
-
-
-def _reap(
-    running: dict[int, tuple[int, Job, float]], results: dict[int, Result], progress: Callable[[Result], None]
-) -> None:
-    for pid, outcome in _finished(running):
-        position, job, started = running.pop(pid)
-        result = Result(job, outcome, time.monotonic() - started)
-        results[position] = result
-        progress(result)
-
-
-def _finished(running: dict[int, tuple[int, Job, float]]) -> Iterator[tuple[int, Outcome]]:
-    while True:
-        now = time.monotonic()
-        for pid, (_, job, started) in list(running.items()):
-            if now - started > job.timeout:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                yield pid, "timeout"
-                return
-        for pid in list(running):
-            finished, status = os.waitpid(pid, os.WNOHANG)
-            if finished:
-                yield pid, _OUTCOMES.get(os.waitstatus_to_exitcode(status), "error")
-                return
-        time.sleep(0.01)
+    first_failure = _FirstFailure(failures / str(os.getpid()))
+    return int(pytest.main([*tests, *_PYTEST_OPTIONS], plugins=[first_failure]))
 
 
 def _load_instead(path: Path, code: object) -> None:

@@ -115,3 +115,14 @@ def test_a_keyword_constant_is_named_with_its_keyword(tmp_path: Path) -> None:
 
     assert {"`frozen=True` → `frozen=False`", "`slots=True` → `slots=False`"} <= found
     assert "`True` → `False`" not in found
+
+
+def test_the_same_change_twice_in_a_function_is_told_apart_by_its_occurrence(tmp_path: Path) -> None:
+    path = tmp_path / "twice.py"
+    path.write_text("def pick(flag: bool) -> int:\n    if flag:\n        return 1 + flag\n    return 1 + flag\n")
+
+    mutations = [mutant.mutation for mutant in mutants(path, tmp_path) if mutant.operator == "negate"]
+    returns = [mutant.mutation for mutant in mutants(path, tmp_path) if mutant.operator == "return"]
+
+    assert mutations == ["`if flag` → `if not (flag)`"]
+    assert returns == ["`return 1 + flag` → `return None`", "`return 1 + flag` → `return None` (occurrence 2)"]
