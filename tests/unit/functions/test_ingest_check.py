@@ -134,3 +134,12 @@ def test_chunks_checked_column_by_column_find_what_rows_checked_one_by_one_find(
         one_by_one = check_file(SCHEMA, body, has_header=has_header, max_rows=max_rows, rows=rows_one_by_one)
     # Then the verdicts are the same: rows, good lines, bad lines, every reason with its line
     assert (check, rows) == (one_by_one, rows_one_by_one)
+
+
+def test_the_first_thousand_reasons_are_kept() -> None:
+    # Given a file of 1001 bad rows
+    body = (HEADER + "\n" + "1,298.1,308.6,1551,-1,0,4.2\n" * 1001).encode()
+    # When it is checked
+    check = check_file(SCHEMA, body, has_header=True, max_rows=2000)
+    # Then the reasons of the first 1000 are kept, and all 1001 counted
+    assert (len(check.rejections), check.rejections[-1].line, check.rows_bad) == (1000, 1001, 1001)

@@ -96,3 +96,29 @@ def test_a_line_too_long_to_hold_is_a_csv_error_at_its_line(monkeypatch: pytest.
     # Then it is not valid CSV, at that line
     assert check.fatal is not None
     assert (check.fatal.rule, check.fatal.line) == ("csv", 3)
+
+
+MEBIBYTE = ("9," * 2**19)[: 2**20 - 1]
+# A line of 2**20 characters (short cells, as csv.reader limits a cell) with its newline; the last line of as many
+# without one, cut from the rest of the file where a piece ends; and a line of one more
+LONG_LINES = {
+    "a mebibyte": (f"{GOOD}\n{MEBIBYTE}\n{GOOD}\n", None),
+    "the last line, a mebibyte": (f"{GOOD}\n{MEBIBYTE}9", None),
+    "one character more": (f"{GOOD}\n{MEBIBYTE}9\n{GOOD}\n", 2),
+}
+
+
+@pytest.mark.parametrize("case", LONG_LINES)
+def test_a_line_is_read_up_to_a_mebibyte_of_characters(case: str) -> None:
+    text, fatal_line = LONG_LINES[case]
+    body = text.encode()
+    # Given such a file, read in pieces: its first line, then the rest
+    # When it is checked
+    lines = text_lines(pieces(body, [len(GOOD) + 1]))
+    check = check_rows(SCHEMA, lines, has_header=False, max_rows=10, rows=Discard())
+    # Then a line of a mebibyte is a row (a bad one); a longer one is not valid CSV, at its line
+    if fatal_line is None:
+        assert (check.fatal, check.rows_bad) == (None, 1)
+    else:
+        assert check.fatal is not None
+        assert (check.fatal.rule, check.fatal.line) == ("csv", fatal_line)
