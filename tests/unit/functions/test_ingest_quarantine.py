@@ -11,10 +11,12 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
 import pytest
 import upload_check
 from botocore.exceptions import ClientError
 
+from conveyor.state.items import from_item, key
 from tests.unit.functions import test_ingest_writes
 from tests.unit.functions.test_ingest_writes import (
     BAD_ROW,
@@ -56,6 +58,13 @@ def reasons(bucket: DataBucket, key: str = REASONS) -> dict[str, Any]:
     return document
 
 
+def marker(bucket: DataBucket, version: str) -> dict[str, Any]:
+    """What the ledger remembers of the upload's ``version``."""
+    object_id = bucket.ledger.object_id(BUCKET, KEY, version)
+    item = boto3.client("dynamodb").get_item(TableName=bucket.ledger.table_name, Key=key("object", object_id))
+    return from_item(item["Item"])
+
+
 def test_a_file_with_a_bad_row_under_reject_file_is_moved_aside_with_its_reasons(bucket: DataBucket) -> None:
     # Given a file whose third row is bad
     body = upload_body([*good_lines(2), BAD_ROW, *good_lines(1)])
@@ -81,9 +90,16 @@ def test_a_file_with_a_bad_row_under_reject_file_is_moved_aside_with_its_reasons
         "errors_total": 1,
         "errors_truncated": False,
     }
+    # And it is JSON for people to read, indented
+    assert bucket.read(REASONS).decode() == json.dumps(reasons(bucket), indent=2)
     assert bucket.s3.head_object(Bucket=BUCKET, Key=REASONS)["ContentType"] == "application/json"
-    # And the ledger remembers the file as set aside, with no rows counted
-    assert bucket.ledger.seen(bucket.ledger.object_id(BUCKET, KEY, version))
+    # And the ledger remembers the file as set aside, and where, with no rows counted
+    assert marker(bucket, version) | {"pk": "", "sk": ""} == {
+        "pk": "",
+        "sk": "",
+        "outcome": "quarantined",
+        "quarantine_key": COPY,
+    }
     assert (bucket.ledger.counter().total_rows, bucket.ledger.parts()) == (0, [])
 
 
@@ -151,6 +167,15 @@ def test_under_keep_good_rows_the_bad_rows_are_set_aside_and_the_good_ones_count
     assert (document["errors_total"], document["errors_truncated"]) == (2, False)
 
 
+def test_under_keep_good_rows_a_file_without_a_bad_row_leaves_nothing_in_quarantine(bucket: DataBucket) -> None:
+    # Given a file of good rows only, ingested keeping good rows
+    report = bucket.ingest(bucket.upload(upload_body(good_lines(5))), row_error_policy="keep-good-rows")
+    # Then it is accepted whole, and no rejected rows file nor reasons are written
+    assert (report.outcome, report.rows_accepted) == ("accepted", 5)
+    assert (report.quarantine_key, report.error_key) == (None, None)
+    assert bucket.every_version("quarantine/") == []
+
+
 @pytest.mark.parametrize("policy", ["reject-file", "keep-good-rows"])
 def test_the_same_event_twice_sets_the_file_aside_once(bucket: DataBucket, policy: str) -> None:
     # Given a file with a bad row, whose event is delivered twice, one delivery after the other
@@ -159,7 +184,8 @@ def test_the_same_event_twice_sets_the_file_aside_once(bucket: DataBucket, polic
     second = bucket.ingest(version, row_error_policy=policy)
     # Then the second finds it handled, and reports nothing set aside by it
     assert first.outcome in {"quarantined", "partially-accepted"}
-    assert (second.outcome, second.rows_in, second.rows_set_aside, second.quarantine_key) == ("duplicate", 0, 0, None)
+    assert (second.outcome, second.rows_in, second.rows_accepted, second.rows_set_aside) == ("duplicate", 0, 0, 0)
+    assert (second.quarantine_key, second.error_key) == (None, None)
     # And quarantine holds one copy (or one rejected rows file) and one reasons report, each written once
     assert bucket.every_version("quarantine/") == sorted([first.quarantine_key, REASONS])
     # And the upload was removed once, and its rows counted once (none under reject-file)
