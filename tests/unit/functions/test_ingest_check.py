@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -143,3 +144,29 @@ def test_the_first_thousand_reasons_are_kept() -> None:
     check = check_file(SCHEMA, body, has_header=True, max_rows=2000)
     # Then the reasons of the first 1000 are kept, and all 1001 counted
     assert (len(check.rejections), check.rejections[-1].line, check.rows_bad) == (1000, 1001, 1001)
+
+
+TELEMETRY = FeatureSchema.model_validate(
+    SCHEMA.model_dump() | {"metadata": [{"name": "device_id"}, {"name": "event_time", "type": "event_time"}]}
+)
+
+
+def test_the_newest_event_time_is_the_good_rows_and_each_keeps_its_metadata() -> None:
+    # Given rows with their device and event time, the newest of them on a bad row
+    rows = [
+        f"{GOOD},press-1,2026-11-25T10:00:00Z",
+        f"{GOOD},press-2,2026-11-25T12:30:00+01:00",
+        "1,298.1,308.6,1551,-1,0,4.2,press-3,2026-11-25T23:00:00Z",
+        f"{GOOD},press-4,2026-11-25T09:00:00Z",
+    ]
+    body = "\n".join([f"{HEADER},device_id,event_time", *rows, ""]).encode()
+    # When the file is checked
+    found = Collected()
+    check = check_file(TELEMETRY, body, has_header=True, max_rows=10, rows=found)
+    # Then the newest event time is the newest good row's, normalised, and each good row keeps its metadata line
+    assert check.newest_event_at == datetime(2026, 11, 25, 11, 30, tzinfo=UTC)
+    assert found.metadata == [
+        "press-1,2026-11-25T10:00:00Z\n",
+        "press-2,2026-11-25T11:30:00Z\n",
+        "press-4,2026-11-25T09:00:00Z\n",
+    ]

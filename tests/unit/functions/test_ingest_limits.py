@@ -91,20 +91,24 @@ HEADERS = {"upload": True, "stream": False}
 
 @pytest.mark.parametrize("chunk_rows", CHUNKS)
 @pytest.mark.parametrize("file", HEADERS)
-@pytest.mark.parametrize(("rows", "fatal"), [(ROWS, None), (ROWS + 1, ROWS + 1)], ids=["at the limit", "one over"])
+@pytest.mark.parametrize(
+    ("rows", "fatal"),
+    [(ROWS, None), (ROWS + 1, ROWS + 1), (3 * ROWS, ROWS + 1)],
+    ids=["at the limit", "one over", "far over"],
+)
 def test_the_row_limit_holds_however_rows_are_checked(
     file: str, chunk_rows: int, rows: int, fatal: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a file of N or N + 1 rows, a limit of N, and rows checked in chunks of some size
+    # Given a file of N rows or more, a limit of N, and rows checked in chunks of some size
     monkeypatch.setattr(upload_check, "CHUNK_ROWS", chunk_rows)
     body = upload_body(good_lines(rows), header=HEADERS[file])
     # When it is checked
     check = check_file(SCHEMA, body, has_header=HEADERS[file], max_rows=ROWS, rows=Discard())
-    # Then N rows are all good; N + 1 are too many, at the line of row N + 1
+    # Then N rows are all good; more are too many, at the line of row N + 1
     if fatal is None:
         assert (check.fatal, check.rows_in, check.rows_good) == (None, ROWS, ROWS)
     else:
-        line = fatal + HEADERS[file]
+        line = fatal + (1 if HEADERS[file] else 0)
         assert check.fatal == Rejection(rule="too-many-rows", message=f"file has more than {ROWS} rows", line=line)
 
 
