@@ -16,6 +16,7 @@ import pytest
 import upload_check
 from botocore.exceptions import ClientError
 
+from conveyor import s3_streams
 from conveyor.state.items import from_item, key
 from tests.unit.functions import test_ingest_writes
 from tests.unit.functions.test_ingest_writes import (
@@ -222,3 +223,35 @@ def test_a_file_that_could_not_be_set_aside_is_left_for_the_retry(bucket: DataBu
     assert bucket.ingest(version).outcome == "quarantined"
     assert bucket.read(COPY) == body
     assert bucket.keys("incoming/") == []
+
+
+class RecordingS3:
+    """S3 itself, keeping the key of every request made to it."""
+
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+        self.keys: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._s3, name)
+
+        def recorded(**request: Any) -> Any:
+            self.keys.append(request.get("Key", ""))
+            return call(**request)
+
+        return recorded
+
+
+def test_under_reject_file_no_row_is_written_after_a_bad_one(
+    bucket: DataBucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a file whose first row is bad, then 300 good ones, checked a row at a time and written in small parts
+    monkeypatch.setattr(upload_check, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(s3_streams, "PART_BYTES", 1024)
+    version = bucket.upload(upload_body([BAD_ROW, *good_lines(300)]))
+    # When it is ingested under reject-file
+    s3 = RecordingS3(bucket.s3)
+    report = bucket.ingest(version, s3=s3)
+    # Then it is set aside without a request for the dataset: the rows after the bad one are not written
+    assert report.outcome == "quarantined"
+    assert [key for key in s3.keys if key.startswith("datasets/")] == []
