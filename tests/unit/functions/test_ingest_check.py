@@ -151,13 +151,17 @@ TELEMETRY = FeatureSchema.model_validate(
 )
 
 
-def test_the_newest_event_time_is_the_good_rows_and_each_keeps_its_metadata() -> None:
-    # Given rows with their device and event time, the newest of them on a bad row
+def test_the_newest_event_time_is_the_good_rows_and_each_keeps_its_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given rows with their device and event time, the newest of them on a bad row, the last two without one,
+    # checked two rows at a time
+    monkeypatch.setattr(upload_check, "CHUNK_ROWS", 2)
     rows = [
         f"{GOOD},press-1,2026-11-25T10:00:00Z",
         f"{GOOD},press-2,2026-11-25T12:30:00+01:00",
         "1,298.1,308.6,1551,-1,0,4.2,press-3,2026-11-25T23:00:00Z",
         f"{GOOD},press-4,2026-11-25T09:00:00Z",
+        f"{GOOD},press-5,",
+        f"{GOOD},press-6,",
     ]
     body = "\n".join([f"{HEADER},device_id,event_time", *rows, ""]).encode()
     # When the file is checked
@@ -169,4 +173,20 @@ def test_the_newest_event_time_is_the_good_rows_and_each_keeps_its_metadata() ->
         "press-1,2026-11-25T10:00:00Z\n",
         "press-2,2026-11-25T11:30:00Z\n",
         "press-4,2026-11-25T09:00:00Z\n",
+        "press-5,\n",
+        "press-6,\n",
     ]
+
+
+SITES = FeatureSchema.model_validate(SCHEMA.model_dump() | {"metadata": [{"name": "site"}, {"name": "device_id"}]})
+
+
+def test_the_first_row_is_read_with_the_columns_its_header_names() -> None:
+    # Given a header naming the metadata columns in another order than the schema's, and rows that would be
+    # good read in either order
+    body = f"{HEADER},device_id,site\n{GOOD},press-1,lyon\n{GOOD},press-2,lyon\n".encode()
+    # When the file is checked
+    found = Collected()
+    check_file(SITES, body, has_header=True, max_rows=10, rows=found)
+    # Then each row's metadata is in the schema's order, the first row's too
+    assert found.metadata == ["lyon,press-1\n", "lyon,press-2\n"]
