@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -134,3 +135,58 @@ def test_chunks_checked_column_by_column_find_what_rows_checked_one_by_one_find(
         one_by_one = check_file(SCHEMA, body, has_header=has_header, max_rows=max_rows, rows=rows_one_by_one)
     # Then the verdicts are the same: rows, good lines, bad lines, every reason with its line
     assert (check, rows) == (one_by_one, rows_one_by_one)
+
+
+def test_the_first_thousand_reasons_are_kept() -> None:
+    # Given a file of 1001 bad rows
+    body = (HEADER + "\n" + "1,298.1,308.6,1551,-1,0,4.2\n" * 1001).encode()
+    # When it is checked
+    check = check_file(SCHEMA, body, has_header=True, max_rows=2000)
+    # Then the reasons of the first 1000 are kept, and all 1001 counted
+    assert (len(check.rejections), check.rejections[-1].line, check.rows_bad) == (1000, 1001, 1001)
+
+
+TELEMETRY = FeatureSchema.model_validate(
+    SCHEMA.model_dump() | {"metadata": [{"name": "device_id"}, {"name": "event_time", "type": "event_time"}]}
+)
+
+
+def test_the_newest_event_time_is_the_good_rows_and_each_keeps_its_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given rows with their device and event time, the newest of them on a bad row, the last two without one,
+    # checked two rows at a time
+    monkeypatch.setattr(upload_check, "CHUNK_ROWS", 2)
+    rows = [
+        f"{GOOD},press-1,2026-11-25T10:00:00Z",
+        f"{GOOD},press-2,2026-11-25T12:30:00+01:00",
+        "1,298.1,308.6,1551,-1,0,4.2,press-3,2026-11-25T23:00:00Z",
+        f"{GOOD},press-4,2026-11-25T09:00:00Z",
+        f"{GOOD},press-5,",
+        f"{GOOD},press-6,",
+    ]
+    body = "\n".join([f"{HEADER},device_id,event_time", *rows, ""]).encode()
+    # When the file is checked
+    found = Collected()
+    check = check_file(TELEMETRY, body, has_header=True, max_rows=10, rows=found)
+    # Then the newest event time is the newest good row's, normalised, and each good row keeps its metadata line
+    assert check.newest_event_at == datetime(2026, 11, 25, 11, 30, tzinfo=UTC)
+    assert found.metadata == [
+        "press-1,2026-11-25T10:00:00Z\n",
+        "press-2,2026-11-25T11:30:00Z\n",
+        "press-4,2026-11-25T09:00:00Z\n",
+        "press-5,\n",
+        "press-6,\n",
+    ]
+
+
+SITES = FeatureSchema.model_validate(SCHEMA.model_dump() | {"metadata": [{"name": "site"}, {"name": "device_id"}]})
+
+
+def test_the_first_row_is_read_with_the_columns_its_header_names() -> None:
+    # Given a header naming the metadata columns in another order than the schema's, and rows that would be
+    # good read in either order
+    body = f"{HEADER},device_id,site\n{GOOD},press-1,lyon\n{GOOD},press-2,lyon\n".encode()
+    # When the file is checked
+    found = Collected()
+    check_file(SITES, body, has_header=True, max_rows=10, rows=found)
+    # Then each row's metadata is in the schema's order, the first row's too
+    assert found.metadata == ["lyon,press-1\n", "lyon,press-2\n"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
 import pytest
 from ingestion import RowErrorPolicy, decide
 from upload_check import FileCheck
@@ -48,3 +50,9 @@ def test_under_keep_good_rows_a_file_without_one_good_row_is_quarantined_whole()
     check = FileCheck(rows_in=2, rows_good=0, rows_bad=2, rejections=[BAD_ROW, BAD_ROW])
     verdict = decide(check, "keep-good-rows")
     assert (verdict.outcome, verdict.rows_accepted, verdict.rows_set_aside) == ("quarantined", 0, 2)
+
+
+def test_a_verdict_once_decided_cannot_be_changed() -> None:
+    verdict = decide(FileCheck(rows_in=2, rows_good=2), "reject-file")
+    with pytest.raises(FrozenInstanceError):
+        verdict.rows_accepted = 0  # type: ignore[misc]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
+from collections.abc import Iterator
 from itertools import pairwise
 
 import pytest
@@ -96,3 +97,51 @@ def test_a_line_too_long_to_hold_is_a_csv_error_at_its_line(monkeypatch: pytest.
     # Then it is not valid CSV, at that line
     assert check.fatal is not None
     assert (check.fatal.rule, check.fatal.line) == ("csv", 3)
+
+
+MEBIBYTE = ("9," * 2**19)[: 2**20 - 1]
+# Lines of 2**20 characters (short cells, as csv.reader limits a cell) with their newline, or of one more; and the
+# last line of as many without one, or one more, cut from the rest of the file where a piece ends
+LONG_LINES = {
+    "a mebibyte": (f"{GOOD}\n{MEBIBYTE}\n{GOOD}\n", None),
+    "the last line, a mebibyte": (f"{GOOD}\n{MEBIBYTE}9", None),
+    "one character more": (f"{GOOD}\n{MEBIBYTE}9\n{GOOD}\n", 2),
+    "a mebibyte, then one character more": (f"{GOOD}\n{MEBIBYTE}\n{MEBIBYTE}9\n", 3),
+    "the last line, one character more": (f"{GOOD}\n{MEBIBYTE}99", 2),
+}
+
+
+@pytest.mark.parametrize("case", LONG_LINES)
+def test_a_line_is_read_up_to_a_mebibyte_of_characters(case: str) -> None:
+    text, fatal_line = LONG_LINES[case]
+    body = text.encode()
+    # Given such a file, read in pieces: its first line, then the rest
+    # When it is checked
+    lines = text_lines(pieces(body, [len(GOOD) + 1]))
+    check = check_rows(SCHEMA, lines, has_header=False, max_rows=10, rows=Discard())
+    # Then a line of a mebibyte is a row (a bad one); a longer one is not valid CSV, at its line
+    if fatal_line is None:
+        assert (check.fatal, check.rows_bad) == (None, 1)
+    else:
+        assert check.fatal == Rejection(
+            rule="csv",
+            message=f"file is not valid CSV: line {fatal_line} is longer than 1048576 characters",
+            line=fatal_line,
+        )
+
+
+def test_an_encoding_error_is_reported_without_reading_the_rest_of_the_file() -> None:
+    # Given a file of 1000 pieces, with a bad byte at the end of its first
+    read = []
+
+    def file() -> Iterator[bytes]:
+        yield f"{GOOD}\n\xff".encode("latin-1")
+        for n in range(999):
+            read.append(n)
+            yield b"12345678"
+
+    # When it is read
+    found = fingerprint(file())
+    # Then the error shows the bad byte and the 8 bytes after it, from the next piece, and no more is read than that
+    assert found == Rejection(rule="encoding", message="file is not UTF-8", line=2, value=repr(b"\xff12345678"))
+    assert len(read) <= 2

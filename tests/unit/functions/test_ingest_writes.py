@@ -19,11 +19,12 @@ import boto3
 import pytest
 import upload_check
 from botocore.exceptions import ClientError
-from ingestion import IngestReport, IngestSettings, ingest_object
+from ingestion import IngestReport, IngestSettings, ingest, ingest_object
 from moto import mock_aws
 
 from conveyor import aws, s3_streams
 from conveyor.dataset import CHANNELS, channel_of
+from conveyor.events import S3Object
 from conveyor.schema import csv_row, load_schema
 from conveyor.state.ledger import Ledger, Part
 from conveyor_tools.synthetic import records
@@ -396,3 +397,51 @@ def test_the_bad_rows_of_a_gzip_upload_are_set_aside_as_csv_text(bucket: DataBuc
     assert bucket.read(report.quarantine_key) == f"{BAD_ROW}\n{BAD_ROW}\n".encode()
     document = json.loads(bucket.read("quarantine/uploads/machines.csv.gz.error.json"))
     assert [e["line"] for e in document["errors"]] == [3, 5]
+
+
+@pytest.fixture
+def retraining(bucket: DataBucket) -> str:
+    """The retraining state machine, in moto: its ARN."""
+    definition = {"StartAt": "Train model", "States": {"Train model": {"Type": "Succeed"}}}
+    arn: str = boto3.client("stepfunctions").create_state_machine(
+        name="retraining", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/retraining"
+    )["stateMachineArn"]
+    return arn
+
+
+def test_the_file_that_brings_pending_rows_to_min_new_rows_starts_a_run_on_every_part(
+    bucket: DataBucket, retraining: str
+) -> None:
+    # Given MinNewRows of 300, and no limit on the rows a run trains on
+    settings = bucket.settings.model_copy(update={"min_new_rows": 300, "retraining_state_machine_arn": retraining})
+    # When a file of 200 rows arrives, then one of 100
+    results = []
+    for name, rows in [("first.csv", 200), ("second.csv", 100)]:
+        key = f"incoming/uploads/{name}"
+        body = upload_body(good_lines(rows))
+        version = bucket.upload(body, key=key)
+        upload = S3Object.model_validate({"key": key, "size": len(body), "version-id": version})
+        results.append(ingest(settings, SCHEMA, bucket.ledger, upload, NOW))
+    # Then each file's rows are accepted, and the second starts the first run
+    assert [(r.key, r.outcome, r.rows_accepted, r.started_runs) for r in results] == [
+        ("incoming/uploads/first.csv", "accepted", 200, []),
+        ("incoming/uploads/second.csv", "accepted", 100, ["run-000001"]),
+    ]
+    # And the run trains on both parts, with no window nor row limit
+    manifest = json.loads(bucket.read("datasets/snapshots/run-000001.json"))
+    assert manifest["limits"] == {"training_window_days": 0, "max_training_rows": 0}
+    assert sorted(part["rows"] for part in manifest["parts"]) == [100, 200]
+    [execution] = boto3.client("stepfunctions").list_executions(stateMachineArn=retraining)["executions"]
+    assert execution["name"] == "run-000001"
+
+
+def test_an_object_written_while_versioning_was_off_is_read_as_version_null(bucket: DataBucket) -> None:
+    # Given an object written while the bucket's versioning was suspended: its event names no version
+    bucket.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    body = upload_body(good_lines(10))
+    bucket.s3.put_object(Bucket=BUCKET, Key=KEY, Body=body)
+    # When its event is handled
+    result = ingest(bucket.settings, SCHEMA, bucket.ledger, S3Object(key=KEY, size=len(body)), NOW)
+    # Then the object is read, as version "null", and ingested once
+    assert (result.outcome, result.rows_accepted) == ("accepted", 10)
+    assert bucket.ledger.seen(bucket.ledger.object_id(BUCKET, KEY, "null"))
