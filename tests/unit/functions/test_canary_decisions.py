@@ -359,7 +359,10 @@ def test_without_an_expected_config_any_config_in_service_is_ready() -> None:
 
 def test_an_endpoint_in_service_on_another_config_was_rolled_back_by_sagemaker() -> None:
     deploying()
-    with pytest.raises(EndpointUpdateFailedError, match="InService on canary, not p2-solo: SageMaker rolled"):
+    with pytest.raises(
+        EndpointUpdateFailedError,
+        match=r"InService on canary, not p2-solo: SageMaker rolled the update back \(no reason given\)$",
+    ):
         record_step(SETTINGS, step("endpoint_ready", endpoint_config_name="p2-solo"), now=NOW)
 
 
