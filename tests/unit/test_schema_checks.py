@@ -385,3 +385,57 @@ def test_layouts_with_the_same_names_have_the_same_columns_whatever_their_schema
 def test_layouts_that_differ_in_one_name_or_label_value_do_not_have_the_same_columns(other: Layout) -> None:
     assert not other.same_columns(SHIPPED.layout)
     assert not SHIPPED.layout.same_columns(other)
+
+
+def test_a_record_with_as_many_fields_as_the_schema_but_none_of_its_own_is_missing_the_label() -> None:
+    record = {f"field_{index}": 1 for index in range(len(SHIPPED.columns))}
+    rejection = rejected(SHIPPED.parse_record(record))
+    assert (rejection.rule, rejection.column) == ("missing-field", "failure_within_horizon")
+
+
+def test_a_long_row_is_shown_cut_to_200_characters() -> None:
+    row = ["x" * 150] * 2
+    rejection = rejected(SHIPPED.parse_row(row, line=2))
+    assert rejection.value == ",".join(row)[:200]
+    rejection = rejected(SHIPPED.csv_columns().parse_row(row, line=2))
+    assert rejection.value == ",".join(row)[:200]
+
+
+def test_a_long_header_is_shown_cut_to_200_characters() -> None:
+    rejection = rejected(SHIPPED.read_header(["y" * 150] * 2))
+    assert rejection.value == ",".join(["y" * 150] * 2)[:200]
+
+
+def test_a_schema_of_two_columns_takes_both_on_the_fast_path() -> None:
+    two = SHIPPED.model_copy(update={"features": [SHIPPED.features[3]]})
+    assert two._plain_records({"failure_within_horizon": 1, "torque_nm": 42.8}) == [1, 42.8]
+    assert two._plain_records({"failure_within_horizon": 1, "torque_nm": 250}) is None
+
+
+def test_the_fast_path_takes_ints_up_to_the_largest_a_float_holds_and_leaves_the_rest_to_the_checks() -> None:
+    # An unbounded number column: an int up to 2**1023 - 1 is a finite float
+    unbounded = SHIPPED.model_copy(update={"features": [SHIPPED.features[0].model_copy(update={"max": None})]})
+    assert unbounded._plain_records({"failure_within_horizon": 0, "air_temperature_k": 2**1023 - 1}) == [
+        0,
+        float(2**1023 - 1),
+    ]
+    assert unbounded._plain_records({"failure_within_horizon": 0, "air_temperature_k": 2**1023}) is None
+
+
+@pytest.mark.parametrize(
+    ("made", "field"),
+    [
+        pytest.param(lambda: rejected(SHIPPED.parse_row([])), "rule", id="rejection"),
+        pytest.param(lambda: SHIPPED.layout, "version", id="layout"),
+        pytest.param(lambda: SHIPPED, "name", id="schema"),
+        pytest.param(SHIPPED.csv_columns, "metadata", id="csv-columns"),
+        pytest.param(lambda: SHIPPED.csv_columns().parse_rows([]), "lines", id="checked-rows"),
+        pytest.param(lambda: SHIPPED._columns[0], "name", id="column"),
+        pytest.param(lambda: SHIPPED._plain_records, "width", id="plain-records"),
+    ],
+)
+def test_what_a_schema_gives_cannot_be_changed_afterwards(made: Any, field: str) -> None:
+    # What is derived from a schema is cached: changed in place, it would disagree with what was derived
+    given = made()
+    with pytest.raises((ValidationError, AttributeError)):
+        setattr(given, field, None)
