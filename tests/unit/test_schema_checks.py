@@ -348,6 +348,15 @@ def test_the_description_does_not_change_the_version() -> None:
     assert changed(description="Another wording.").version == SHIPPED.version
 
 
+def test_a_schema_read_afresh_hashes_as_the_parts_written_so_far_record() -> None:
+    # Read afresh, so that this test computes the version itself rather than reading a cached one
+    shipped = FeatureSchema.model_validate_json(SHIPPED.model_dump_json())
+    with_metadata = FeatureSchema.model_validate(shipped.model_dump() | {"metadata": [{"name": "device_id"}]})
+    assert shipped.version == "3eed156498e2"
+    assert with_metadata.version != shipped.version
+    assert with_metadata.version == FeatureSchema.model_validate_json(with_metadata.model_dump_json()).version
+
+
 def test_the_version_is_the_same_for_the_same_schema_read_twice() -> None:
     again = FeatureSchema.model_validate_json(SHIPPED.model_dump_json())
     assert again.version == SHIPPED.version
