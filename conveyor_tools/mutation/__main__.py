@@ -98,23 +98,14 @@ def _module_report(module: dict[str, str], test_map: TestMap, plan: Plan) -> dic
         measured = sorted(chosen, key=lambda mutant: mutant.index)
         print(f"{module['name']}: {plan.sample} of {len(found) - len(excluded)} mutants, sampled with seed {plan.seed}")
 
-    covering = sorted({test for mutant in measured for test in test_map.tests_for(mutant.path, mutant.lines)})
-    baseline = runner.run([_job(None, path, covering, test_map)], ROOT, 1, lambda result: None)[0]
-    if baseline.outcome != "survived":
-        raise SystemExit(f"{module['path']}: its tests fail without any mutant ({baseline.outcome}); fix them first")
-
-    untested = [mutant for mutant in measured if not test_map.tests_for(mutant.path, mutant.lines)]
-    jobs = [
-        _job(mutant, path, test_map.tests_for(mutant.path, mutant.lines), test_map)
-        for mutant in measured
-        if mutant not in untested
-    ]
+    untested = [mutant for mutant in measured if not test_map.tests_for(mutant)]
+    jobs = [_job(mutant, path, test_map.tests_for(mutant), test_map) for mutant in measured if mutant not in untested]
     done = time.monotonic()
     results = runner.run(jobs, ROOT, plan.workers, _progress(module["name"], len(jobs)))
-    survivors = [_mutant(result) for result in results if result.outcome == "survived"] + untested
-    errors = [_mutant(result) for result in results if result.outcome == "error"]
+    survivors = [result.job.mutant for result in results if result.outcome == "survived"] + untested
+    errors = [result.job.mutant for result in results if result.outcome == "error"]
     killed = len(measured) - len(survivors) - len(errors)
-    score = round(100 * killed / max(len(measured) - len(errors), 1), 1)
+    score = round(100 * killed / max(len(measured), 1), 1)  # an error is not a kill
     print(
         f"{module['name']} ({module['path']}): {killed} of {len(measured)} killed, score {score} % "
         f"({len(excluded)} equivalent excluded, {len(untested)} run by no test) in {time.monotonic() - done:.0f} s",
@@ -125,7 +116,7 @@ def _module_report(module: dict[str, str], test_map: TestMap, plan: Plan) -> dic
         "mutants": len(measured),
         "killed": killed,
         "survived": len(survivors),
-        "errors": len(errors),
+        "errors": [_shown(mutant, untested=False) for mutant in errors],
         "excluded": len(excluded),
         "total": len(found),
         "score": score,
@@ -133,19 +124,14 @@ def _module_report(module: dict[str, str], test_map: TestMap, plan: Plan) -> dic
     }
 
 
-def _mutant(result: runner.Result) -> Mutant:
-    assert result.job.mutant is not None  # only the baseline has none
-    return result.job.mutant
-
-
-def _job(mutant: Mutant | None, path: Path, tests: list[str], test_map: TestMap) -> runner.Job:
+def _job(mutant: Mutant, path: Path, tests: list[str], test_map: TestMap) -> runner.Job:
     expected = sum(test_map.durations.get(test, 1.0) for test in tests)
     return runner.Job(mutant, path, tests, timeout=10 + 3 * expected)
 
 
 def _shown(mutant: Mutant, untested: bool) -> dict[str, Any]:
     shown = asdict(mutant)
-    del shown["index"], shown["path"], shown["end_line"]
+    del shown["index"], shown["path"], shown["end_line"], shown["at_import"]
     return shown | ({"tests": "none run this line"} if untested else {})
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from coverage import CoverageData
 
+from conveyor_tools.mutation.mutants import Mutant
+
 TIMINGS_ENVIRONMENT = "CONVEYOR_MUTATION_TIMINGS"
 
 
@@ -30,16 +32,17 @@ class TestMap:
     longest: float = math.inf
     """Tests slower than this many seconds are left out: running one per mutant costs too much."""
 
-    def tests_for(self, path: str, lines: range) -> list[str]:
-        """The tests that run any of ``lines`` of ``path``, fastest first.
+    def tests_for(self, mutant: Mutant) -> list[str]:
+        """The tests that run any line of ``mutant``, fastest first.
 
-        A line run only while the module was imported (a constant, a decorator) belongs to no test:
-        every test that runs the module at all is then its test.
+        Code run when its module is imported (a constant, a decorator, a class body) belongs to the
+        test that happened to import it first, or to none: every test that runs the module is its test.
         """
-        by_line = self.lines.get(path, {})
-        found = {test for line in lines for test in by_line.get(line, set()) if test}
-        if not found and any("" in by_line.get(line, set()) for line in lines):
+        by_line = self.lines.get(mutant.path, {})
+        if mutant.at_import:
             found = {test for tests in by_line.values() for test in tests if test}
+        else:
+            found = {test for line in mutant.lines for test in by_line.get(line, set()) if test}
         return sorted(
             (test for test in found if self.durations.get(test, 0.0) <= self.longest),
             key=lambda test: (self.durations.get(test, 0.0), test),

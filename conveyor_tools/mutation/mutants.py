@@ -63,6 +63,8 @@ class Mutant:
     function: str
     operator: str
     mutation: str
+    at_import: bool = False
+    """The mutated code runs when the module is imported (a constant, a decorator, a class body)."""
 
     @property
     def lines(self) -> range:
@@ -80,6 +82,7 @@ class _Change:
 class _Site:
     node: ast.AST
     function: str
+    at_import: bool
     set_node: Callable[[ast.AST], None]
 
 
@@ -106,6 +109,7 @@ def mutants(path: Path, root: Path) -> list[Mutant]:
                     function=site.function,
                     operator=change.operator,
                     mutation=mutation if occurrence == 1 else f"{mutation} (occurrence {occurrence})",
+                    at_import=site.at_import,
                 )
             )
     return found
@@ -125,9 +129,10 @@ def mutated_code(path: Path, index: int) -> object:
 
 
 def _sites(tree: ast.Module) -> Iterator[_Site]:
-    """Every node that may be mutated, depth first in source order, with its enclosing function."""
+    """Every node that may be mutated, depth first in source order, with its enclosing function and
+    whether it runs when the module is imported (a function's body runs only when it is called)."""
 
-    def visit(node: ast.AST, function: str) -> Iterator[_Site]:
+    def visit(node: ast.AST, function: str, at_import: bool) -> Iterator[_Site]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             function = node.name if function == "<module>" else f"{function}.{node.name}"
         for field, value in ast.iter_fields(node):
@@ -135,16 +140,15 @@ def _sites(tree: ast.Module) -> Iterator[_Site]:
                 continue
             if isinstance(node, ast.keyword) and isinstance(value, ast.Constant):
                 continue  # the keyword's own mutant names it: `frozen=True` → `frozen=False`
-            if isinstance(value, list):
-                for position, child in enumerate(value):
-                    if isinstance(child, ast.AST) and not _skipped(child):
-                        yield _Site(child, function, _list_setter(value, position))
-                        yield from visit(child, function)
-            elif isinstance(value, ast.AST) and not _skipped(value):
-                yield _Site(value, function, _field_setter(node, field))
-                yield from visit(value, function)
+            inside = at_import and not (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and field == "body")
+            children = value if isinstance(value, list) else [value]
+            for position, child in enumerate(children):
+                if isinstance(child, ast.AST) and not _skipped(child):
+                    setter = _list_setter(value, position) if isinstance(value, list) else _field_setter(node, field)
+                    yield _Site(child, function, inside, setter)
+                    yield from visit(child, function, inside)
 
-    yield from visit(tree, "<module>")
+    yield from visit(tree, "<module>", True)
 
 
 def _span(node: ast.AST) -> tuple[int, int]:

@@ -28,8 +28,9 @@ from conveyor_tools.mutation.mutants import Mutant, mutated_code
 
 Outcome = Literal["killed", "survived", "timeout", "error"]
 # pytest's exit codes: 0 all passed, 1 some failed, 2 interrupted (a collection error: the mutant broke
-# an import), 3 internal error, 4 usage error, 5 no tests collected.
-_OUTCOMES: dict[int, Outcome] = {0: "survived", 1: "killed", 2: "killed"}
+# an import), 3 internal error (the mutant broke a hook), 4 usage error (it broke a conftest's import),
+# 5 no tests collected (the harness's fault: an error, counted as not killed).
+_OUTCOMES: dict[int, Outcome] = {0: "survived", 1: "killed", 2: "killed", 3: "killed", 4: "killed"}
 _PYTEST_OPTIONS = [
     "-x",
     "-q",
@@ -49,9 +50,9 @@ _PYTEST_OPTIONS = [
 
 @dataclass(frozen=True)
 class Job:
-    """A mutant (None: the module as it is), the tests to run against it, and its deadline in seconds."""
+    """A mutant, the tests to run against it, and its deadline in seconds."""
 
-    mutant: Mutant | None
+    mutant: Mutant
     path: Path
     tests: list[str]
     timeout: float
@@ -158,7 +159,7 @@ class _Pool:
 
 
 def _function_of(job: Job) -> tuple[str, str]:
-    return (str(job.path), job.mutant.function if job.mutant else "")
+    return (str(job.path), job.mutant.function)
 
 
 class _FirstFailure:
@@ -172,12 +173,11 @@ class _FirstFailure:
             self.path.write_text(report.nodeid)
 
 
-def _run_in_child(mutant: Mutant | None, path: Path, tests: list[str], root: Path, failures: Path) -> int:
+def _run_in_child(mutant: Mutant, path: Path, tests: list[str], root: Path, failures: Path) -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
-    if mutant is not None:
-        _load_instead(path, mutated_code(path, mutant.index))
+    _load_instead(path, mutated_code(path, mutant.index))
     os.chdir(root)
     first_failure = _FirstFailure(failures / str(os.getpid()))
     return int(pytest.main([*tests, *_PYTEST_OPTIONS], plugins=[first_failure]))

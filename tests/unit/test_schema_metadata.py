@@ -5,13 +5,23 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conveyor.schema import CsvColumns, FeatureSchema, ParsedRow, Rejection, load_schema, metadata_row
+from conveyor.schema import (
+    CheckedRows,
+    CsvColumns,
+    FeatureSchema,
+    ParsedRow,
+    Rejection,
+    load_schema,
+    metadata_row,
+    newest_event_time,
+)
 
 SHIPPED = load_schema("predictive_maintenance")
 TELEMETRY = FeatureSchema.model_validate(
@@ -121,6 +131,36 @@ def test_an_event_time_is_normalised_to_utc_with_a_z(value: Any, normalised: str
     assert TELEMETRY.record_row(RECORD | {"event_time": value}) == f"{ROW},,{normalised}\n"
 
 
+@pytest.mark.parametrize("value", ["", "   "])
+def test_a_blank_event_time_is_empty_as_a_missing_one_is(value: str) -> None:
+    assert TELEMETRY.record_row(RECORD | {"event_time": value}) == f"{ROW},,\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "normalised"),
+    [
+        (" 2026-11-26T20:00:00Z ", "2026-11-26T20:00:00Z"),
+        ("1795723200.25", "2026-11-26T20:00:00.250000Z"),
+        (0, "1970-01-01T00:00:00Z"),
+        (-86400, "1969-12-31T00:00:00Z"),
+        ("2026-11-26T20:00:00+00:00", "2026-11-26T20:00:00Z"),
+    ],
+)
+def test_an_event_time_padded_fractional_or_at_the_epoch_is_read(value: Any, normalised: str) -> None:
+    assert TELEMETRY.parse_metadata(RECORD | {"event_time": value}) == ["", normalised]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), "inf", "nan", "-1e300"])
+def test_an_event_time_that_is_no_finite_time_is_rejected_saying_what_it_must_be(value: Any) -> None:
+    rejection = TELEMETRY.parse_metadata(RECORD | {"event_time": value})
+    assert isinstance(rejection, Rejection)
+    assert (rejection.rule, rejection.column, rejection.message) == (
+        "event-time",
+        "event_time",
+        "event_time must be an ISO 8601 time or epoch seconds",
+    )
+
+
 @pytest.mark.parametrize("value", ["yesterday", "2026-13-01T00:00:00Z", True, 1e300, float("nan"), {"at": 1}, [1]])
 def test_an_event_time_that_is_not_one_is_rejected_with_its_field_and_value(value: Any) -> None:
     rejection = TELEMETRY.record_row(RECORD | {"event_time": value})
@@ -227,3 +267,61 @@ def test_a_metadata_line_is_what_the_csv_module_writes_and_reads_back(texts: lis
     csv.writer(written, lineterminator="\n").writerow(texts)
     assert metadata_row(texts) == written.getvalue()
     assert next(csv.reader(io.StringIO(metadata_row(texts)))) == texts
+
+
+def test_a_string_field_with_a_line_break_in_a_csv_row_is_rejected_with_its_line() -> None:
+    rejection = TELEMETRY.csv_columns().parse_row([*CELLS, "press\n7", ""], line=6)
+    assert isinstance(rejection, Rejection)
+    assert (rejection.rule, rejection.line, rejection.column) == ("metadata", 6, "device_id")
+    assert (rejection.value, rejection.message) == ("press\n7", "device_id must not hold a line break")
+
+
+@pytest.mark.parametrize(("value", "kind"), [({"site": "lyon"}, "an object"), (["press", 7], "an array")])
+def test_an_object_or_array_in_a_string_field_is_rejected_saying_which(value: Any, kind: str) -> None:
+    rejection = TELEMETRY.parse_metadata(RECORD | {"device_id": value})
+    assert isinstance(rejection, Rejection)
+    assert rejection.message == f"device_id must be a string, number or boolean, not {kind}"
+    assert rejection.value == json.dumps(value)
+
+
+def test_a_schema_without_metadata_writes_the_row_alone_and_checks_rows_without_metadata() -> None:
+    assert SHIPPED.record_row(RECORD | {"device_id": "press-7"}) == f"{ROW}\n"
+    assert SHIPPED.parse_metadata(RECORD) == []
+    assert SHIPPED.event_time_index is None
+    assert SHIPPED.csv_columns().parse_rows([CELLS, CELLS[:-1]]) == CheckedRows([f"{ROW}\n", None])
+
+
+def test_rows_with_metadata_but_no_event_time_have_empty_event_times() -> None:
+    # Given a schema whose only metadata field is a string
+    devices = FeatureSchema.model_validate(with_metadata({"name": "device_id"}))
+    # When rows are checked together
+    checked = devices.csv_columns().parse_rows([[*CELLS, "press-7"], [*CELLS, "a\nb"], CELLS])
+    # Then the good row keeps its metadata, and no row has an event time
+    assert checked == CheckedRows([f"{ROW}\n", None, None], ["press-7\n", None, None], ["", "", ""])
+
+
+def test_rows_checked_together_keep_each_event_time_normalised_and_blank_for_a_bad_row() -> None:
+    columns = TELEMETRY.csv_columns(["event_time"])
+    checked = columns.parse_rows([[*CELLS, "1795723200"], [*CELLS, "never"], [*CELLS, ""]])
+    assert checked.lines == [f"{ROW}\n", None, f"{ROW}\n"]
+    assert checked.metadata == [",2026-11-26T20:00:00Z\n", None, ",\n"]
+    assert checked.event_times == ["2026-11-26T20:00:00Z", "", ""]
+    # Read afresh, so that this test finds the event time's position itself rather than reading a cached one
+    assert FeatureSchema.model_validate(TELEMETRY.model_dump()).event_time_index == 1
+
+
+def test_a_header_of_a_schema_without_metadata_must_be_its_columns() -> None:
+    rejection = SHIPPED.read_header([*SHIPPED.columns[::-1]])
+    assert isinstance(rejection, Rejection)
+    assert rejection.message == f"header must be {','.join(SHIPPED.columns)}"
+    assert rejection.value == ",".join(SHIPPED.columns[::-1])
+    assert SHIPPED.read_header([*SHIPPED.columns, "device_id"]) == rejection.model_copy(
+        update={"value": ",".join([*SHIPPED.columns, "device_id"])}
+    )
+
+
+def test_the_newest_event_time_leaves_out_empty_ones() -> None:
+    times = ["2026-11-26T20:00:00Z", "", "2026-11-27T08:30:00Z", "2026-11-25T23:59:59Z"]
+    assert newest_event_time(times) == datetime(2026, 11, 27, 8, 30, tzinfo=UTC)
+    assert newest_event_time(["", ""]) is None
+    assert newest_event_time([]) is None
