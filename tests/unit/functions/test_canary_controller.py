@@ -192,13 +192,11 @@ def test_the_heartbeat_beats_only_while_a_canary_bakes(serving: None) -> None:
     assert heartbeat_state() == "DISABLED"
 
 
-def test_a_heartbeat_finding_an_alarm_already_firing_rolls_back(serving: None) -> None:
-    baking()
-    canary = get_canary("state", 2)
-    assert canary is not None
+def firing(name: str, value: str = "ALARM", reason: str = "seen by the heartbeat") -> None:
+    """An alarm of the canary in CloudWatch, in state ``value``."""
     cloudwatch = boto3.client("cloudwatch")
     cloudwatch.put_metric_alarm(
-        AlarmName=canary.alarm_names[0],
+        AlarmName=name,
         Namespace="AWS/SageMaker",
         MetricName="Invocation5XXErrors",
         Statistic="Sum",
@@ -207,7 +205,15 @@ def test_a_heartbeat_finding_an_alarm_already_firing_rolls_back(serving: None) -
         Threshold=1,
         ComparisonOperator="GreaterThanThreshold",
     )
-    cloudwatch.set_alarm_state(AlarmName=canary.alarm_names[0], StateValue="ALARM", StateReason="lost event")
+    if value != "OK":
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue=value, StateReason=reason)
+
+
+def test_a_heartbeat_finding_an_alarm_already_firing_rolls_back(serving: None) -> None:
+    baking()
+    canary = get_canary("state", 2)
+    assert canary is not None
+    firing(canary.alarm_names[0], reason="lost event")
     [outcome] = heartbeat(SETTINGS, now=NOW)
     assert (outcome.action, outcome.reason) == ("rolled_back", "lost event")
     assert weights() == {"p1": 1.0, "p2": 0.0}

@@ -43,6 +43,7 @@ from tests.unit.functions.test_canary_controller import (
     SETTINGS,
     alarm_event,
     baking,
+    firing,
     heartbeat_state,
     release,
     serving,
@@ -102,22 +103,6 @@ def workflow() -> Iterator[Stubber]:
 def expect_failure(workflow: Stubber, cause: dict[str, Any], token: str = "token-of-the-bake") -> None:
     expected = {"taskToken": token, "error": "CanaryAlarm", "cause": json.dumps(cause)}
     workflow.add_response("send_task_failure", {}, expected)
-
-
-def firing(name: str, value: str = "ALARM") -> None:
-    cloudwatch = boto3.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        Namespace="AWS/SageMaker",
-        MetricName="Invocation5XXErrors",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    if value != "OK":
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue=value, StateReason="seen by the heartbeat")
 
 
 # The bake
