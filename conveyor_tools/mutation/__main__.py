@@ -93,6 +93,7 @@ def _module_report(module: dict[str, str], test_map: TestMap, plan: Plan) -> dic
         listed = "\n".join(f"  {function}: {mutation}" for _, function, mutation in sorted(stale))
         raise SystemExit(f"{CONFIG.relative_to(ROOT)} lists equivalents {module['path']} no longer has:\n{listed}")
     measured = [mutant for mutant in found if mutant not in excluded]
+    candidates = len(measured)
     if plan.sample and len(measured) > plan.sample:
         chosen = random.Random(f"{plan.seed}:{module['path']}").sample(measured, plan.sample)
         measured = sorted(chosen, key=lambda mutant: mutant.index)
@@ -119,6 +120,7 @@ def _module_report(module: dict[str, str], test_map: TestMap, plan: Plan) -> dic
         "errors": [_shown(mutant, untested=False) for mutant in errors],
         "excluded": len(excluded),
         "total": len(found),
+        "sampled_from": candidates,
         "score": score,
         "survivors": [_shown(mutant, mutant in untested) for mutant in sorted(survivors, key=lambda m: m.index)],
     }
