@@ -35,14 +35,17 @@ class TestMap:
     def tests_for(self, mutant: Mutant) -> list[str]:
         """The tests that run any line of ``mutant``, fastest first.
 
-        Code run when its module is imported (a constant, a decorator, a class body) belongs to the
-        test that happened to import it first, or to none: every test that runs the module is its test.
+        Code run when its module is imported (a constant, a decorator, a class body such as a
+        settings model's bounds, which pydantic checks without running a line of it) belongs to the
+        test that happened to import it first, or to none. Its tests are every test of the test
+        files that run the module; so are those of a line that only ever ran at import.
         """
         by_line = self.lines.get(mutant.path, {})
-        if mutant.at_import:
-            found = {test for tests in by_line.values() for test in tests if test}
-        else:
-            found = {test for line in mutant.lines for test in by_line.get(line, set()) if test}
+        found = {test for line in mutant.lines for test in by_line.get(line, set()) if test}
+        ran_at_import = any("" in by_line.get(line, set()) for line in mutant.lines)
+        if mutant.at_import or (ran_at_import and not found):
+            files = {_file(test) for tests in by_line.values() for test in tests if test}
+            found |= {test for test in self.durations if _file(test) in files}
         return sorted(
             (test for test in found if self.durations.get(test, 0.0) <= self.longest),
             key=lambda test: (self.durations.get(test, 0.0), test),
@@ -55,7 +58,7 @@ class TestMap:
         """The quickest test of each test file: run once, they import and warm up what all the tests use."""
         fastest: dict[str, str] = {}
         for test in sorted(self.durations, key=self.durations.__getitem__):
-            fastest.setdefault(test.partition("::")[0], test)
+            fastest.setdefault(_file(test), test)
         return sorted(fastest.values())
 
 
@@ -109,3 +112,7 @@ def _lines(data_file: Path, root: Path, paths: list[str]) -> dict[str, dict[int,
 def _test_id(context: str) -> str:
     """pytest-cov names a context ``<node id>|setup``, ``|run`` or ``|teardown``; imports have ``""``."""
     return context.rpartition("|")[0] if "|" in context else context
+
+
+def _file(test: str) -> str:
+    return test.partition("::")[0]
