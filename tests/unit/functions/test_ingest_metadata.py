@@ -16,23 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 import upload_check
 from ingestion import IngestReport, IngestSettings, ingest_object
-from moto import mock_aws
 from transform import TransformSettings, transform
 
-from conveyor import aws
 from conveyor.dataset import channel_of
 from conveyor.events import FirehoseTransformation
 from conveyor.schema import FeatureSchema, Rejection, csv_row, load_schema
 from conveyor.state.ledger import Ledger, Part
 from conveyor_tools.synthetic import records
-from localcloud.adapters.atomic_requests import serialized_requests
-from localcloud.template import load_sam_template
-from tests.conftest import TEMPLATE
-from tests.unit.conftest import create_state_table
+from tests.unit.functions.test_ingest_writes import data_bucket
 
 SHIPPED = load_schema("predictive_maintenance")
 TELEMETRY = FeatureSchema.model_validate(
@@ -115,29 +109,8 @@ class DataBucket:
 
 @pytest.fixture
 def bucket() -> Iterator[DataBucket]:
-    properties = load_sam_template(TEMPLATE)["Resources"]["DataBucket"]["Properties"]
-    with mock_aws(), serialized_requests():
-        ledger = Ledger(create_state_table())
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration=properties["VersioningConfiguration"])
-        settings = IngestSettings(
-            project_name="conveyor",
-            stage="test",
-            conveyor_version="0",
-            state_table_name=ledger.table_name,
-            data_bucket_name=BUCKET,
-            feature_schema="telemetry",
-            retraining_state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:retraining",
-            min_new_rows=1_000_000,
-            max_file_bytes=100_000_000,
-            max_file_rows=1_000_000,
-            row_error_policy="reject-file",
-            validation_percent=20,
-            test_percent=10,
-        )
+    with data_bucket("telemetry", min_new_rows=1_000_000) as (s3, ledger, settings):
         yield DataBucket(s3, ledger, settings)
-    aws.client.cache_clear()
 
 
 def test_each_sidecar_describes_its_channel_object_row_for_row(

@@ -10,6 +10,7 @@ import gzip
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import cycle, islice
@@ -107,8 +108,9 @@ class DataBucket:
         return part
 
 
-@pytest.fixture
-def bucket() -> Iterator[DataBucket]:
+@contextmanager
+def data_bucket(feature_schema: str, min_new_rows: int) -> Iterator[tuple[Any, Ledger, IngestSettings]]:
+    """The data bucket (versioned as template.yaml says), the ledger and ingestion's settings, in moto."""
     properties = load_sam_template(TEMPLATE)["Resources"]["DataBucket"]["Properties"]
     with mock_aws(), serialized_requests():
         ledger = Ledger(create_state_table())
@@ -121,17 +123,23 @@ def bucket() -> Iterator[DataBucket]:
             conveyor_version="0",
             state_table_name=ledger.table_name,
             data_bucket_name=BUCKET,
-            feature_schema=SCHEMA.name,
+            feature_schema=feature_schema,
             retraining_state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:retraining",
-            min_new_rows=1000,
+            min_new_rows=min_new_rows,
             max_file_bytes=100_000_000,
             max_file_rows=1_000_000,
             row_error_policy="reject-file",
             validation_percent=20,
             test_percent=10,
         )
-        yield DataBucket(s3, ledger, settings)
+        yield s3, ledger, settings
     aws.client.cache_clear()
+
+
+@pytest.fixture
+def bucket() -> Iterator[DataBucket]:
+    with data_bucket(SCHEMA.name, min_new_rows=1000) as (s3, ledger, settings):
+        yield DataBucket(s3, ledger, settings)
 
 
 def channel_rows(bucket: DataBucket, part: Part) -> dict[str, list[str]]:
