@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.schema import load_schema
-from conveyor.state.ledger import Ledger, Part
+from conveyor.state.ledger import Histogram, Ledger, Part
 from conveyor_tools.synthetic import csv_text, records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +137,7 @@ class MemoryLedger(Ledger):
     def seen(self, object_id: str) -> bool:
         return object_id in self.handled
 
-    def record_part(self, part: Part, object_id: str) -> bool:
+    def record_part(self, part: Part, object_id: str, histogram: Histogram | None = None) -> bool:
         return self._record(object_id, part)
 
     def record_quarantine(self, object_id: str, quarantine_key: str) -> bool:

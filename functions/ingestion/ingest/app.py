@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ingestion import IngestSettings, ingest
@@ -30,4 +30,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.info("object ingested", report=result.model_dump())
     metrics.add_metric(name="RowsAccepted", unit=MetricUnit.Count, value=result.rows_accepted)
     metrics.add_metric(name="RowsSetAside", unit=MetricUnit.Count, value=result.rows_set_aside)
+    for feature in result.drift.features if result.drift else []:
+        # One metric per feature, for the dashboard's population stability index per feature
+        with single_metric(
+            name="FeaturePSI", unit=MetricUnit.NoUnit, value=feature.psi, namespace=metrics.namespace
+        ) as metric:
+            metric.add_dimension(name="Feature", value=feature.name)
     return result.model_dump(mode="json")

@@ -28,6 +28,12 @@ handled once, whatever number of times its event arrives; and the same bytes wri
 the same key (a new version: a client's or Firehose's retry of a write that had gone through) add
 no rows a second time, since a part is named by its key and content. Once the file is handled,
 every retraining run now due (``MinNewRows`` pending) is started.
+
+Drift: when the model in service has a drift baseline, a part's rows are counted into its cells as
+they are written, and the ledger adds the counts to the pending rows' histogram with the part.
+Once ``MinDriftRows`` rows are counted, the histogram is measured against the baseline; a feature
+whose population stability index exceeds ``DriftThreshold`` starts a run (trigger ``drift``) though
+fewer than ``MinNewRows`` rows are pending (:mod:`conveyor.drift`).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from part_writer import PartWriter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from upload_check import (
     FileCheck,
     check_file,  # noqa: F401 (conveyor_tools/bench.py times ingestion.check_file)
@@ -51,12 +57,14 @@ from upload_check import (
 
 from conveyor import aws
 from conveyor.dataset import Channel, part_name
+from conveyor.drift import Baseline, DriftCounter, DriftReport, measure, sample_every
 from conveyor.events import S3Object
+from conveyor.registry import champion_baseline
 from conveyor.retraining import SnapshotLimits, start_due_runs
 from conveyor.s3_streams import ObjectUpload, StoredObject
 from conveyor.schema import FeatureSchema, Rejection
 from conveyor.settings import Settings
-from conveyor.state.ledger import ChannelObject, Ledger, Part
+from conveyor.state.ledger import ChannelObject, Histogram, Ledger, Part
 
 INCOMING = "incoming/"
 STREAM = "incoming/stream/"
@@ -78,6 +86,8 @@ class IngestSettings(Settings):
     test_percent: int
     training_window_days: int = 0
     max_training_rows: int = 0
+    min_drift_rows: int = Field(default=500, ge=1)
+    drift_threshold: float = Field(default=0.2, gt=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +117,10 @@ class IngestReport(BaseModel):
 
 
 class IngestResult(IngestReport):
-    """What one Object Created event did: its object's report and the retraining runs it started."""
+    """What one Object Created event did: its object's report, the pending rows' drift (None without a
+    champion's baseline or below ``MinDriftRows``) and the retraining runs it started."""
 
+    drift: DriftReport | None = None
     started_runs: list[str]
 
 
@@ -124,6 +136,7 @@ def ingest(
     """Handle one object created under incoming/ exactly once, then start every retraining run now due."""
     # S3 names every version in the versioned data bucket; "null" is its id for an object written
     # while versioning was off (the id GetObject and CopyObject then take)
+    baseline = champion_baseline(settings.state_table_name)
     report = ingest_object(
         settings,
         schema,
@@ -133,7 +146,9 @@ def ingest(
         version=s3_object.version_id or "null",
         size=s3_object.size,
         now=now,
+        baseline=baseline,
     )
+    drift = None if baseline is None else pending_drift(settings, ledger, baseline)
     started = start_due_runs(
         ledger,
         bucket=settings.data_bucket_name,
@@ -142,8 +157,17 @@ def ingest(
         trigger="threshold",
         now=now,
         limits=SnapshotLimits.model_validate(settings, from_attributes=True),
+        drift=drift,
     )
-    return IngestResult(**report.model_dump(), started_runs=started)
+    return IngestResult(**report.model_dump(), drift=drift, started_runs=started)
+
+
+def pending_drift(settings: IngestSettings, ledger: Ledger, baseline: Baseline) -> DriftReport | None:
+    """The pending rows' drift from ``baseline``; None until ``MinDriftRows`` of them are counted."""
+    pending = ledger.pending_histogram(baseline.id, baseline.cells)
+    if pending.rows < settings.min_drift_rows:
+        return None
+    return measure(baseline, pending.rows, pending.counts, settings.drift_threshold)
 
 
 def decide(check: FileCheck, policy: RowErrorPolicy) -> Verdict:
@@ -165,13 +189,16 @@ def ingest_object(
     version: str,
     size: int,
     now: datetime,
+    baseline: Baseline | None = None,
 ) -> IngestReport:
-    """Handle one object under incoming/ exactly once."""
+    """Handle one object under incoming/ exactly once, counting its rows into ``baseline``'s cells if given."""
     bucket = settings.data_bucket_name
     object_id = ledger.object_id(bucket, key, version)
     if ledger.seen(object_id):
         return IngestReport(key=key, outcome="duplicate", rows_in=0, rows_accepted=0, rows_set_aside=0)
-    check, verdict, part = _take_in(settings, schema, s3, key=key, version=version, size=size, now=now)
+    check, verdict, part, histogram = _take_in(
+        settings, schema, s3, key=key, version=version, size=size, now=now, baseline=baseline
+    )
     quarantine_key = error_key = None
     if verdict.outcome != "accepted":
         quarantine_key, error_key = _quarantine(
@@ -182,7 +209,7 @@ def ingest_object(
     else:
         # Refused when the part is in the dataset already: another delivery of the event, or another
         # version of these bytes, wrote the same channel objects, which the part recorded then names
-        recorded = ledger.record_part(part, object_id)
+        recorded = ledger.record_part(part, object_id, histogram)
     s3.delete_object(Bucket=bucket, Key=key)
     return IngestReport(
         key=key,
@@ -198,20 +225,30 @@ def ingest_object(
 
 
 def _take_in(
-    settings: IngestSettings, schema: FeatureSchema, s3: Any, *, key: str, version: str, size: int, now: datetime
-) -> tuple[FileCheck, Verdict, Part | None]:
-    """Check the file and write its good rows: the check, the verdict, and the part written (None if none is)."""
+    settings: IngestSettings,
+    schema: FeatureSchema,
+    s3: Any,
+    *,
+    key: str,
+    version: str,
+    size: int,
+    now: datetime,
+    baseline: Baseline | None,
+) -> tuple[FileCheck, Verdict, Part | None, Histogram | None]:
+    """Check the file and write its good rows: the check, the verdict, the part written (None if none is)
+    and its rows' histogram in ``baseline``'s cells (None without a baseline)."""
     policy = settings.row_error_policy
     if size > settings.max_file_bytes:
         check = FileCheck(fatal=Rejection(rule="too-large", message=f"file exceeds {settings.max_file_bytes} bytes"))
-        return check, decide(check, policy), None
+        return check, decide(check, policy), None, None
     upload = StoredObject(s3, settings.data_bucket_name, key, version, size)
     content = fingerprint(upload.chunks(), name=key, max_bytes=settings.max_file_bytes)
     if isinstance(content, Rejection):
         check = FileCheck(fatal=content)
-        return check, decide(check, policy), None
+        return check, decide(check, policy), None, None
     identity = part_id(key.removesuffix(".gz"), content)
-    with _Destination(s3, settings, key=key, part_id=identity) as destination:
+    counter = None if baseline is None else DriftCounter(baseline, schema.layout, sample_every(size))
+    with _Destination(s3, settings, key=key, part_id=identity, counter=counter) as destination:
         check = check_rows(
             schema,
             text_lines(upload.chunks()),
@@ -222,7 +259,7 @@ def _take_in(
         verdict = decide(check, policy)
         channels = destination.finish(verdict)
     if verdict.outcome == "quarantined":
-        return check, verdict, None
+        return check, verdict, None, None
     part = Part(
         part_id=identity,
         key=part_name(identity),
@@ -234,7 +271,12 @@ def _take_in(
         layout=schema.layout,
         newest_event_at=check.newest_event_at,
     )
-    return check, verdict, part
+    histogram = (
+        None
+        if counter is None
+        else Histogram(baseline_id=counter.baseline.id, rows=counter.rows, counts=counter.counts())
+    )
+    return check, verdict, part, histogram
 
 
 class _Destination:
@@ -242,11 +284,15 @@ class _Destination:
     keep-good-rows) into ``quarantine/<key>.rejected.csv``.
 
     Under reject-file a bad row sets the whole file aside: what was written is taken back at once
-    and nothing more is written. Leaving the ``with`` block on an error takes everything back.
+    and nothing more is written. Leaving the ``with`` block on an error takes everything back. Good
+    rows are also counted by ``counter``, when drift is tracked.
     """
 
-    def __init__(self, s3: Any, settings: IngestSettings, *, key: str, part_id: str) -> None:
+    def __init__(
+        self, s3: Any, settings: IngestSettings, *, key: str, part_id: str, counter: DriftCounter | None = None
+    ) -> None:
         bucket = settings.data_bucket_name
+        self._counter = counter
         self._part: PartWriter | None = PartWriter(
             s3, bucket, part_id, settings.validation_percent, settings.test_percent
         )
@@ -257,6 +303,8 @@ class _Destination:
     def good_rows(self, lines: list[str], metadata: list[str] | None) -> None:
         if self._part is not None:
             self._part.add(lines, metadata)
+            if self._counter is not None:
+                self._counter.add(lines)
 
     def bad_rows(self, lines: list[str]) -> None:
         if self._rejected is not None:

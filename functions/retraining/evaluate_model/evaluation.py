@@ -10,6 +10,9 @@ or values) differs from the run's; the report says which. A run whose test chann
 (a tiny dataset) is gated on its training job's validation metric, and says so. The champion's
 metric from its own training is still reported; no decision rests on it.
 
+Beside the report goes the model's drift baseline (:mod:`baseline`), which the model package's
+DriftCheckBaselines point at: ingestion measures incoming rows against the champion's.
+
 The report written here is what the model package's ModelMetrics point at, and what the next
 run reads the champion from: its training metrics (``metrics``) and the ``layout`` it was
 trained on. A model that passes is registered Approved (``ApprovalMode`` automatic), which
@@ -26,9 +29,11 @@ import operator
 from collections.abc import Callable
 from typing import Any, Literal
 
+import numpy as np
 import xgboost as xgb
+from baseline import fit_baseline
 from pydantic import BaseModel, Field
-from scoring import TestRows, load_model, read_test_rows, score
+from scoring import ChannelRows, load_model, read_rows, score
 
 from conveyor import aws
 from conveyor.errors import ConveyorError
@@ -73,6 +78,7 @@ class TrainingResult(BaseModel):
 class RunChannels(BaseModel):
     """What the evaluation needs of the run's channels ("Write channel manifests")."""
 
+    train: str
     test: str
     rows: dict[str, int]
     layout: Layout
@@ -109,6 +115,7 @@ class Evaluation(BaseModel):
     champion_package_arn: str | None
     champion_metric_value: float | None
     report_uri: str
+    baseline_uri: str
     model_data_url: str
     metadata: dict[str, str]
 
@@ -177,9 +184,9 @@ def measure(
     stored one: the best comparison left, and the report says so.
     """
     name = settings.metric
-    rows: TestRows | None = None
+    rows: ChannelRows | None = None
     if run.channels.rows.get("test", 0) > 0:
-        rows = read_test_rows(run.channels.test, run.channels.layout, settings.evaluation_max_rows)
+        rows = read_rows(run.channels.test, run.channels.layout, settings.evaluation_max_rows)
     value = math.nan if rows is None or rows.count == 0 else _score(load_model(run.training.model_data_url), rows, name)
     if rows is None or math.isnan(value):
         why = "no test rows in this run" if rows is None or rows.count == 0 else f"{name} is undefined on the test rows"
@@ -214,7 +221,7 @@ def measure(
     return measured
 
 
-def _score(model: Any, rows: TestRows, metric: str, layout: Layout | None = None) -> float:
+def _score(model: Any, rows: ChannelRows, metric: str, layout: Layout | None = None) -> float:
     """``score`` of the model on the rows (in ``layout``'s columns if given); NaN where XGBoost has none."""
     features = rows.features if layout is None else rows.columns_for(layout)
     try:
@@ -264,12 +271,10 @@ def evaluate(settings: EvaluateSettings, run: EvaluationInput) -> Evaluation:
         "reasons": reasons,
         "notes": notes,
     }
-    aws.client("s3").put_object(
-        Bucket=settings.artifact_bucket_name,
-        Key=report_key,
-        Body=json.dumps(report, indent=2).encode(),
-        ContentType="application/json",
-    )
+    _put_json(settings, report_key, report)
+    baseline_key = f"{REPORTS_PREFIX}{run.run_id}/baseline.json"
+    train = read_rows(run.channels.train, run.channels.layout, settings.evaluation_max_rows, dtype=np.float64)
+    _put_json(settings, baseline_key, fit_baseline(run.run_id, train).model_dump(mode="json"))
     return Evaluation(
         decision=decision,
         approval_status=status,
@@ -283,8 +288,18 @@ def evaluate(settings: EvaluateSettings, run: EvaluationInput) -> Evaluation:
         champion_package_arn=current.package_arn if current else None,
         champion_metric_value=measured.champion_value,
         report_uri=f"s3://{settings.artifact_bucket_name}/{report_key}",
+        baseline_uri=f"s3://{settings.artifact_bucket_name}/{baseline_key}",
         model_data_url=run.training.model_data_url,
         metadata=_metadata(settings, run, measured, validation, decision),
+    )
+
+
+def _put_json(settings: EvaluateSettings, key: str, document: dict[str, Any]) -> None:
+    aws.client("s3").put_object(
+        Bucket=settings.artifact_bucket_name,
+        Key=key,
+        Body=json.dumps(document, indent=2).encode(),
+        ContentType="application/json",
     )
 
 

@@ -37,15 +37,15 @@ from conveyor.schema import Layout
 
 MODEL_FILE = "xgboost-model"
 READ_BYTES = 1 << 20
-Matrix = npt.NDArray[np.float32]
+Matrix = npt.NDArray[np.floating[Any]]
 
 
 class ModelArtifactError(ConveyorError):
     """A model's ``model.tar.gz`` holds no XGBoost model that loads."""
 
 
-class TestRowsError(ConveyorError):
-    """The test channel's rows are not in the run's layout."""
+class ChannelRowsError(ConveyorError):
+    """A channel's rows are not in the run's layout."""
 
 
 class ScoreNotFoundError(ConveyorError):
@@ -53,8 +53,8 @@ class ScoreNotFoundError(ConveyorError):
 
 
 @dataclass(frozen=True)
-class TestRows:
-    """Rows of the run's test channel, in the run's layout: labels, and features in the layout's order."""
+class ChannelRows:
+    """Rows of one of the run's channels, in the run's layout: labels, and features in the layout's order."""
 
     __test__ = False  # not a pytest test class
 
@@ -71,7 +71,7 @@ class TestRows:
         if layout.features == self.layout.features:
             return self.features
         position = {name: index for index, name in enumerate(self.layout.features)}
-        arranged = np.full((self.count, len(layout.features)), np.nan, dtype=np.float32)
+        arranged = np.full((self.count, len(layout.features)), np.nan, dtype=self.features.dtype)
         for index, name in enumerate(layout.features):
             if name in position:
                 arranged[:, index] = self.features[:, position[name]]
@@ -92,16 +92,18 @@ def _missing_or_number(cell: str) -> float:
     return float(cell) if cell else math.nan
 
 
-def _matrix(lines: list[bytes]) -> Matrix:
+def _matrix(lines: list[bytes], dtype: type[np.floating[Any]]) -> Matrix:
     """Rows of numbers; an empty cell is a missing value (NaN), as training's CSV reader reads it."""
     try:
-        return np.loadtxt(lines, delimiter=",", dtype=np.float32, ndmin=2)
+        return np.loadtxt(lines, delimiter=",", dtype=dtype, ndmin=2)
     except ValueError:
         # A row with an empty cell (a feature new to a part migrated from an older schema): cell by cell
-        return np.loadtxt(lines, delimiter=",", dtype=np.float32, ndmin=2, converters=_missing_or_number)
+        return np.loadtxt(lines, delimiter=",", dtype=dtype, ndmin=2, converters=_missing_or_number)
 
 
-def read_test_rows(manifest_uri: str, layout: Layout, max_rows: int) -> TestRows:
+def read_rows(
+    manifest_uri: str, layout: Layout, max_rows: int, dtype: type[np.floating[Any]] = np.float32
+) -> ChannelRows:
     """``max_rows`` rows of the objects the manifest lists, its last object first: the newest parts' rows
     (headerless CSV, label first)."""
     s3 = aws.client("s3")
@@ -116,18 +118,18 @@ def read_test_rows(manifest_uri: str, layout: Layout, max_rows: int) -> TestRows
         if not lines:
             continue
         try:
-            block = _matrix(lines)
+            block = _matrix(lines, dtype)
         except ValueError as error:
-            raise TestRowsError(f"test object {object_key} is not numeric CSV: {error}") from error
+            raise ChannelRowsError(f"channel object {object_key} is not numeric CSV: {error}") from error
         if block.shape[1] != len(layout.columns):
-            raise TestRowsError(
-                f"test object {object_key} has {block.shape[1]} columns where the run's layout "
+            raise ChannelRowsError(
+                f"channel object {object_key} has {block.shape[1]} columns where the run's layout "
                 f"({layout.schema_name} {layout.version}) has {len(layout.columns)}: {', '.join(layout.columns)}"
             )
         blocks.append(block)
         remaining -= len(block)
-    rows = np.concatenate(blocks) if blocks else np.empty((0, len(layout.columns)), dtype=np.float32)
-    return TestRows(layout=layout, labels=rows[:, 0], features=rows[:, 1:])
+    rows = np.concatenate(blocks) if blocks else np.empty((0, len(layout.columns)), dtype=dtype)
+    return ChannelRows(layout=layout, labels=rows[:, 0], features=rows[:, 1:])
 
 
 def load_model(model_data_url: str) -> xgb.Booster:

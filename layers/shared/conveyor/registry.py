@@ -6,7 +6,8 @@ never served, or was rolled back, is not the champion. Each package points, thro
 ``ModelMetrics.ModelQuality.Statistics``, at the evaluation report its run wrote, and through its
 inference container at its ``model.tar.gz``. The report holds the metrics its training job
 reported and, from the fair gate on, the ``layout`` (label and features) the model was trained on;
-an older report has none.
+an older report has none. Through ``DriftCheckBaselines.ModelDataQuality.Statistics`` it points at
+its drift baseline (:mod:`conveyor.drift`); a package registered before baselines has none.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from conveyor import aws
+from conveyor.drift import Baseline
 from conveyor.schema import Layout
 from conveyor.state.champion import current_champion
 
@@ -48,3 +50,16 @@ def champion(table_name: str) -> Champion | None:
         metrics=report["metrics"],
         layout=report.get("layout"),
     )
+
+
+def baseline_of(package_arn: str) -> Baseline | None:
+    """The drift baseline of a model package, or None if it has none."""
+    package = aws.client("sagemaker").describe_model_package(ModelPackageName=package_arn)
+    statistics = package.get("DriftCheckBaselines", {}).get("ModelDataQuality", {}).get("Statistics")
+    return None if statistics is None else Baseline.model_validate(_read_json(statistics["S3Uri"]))
+
+
+def champion_baseline(table_name: str) -> Baseline | None:
+    """The drift baseline of the model in service; None before the first release, or if it has none."""
+    pointer = current_champion(table_name)
+    return None if pointer is None else baseline_of(pointer.package_arn)

@@ -7,6 +7,11 @@ else that of its recording. It
 is written to ``datasets/snapshots/<run id>.json`` with every part's record, so the run knows
 which parts it uses whatever happens to the ledger afterwards (compaction replaces parts).
 
+A run drift started (trigger ``drift``: fewer than ``MinNewRows`` rows pending, but drifted from
+the champion's training data; :mod:`conveyor.drift`) carries its drift report: whole in the
+snapshot, in short in the workflow's input, and in the "Data Drift Detected" event published
+when it is claimed.
+
 The execution name is the run's id, so a replayed event, or a retry after a crash, can never
 start a second execution of the same run. The workflow's input is documented in
 statemachines/retraining.asl.json.
@@ -16,14 +21,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Literal
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from conveyor import aws
+from conveyor.drift import DriftReport
 from conveyor.state.control import is_frozen
-from conveyor.state.ledger import Ledger, Part, Run
+from conveyor.state.ledger import Ledger, Part, Run, Trigger
 
 SNAPSHOT_PREFIX = "datasets/snapshots/"
 
@@ -66,14 +71,23 @@ def _age(part: Part) -> datetime:
     return part.newest_event_at or part.created_at
 
 
+class DriftSummary(BaseModel):
+    """Why drift started a run: the drifted features (most first), their largest index, the rows measured."""
+
+    features: list[str]
+    max_psi: float
+    rows: int
+
+
 class RetrainingInput(BaseModel):
     """What the retraining workflow receives."""
 
     run_id: str
-    trigger: Literal["threshold", "schedule"]
+    trigger: Trigger
     claimed_at: datetime
     new_rows: int
     dataset: DatasetSnapshot
+    drift: DriftSummary | None = None
 
 
 def start_due_runs(
@@ -82,14 +96,20 @@ def start_due_runs(
     bucket: str,
     state_machine_arn: str,
     min_rows: int,
-    trigger: Literal["threshold", "schedule"],
+    trigger: Trigger,
     now: datetime,
     limits: SnapshotLimits,
+    drift: DriftReport | None = None,
 ) -> list[str]:
-    """Claim a run if enough rows are pending, then start every claimed run; the started run ids."""
+    """Claim a run if enough rows are pending, or else if ``drift`` found features drifted in them; then
+    start every claimed run: the started run ids."""
     if is_frozen(ledger.table_name):
         return []
-    ledger.claim_run(min_rows, trigger, now)
+    claimed = ledger.claim_run(min_rows, trigger, now)
+    if claimed is None and drift is not None and drift.drifted:
+        claimed = ledger.claim_run(drift.rows, "drift", now, drift=drift.model_dump_json())
+        if claimed is not None:
+            _announce_drift(claimed, drift)
     started = []
     for run in ledger.unstarted_runs():
         execution_arn = _start(ledger, run, bucket, state_machine_arn, limits)
@@ -98,14 +118,39 @@ def start_due_runs(
     return started
 
 
+def _announce_drift(run: Run, drift: DriftReport) -> None:
+    """Publish "Data Drift Detected" for the run drift started (once: only the claim that made the run gets here)."""
+    detail = {
+        "run_id": run.run_id,
+        "rows": drift.rows,
+        "threshold": drift.threshold,
+        "baseline_run_id": drift.baseline_run_id,
+        "drifted": drift.drifted,
+        "features": [{"name": f.name, "psi": f.psi, "outside_share": f.outside_share} for f in drift.features],
+        "label_psi": drift.label.psi,
+    }
+    aws.client("events").put_events(
+        Entries=[
+            {
+                "Source": "conveyor",
+                "DetailType": "Data Drift Detected",
+                "EventBusName": "default",
+                "Detail": json.dumps(detail),
+            }
+        ]
+    )
+
+
 def _start(ledger: Ledger, run: Run, bucket: str, state_machine_arn: str, limits: SnapshotLimits) -> str:
     parts = limits.select(ledger.parts(created_until=run.claimed_at), run.claimed_at)
     manifest_key = f"{SNAPSHOT_PREFIX}{run.run_id}.json"
+    drift = None if run.drift is None else DriftReport.model_validate_json(run.drift)
     manifest = {
         "run_id": run.run_id,
         "claimed_at": run.claimed_at.isoformat(),
         "limits": limits.model_dump(),
         "parts": [part.model_dump(mode="json") for part in parts],
+        "drift": None if drift is None else drift.model_dump(mode="json"),
     }
     aws.client("s3").put_object(
         Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode(), ContentType="application/json"
@@ -118,6 +163,7 @@ def _start(ledger: Ledger, run: Run, bucket: str, state_machine_arn: str, limits
         dataset=DatasetSnapshot(
             bucket=bucket, manifest_key=manifest_key, rows=sum(p.rows for p in parts), parts=len(parts)
         ),
+        drift=None if drift is None else DriftSummary(features=drift.drifted, max_psi=drift.max_psi, rows=drift.rows),
     )
     sfn = aws.client("stepfunctions")
     try:

@@ -263,6 +263,7 @@ def test_a_run_that_recorded_no_test_rows_does_not_read_its_test_channel(
     # Given a run whose channels recorded no test rows (or no count), and whose test manifest cannot be read
     run = run_input(model(stack, "run-000002"), "s3://data/datasets/channels/run-000002/absent.manifest")
     run.channels.rows = {"train": 141, "validation": 39} | recorded
+    run.channels.train = stack.test_channel()
     # When it is evaluated
     evaluation = evaluate(SETTINGS, run)
     # Then it is gated on its validation metric without reading the manifest, and the report counts no test rows

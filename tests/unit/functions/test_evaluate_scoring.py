@@ -13,7 +13,7 @@ import pytest
 import xgboost as xgb
 from evaluation import EvaluateSettings, EvaluationInput, evaluate
 from moto import mock_aws
-from scoring import TestRows, load_model, read_test_rows, score
+from scoring import ChannelRows, load_model, read_rows, score
 
 from conveyor import aws
 from conveyor.schema import LabelSpec, Layout, load_schema
@@ -127,7 +127,8 @@ def run_input(model_data_url: str, test_manifest: str, *, test_rows: int = 120, 
     event = load_event("retraining/evaluate_model.json")
     event["run_id"] = "run-000002"
     event["training"]["ModelDataUrl"] = model_data_url
-    event["channels"] |= {"test": test_manifest, "layout": layout.model_dump()}
+    # The training rows the baseline is taken from: the test rows will do
+    event["channels"] |= {"train": test_manifest, "test": test_manifest, "layout": layout.model_dump()}
     event["channels"]["rows"]["test"] = test_rows
     return EvaluationInput.model_validate(event)
 
@@ -143,7 +144,7 @@ def test_the_sample_event_parses() -> None:
 
 def test_the_champions_columns_are_taken_by_name_and_missing_ones_are_nan() -> None:
     # Given two test rows in the run's layout
-    rows = TestRows(
+    rows = ChannelRows(
         layout=LAYOUT,
         labels=np.array([0, 1], dtype=np.float32),
         features=np.array([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]], dtype=np.float32),
@@ -158,7 +159,7 @@ def test_the_champions_columns_are_taken_by_name_and_missing_ones_are_nan() -> N
 
 def test_at_most_max_rows_are_read_the_newest_objects_first(stack: Stack) -> None:
     manifest = stack.test_channel(objects=2)
-    rows = read_test_rows(manifest, LAYOUT, 70)
+    rows = read_rows(manifest, LAYOUT, 70)
     first_object = stack.test_rows[0::2]
     second_object = stack.test_rows[1::2]
     assert rows.count == 70

@@ -7,7 +7,10 @@ Items (``pk`` / ``sk``; every family of the table is listed in :mod:`conveyor.st
   compaction replaces small parts with one that holds their rows, in one transaction;
 - ``object`` / ``<bucket>/<key>#<version>``: an input object already handled (accepted, with its part and
   rows, or quarantined);
-- ``run`` / ``run-000001``: a retraining run, ``CLAIMED`` then ``STARTED``.
+- ``run`` / ``run-000001``: a retraining run, ``CLAIMED`` then ``STARTED``;
+- ``drift`` / ``<baseline id>#<chunk>``: the pending rows' histogram in the cells of the champion's
+  drift baseline (:mod:`conveyor.drift`), ``rows`` and counts ``h<cell>``, ``CELLS_PER_ITEM`` cells an
+  item; recording a part adds to it, and claiming a run empties it with the rows it claims.
 
 Every change is a conditional write, so concurrent uploads never lose a count and a replayed
 event never records a part, or claims a run, twice. A transaction DynamoDB cancels for a conflict
@@ -38,6 +41,13 @@ CONFLICT_ATTEMPTS = 8
 CONFLICT_BACKOFF_SECONDS = 0.025
 # A transaction holds at most 100 items: the compacted part and the parts it replaces.
 MAX_COMPACTED_SOURCES = 99
+# Counts per histogram item: an update of all of them stays within DynamoDB's 4 KB expression limit.
+CELLS_PER_ITEM = 250
+# A part's record takes 3 items of a transaction, leaving 97 for its histogram.
+MAX_DRIFT_CELLS = 97 * CELLS_PER_ITEM
+# A claim takes 2 items of a transaction; the rest empty histograms (more is only possible after
+# several champions with very wide schemas between two runs: what is left is emptied by the next claim)
+MAX_EMPTIED_HISTOGRAM_ITEMS = 98
 
 
 class ChannelObject(BaseModel):
@@ -83,14 +93,27 @@ class Counter(BaseModel):
     runs: int = 0
 
 
+Trigger = Literal["threshold", "schedule", "drift"]
+
+
 class Run(BaseModel):
     run_id: str
     number: int
     status: Literal["CLAIMED", "STARTED"]
-    trigger: Literal["threshold", "schedule"]
+    trigger: Trigger
     rows: int
     claimed_at: datetime
     execution_arn: str | None = None
+    drift: str | None = None
+    """For a run drift started, the drift report that started it (``conveyor.drift.DriftReport``, as JSON)."""
+
+
+class Histogram(BaseModel):
+    """Rows counted into the cells of a drift baseline (``conveyor.drift.Baseline.id``)."""
+
+    baseline_id: str
+    rows: int
+    counts: list[int]
 
 
 class ClaimContendedError(Exception):
@@ -165,8 +188,9 @@ class Ledger:
         found = self._dynamodb.get_item(TableName=self.table_name, Key=key("object", object_id), ConsistentRead=True)
         return "Item" in found
 
-    def record_part(self, part: Part, object_id: str) -> bool:
-        """Add ``part`` and its rows to the pending count, once. False if it was recorded before."""
+    def record_part(self, part: Part, object_id: str, histogram: Histogram | None = None) -> bool:
+        """Add ``part`` and its rows to the pending count, and its ``histogram`` to the pending rows', once.
+        False if it was recorded before."""
         marker = plain_key("object", object_id) | {"outcome": "accepted", "part_id": part.part_id, "rows": part.rows}
         part_item = plain_key("dataset", f"part#{part.part_id}") | part.model_dump(mode="json")
         counter_update = {
@@ -177,13 +201,68 @@ class Ledger:
                 "ExpressionAttributeValues": to_item({":rows": part.rows, ":one": 1}),
             }
         }
+        drift = [] if histogram is None else self._histogram_updates(histogram)
         try:
-            self._transact([self._put_new(part_item), self._put_new(marker), counter_update])
+            self._transact([self._put_new(part_item), self._put_new(marker), counter_update, *drift])
         except ClientError as error:
             if _is_condition_failure(error):
                 return False
             raise
         return True
+
+    def _histogram_updates(self, histogram: Histogram) -> list[dict[str, Any]]:
+        """Updates adding ``histogram`` to the pending one of its baseline: each item its rows and its cells' counts."""
+        if len(histogram.counts) > MAX_DRIFT_CELLS:
+            raise ValueError(f"a drift histogram holds at most {MAX_DRIFT_CELLS} cells, not {len(histogram.counts)}")
+        updates = []
+        for start in range(0, len(histogram.counts), CELLS_PER_ITEM):
+            cells = {
+                f"h{cell}": count
+                for cell, count in enumerate(histogram.counts[start : start + CELLS_PER_ITEM], start)
+                if count
+            }
+            additions = ", ".join(f"#{name} :{name}" for name in cells)
+            updates.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": key("drift", f"{histogram.baseline_id}#{start // CELLS_PER_ITEM}"),
+                        "UpdateExpression": "ADD #rows :rows" + (f", {additions}" if additions else ""),
+                        "ExpressionAttributeNames": {"#rows": "rows"} | {f"#{name}": name for name in cells},
+                        "ExpressionAttributeValues": to_item(
+                            {":rows": histogram.rows} | {f":{n}": c for n, c in cells.items()}
+                        ),
+                    }
+                }
+            )
+        return updates
+
+    def _histogram_items(self) -> list[dict[str, Any]]:
+        """Every item of every pending histogram, as plain values."""
+        found = []
+        for page in self._dynamodb.get_paginator("query").paginate(
+            TableName=self.table_name,
+            KeyConditionExpression=f"{PARTITION_KEY} = :family",
+            ExpressionAttributeValues=to_item({":family": "drift"}),
+            ConsistentRead=True,
+        ):
+            found += [from_item(item) for item in page["Items"]]
+        return found
+
+    def pending_histogram(self, baseline_id: str, cells: int) -> Histogram:
+        """The histogram of the rows pending since the last claimed run, in the cells of ``baseline_id``."""
+        counts = [0] * cells
+        rows = 0
+        for found in self._histogram_items():
+            chosen, _, chunk = found[SORT_KEY].rpartition("#")
+            if chosen != baseline_id:
+                continue
+            if chunk == "0":
+                rows = found["rows"]
+            for name, count in found.items():
+                if name.startswith("h") and name[1:].isdigit() and int(name[1:]) < cells:
+                    counts[int(name[1:])] = count
+        return Histogram(baseline_id=baseline_id, rows=rows, counts=counts)
 
     def record_quarantine(self, object_id: str, quarantine_key: str) -> bool:
         """Remember that the object was set aside, once. False if it was handled before."""
@@ -267,12 +346,17 @@ class Ledger:
             found = [part for part in found if part.created_at <= created_until]
         return sorted(found, key=lambda part: (part.created_at, part.part_id))
 
-    def claim_run(self, min_rows: int, trigger: Literal["threshold", "schedule"], now: datetime) -> Run | None:
-        """Claim the pending rows for a new run if there are at least ``min_rows``; None if not."""
+    def claim_run(self, min_rows: int, trigger: Trigger, now: datetime, drift: str | None = None) -> Run | None:
+        """Claim the pending rows for a new run if there are at least ``min_rows``; None if not.
+
+        The pending rows' histograms are emptied with the claim, each as it was read: a part
+        recorded in between cancels the claim, which is then made again.
+        """
         for _ in range(CLAIM_ATTEMPTS):
             counter = self.counter()
             if counter.pending_rows < max(min_rows, 1):
                 return None
+            histograms = self._histogram_items()
             number = counter.runs + 1
             run = Run(
                 run_id=f"run-{number:06d}",
@@ -281,6 +365,7 @@ class Ledger:
                 trigger=trigger,
                 rows=counter.pending_rows,
                 claimed_at=now,
+                drift=drift,
             )
             claim = {
                 "Update": {
@@ -294,8 +379,20 @@ class Ledger:
                 }
             }
             run_item = plain_key("run", run.run_id) | run.model_dump(mode="json")
+            emptied = [
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": key("drift", found[SORT_KEY]),
+                        "ConditionExpression": "#rows = :rows",
+                        "ExpressionAttributeNames": {"#rows": "rows"},
+                        "ExpressionAttributeValues": to_item({":rows": found["rows"]}),
+                    }
+                }
+                for found in histograms[:MAX_EMPTIED_HISTOGRAM_ITEMS]
+            ]
             try:
-                self._transact([claim, self._put_new(run_item)])
+                self._transact([claim, self._put_new(run_item), *emptied])
             except ClientError as error:
                 if _is_condition_failure(error):
                     continue
