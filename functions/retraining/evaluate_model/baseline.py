@@ -1,7 +1,7 @@
 """The drift baseline of the run's model: its training rows' bins, stored beside its evaluation report.
 
-The bins are taken from at most ``EvaluationMaxRows`` of the run's train channel, the newest parts'
-first (as the test rows are read), parsed as 64-bit floats: ingestion parses a cell's text the same
+The bins are taken from at most ``MAX_ROWS`` of the run's train channel, the newest parts' first (as
+the test rows are read), parsed as 64-bit floats: ingestion parses a cell's text the same
 way, so a value the training rows hold is never outside their range. Each feature's edges are its
 minimum, its deciles and its maximum, without repeats; its shares are counted with the cells
 ingestion counts in (``FeatureBaseline.bounds``). Missing values (a feature new to parts migrated
@@ -15,6 +15,10 @@ import numpy as np
 from scoring import ChannelRows
 
 from conveyor.drift import BINS, Baseline, FeatureBaseline, LabelBaseline
+
+MAX_ROWS = 100_000
+"""Training rows the bins are taken from: a bin's share is then within 0.2 percentage points of all the
+training rows' (95 % of the time), so sampling alone leaves a PSI near 0."""
 
 
 def _feature(name: str, column: np.ndarray) -> FeatureBaseline | None:

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 import xgboost as xgb
-from baseline import fit_baseline
+from baseline import MAX_ROWS, fit_baseline
 from pydantic import BaseModel, Field
 from scoring import ChannelRows, load_model, read_rows, score
 
@@ -273,7 +273,7 @@ def evaluate(settings: EvaluateSettings, run: EvaluationInput) -> Evaluation:
     }
     _put_json(settings, report_key, report)
     baseline_key = f"{REPORTS_PREFIX}{run.run_id}/baseline.json"
-    train = read_rows(run.channels.train, run.channels.layout, settings.evaluation_max_rows, dtype=np.float64)
+    train = read_rows(run.channels.train, run.channels.layout, MAX_ROWS, dtype=np.float64)
     _put_json(settings, baseline_key, fit_baseline(run.run_id, train).model_dump(mode="json"))
     return Evaluation(
         decision=decision,
