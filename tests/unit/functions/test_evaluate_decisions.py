@@ -10,11 +10,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import numpy as np
 import pytest
+from baseline import fit_baseline
 from evaluation import Evaluation, FinalMetric, MetricNotFoundError, evaluate
 from moto import mock_aws
+from scoring import read_rows
 
-from conveyor.registry import champion
+from conveyor.drift import Baseline
+from conveyor.registry import champion, champion_baseline
 from conveyor.schema import LabelSpec, Layout
 from conveyor.state.champion import ChampionPointer, set_champion
 from tests.conftest import ROOT
@@ -182,6 +186,30 @@ def test_the_next_run_reads_the_registered_model_back_as_champion_with_its_metri
     assert current is not None
     assert (current.model_data_url, current.layout) == (challenger, LAYOUT)
     assert current.metrics == {"train:auc": 0.97, "validation:auc": 0.84}
+
+
+def test_the_package_points_at_the_drift_baseline_of_its_training_rows_which_ingestion_reads_back(
+    stack: Stack,
+) -> None:
+    # Given a run whose training rows are the stack's 120 generated rows
+    run = run_input(model(stack, "run-000002"), stack.test_channel())
+    # When it is evaluated, registered and promoted
+    evaluation = evaluate(SETTINGS, run)
+    package = register("run-000002", evaluation)
+    set_champion(
+        "state", ChampionPointer(package_arn=package["ModelPackageArn"], version=1, promoted_at=datetime.now(UTC))
+    )
+    # Then its baseline is stored beside its report, fitted on every training row read as 64-bit floats
+    assert evaluation.baseline_uri == f"s3://{ARTIFACTS}/evaluations/run-000002/baseline.json"
+    rows = read_rows(run.channels.train, LAYOUT, 1000, dtype=np.float64)
+    expected = fit_baseline("run-000002", rows)
+    assert rows.count == 120
+    assert Baseline.model_validate(stack.report(evaluation.baseline_uri)) == expected
+    # And the package's DriftCheckBaselines point at it, so the champion's baseline is found through the registry
+    assert package["DriftCheckBaselines"] == {
+        "ModelDataQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": evaluation.baseline_uri}}
+    }
+    assert champion_baseline("state") == expected
 
 
 def test_a_rejected_model_of_a_changed_schema_is_told_the_change_but_not_to_approve_it(stack: Stack) -> None:

@@ -400,6 +400,11 @@ class Ledger:
             return run
         raise ClaimContendedError(f"the dataset counter changed {CLAIM_ATTEMPTS} times during a run claim")
 
+    def run(self, run_id: str) -> Run | None:
+        """The run ``run_id``, or None if no run has that id."""
+        found = self._dynamodb.get_item(TableName=self.table_name, Key=key("run", run_id), ConsistentRead=True)
+        return Run.model_validate(from_item(found["Item"])) if "Item" in found else None
+
     def unstarted_runs(self) -> list[Run]:
         """Runs claimed but not yet started (a crash between the two leaves one behind)."""
         response = self._dynamodb.query(
