@@ -37,7 +37,7 @@ from conveyor.state.canary import CanaryRecord, CanaryState, get_canary
 from conveyor.state.control import FREEZE_KEY, FROZEN
 from conveyor.state.items import to_item
 from conveyor_inference.native import CompiledModel
-from conveyor_tools import bench_scale, stack
+from conveyor_tools import bench_drift, bench_scale, stack
 from conveyor_tools.approval import decide
 from conveyor_tools.bench_scale import function_module
 from conveyor_tools.lambda_packages import layer_requirements, link_packages
@@ -412,6 +412,22 @@ def ingest_throughput(repeats: int) -> list[Row]:
     return [Row.measured(name, rows / value, rows / baseline, "rows/s", digits=0)]
 
 
+def drift_tracking(repeats: int) -> list[Row]:
+    """Upload ingestion with drift tracking against the same without (ratio: its share of the throughput
+    kept), on a 50 MB upload (an even sample of its rows counted) and a 4 MB one (every row counted); and
+    drift's own work per 1,000-row part against ingesting that part."""
+    baseline = bench_drift.training_baseline()
+    rows = []
+    for size_mb in (50, 4):
+        tracked, plain, every = bench_drift.ingest_with_and_without(size_mb, baseline, max(3, repeats // 2))
+        counted = "every row counted" if every == 1 else f"1 row in {every} counted"
+        name = f"ingest with drift tracking: MB/s of a {size_mb} MB upload ({counted}) against without"
+        rows.append(Row.measured(name, size_mb / tracked, size_mb / plain, "MB/s"))
+    drift, plain = bench_drift.drift_per_part(1000, baseline, repeats)
+    name = "drift per part: counting a 1,000-row part's rows and measuring the histogram, against ingesting the part"
+    return [*rows, Row.measured(name, drift * 1000, plain * 1000, "ms", digits=2)]
+
+
 def _retraining_run(cloud: LocalCloud, run_id: str, seed: int = 7) -> str:
     """Run the retraining workflow on 3000 fresh rows; the execution's ARN (it must succeed)."""
     run_input = seed_run(cloud, run_id, seed=seed)
@@ -744,7 +760,8 @@ def main(argv: list[str] | None = None) -> int:
     edge = edge_inference(args.repeats) + edge_release_transitions()
     rows = edge if args.edge_only else cold_starts(args.cold_start_repeats, environment)
     if not (args.cold_starts_only or args.edge_only):
-        rows += firehose_transform(args.repeats) + ingest_throughput(args.repeats) + run_start(args.repeats)
+        rows += firehose_transform(args.repeats) + ingest_throughput(args.repeats) + drift_tracking(args.repeats)
+        rows += run_start(args.repeats)
         rows += schema_migration()
         rows += upload_burst() + retraining_transitions()
         rows += security_response(args.repeats) + canary_release() + edge

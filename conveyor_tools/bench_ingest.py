@@ -29,6 +29,7 @@ from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
+from conveyor.drift import Baseline
 from conveyor.schema import load_schema
 from conveyor.state.ledger import Histogram, Ledger, Part
 from conveyor_tools.synthetic import csv_text, records
@@ -158,8 +159,11 @@ def ingestion_module() -> Any:
     return importlib.import_module("ingestion")
 
 
-def ingest_upload(s3: CountingS3, row_error_policy: str = "reject-file", key: str = KEY) -> Any:
-    """Ingest the upload ``s3`` holds, under ``key``, once: the report."""
+def ingest_upload(
+    s3: CountingS3, row_error_policy: str = "reject-file", key: str = KEY, baseline: Baseline | None = None
+) -> Any:
+    """Ingest the upload ``s3`` holds, under ``key``, once (counting its rows into ``baseline``'s cells if
+    given, as for a champion with one): the report."""
     ingestion = ingestion_module()
     settings = ingestion.IngestSettings(
         project_name="conveyor",
@@ -178,7 +182,7 @@ def ingest_upload(s3: CountingS3, row_error_policy: str = "reject-file", key: st
     )
     schema = load_schema(SCHEMA)
     return ingestion.ingest_object(
-        settings, schema, MemoryLedger(), s3, key=key, version="bench", size=s3.size, now=NOW
+        settings, schema, MemoryLedger(), s3, key=key, version="bench", size=s3.size, now=NOW, baseline=baseline
     )
 
 
