@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Iterator
@@ -190,3 +191,16 @@ def test_state_machines_come_from_files_with_substitutions(sam: dict[str, Any]) 
         properties = machine["Properties"]
         assert "Definition" not in properties, f"{logical_id}: no inline definitions"
         assert properties["DefinitionUri"].startswith("statemachines/"), logical_id
+
+
+def test_the_dashboard_is_valid_json_and_shows_each_features_drift_against_the_threshold(sam: dict[str, Any]) -> None:
+    # Given the dashboard's body with every ${...} substituted, as CloudFormation does
+    template, names = sam["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    values = {name: "x" for name in names} | {"AWS::Region": "us-east-1", "DriftThreshold": "0.2"}
+    body = re.sub(r"\$\{([^}]+)\}", lambda match: values[match.group(1)], template)
+    # Then it parses, and one widget searches every feature's PSI from ingestion, with the threshold drawn
+    widgets = json.loads(body)["widgets"]
+    [drift] = [w["properties"] for w in widgets if "FeaturePSI" in json.dumps(w)]
+    [[search]] = drift["metrics"]
+    assert search["expression"].startswith('SEARCH(\'{Conveyor,Feature,service} MetricName="FeaturePSI"')
+    assert drift["annotations"]["horizontal"] == [{"label": "DriftThreshold", "value": 0.2}]

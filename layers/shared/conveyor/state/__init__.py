@@ -10,6 +10,7 @@ TTL attribute. No code outside this package builds a key of it.
 ``dataset``              ``part#<id>``                           :mod:`conveyor.state.ledger`
 ``object``               ``<bucket>/<key>#<version>``            :mod:`conveyor.state.ledger`
 ``run``                  ``run-000001``                          :mod:`conveyor.state.ledger`
+``drift``                ``<baseline id>#<chunk>``               :mod:`conveyor.state.ledger`
 ``control``              ``freeze``                              :mod:`conveyor.state.control`
 ``finding``              ``<CloudTrail eventID>``                :mod:`conveyor.state.findings`
 ``health#<stage>``       ``<checked at>#<request id>`` (TTL)     :mod:`conveyor.state.health`
