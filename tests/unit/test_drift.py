@@ -316,10 +316,6 @@ def test_a_baseline_feature_the_layout_does_not_have_keeps_its_cells_empty() -> 
     assert histogram == [0, 1, 1, 0, 0, 0, 0, 1, 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug: a feature with no counts has index ~6.9 (the floors), not the 0 DriftCounter's docstring says",
-)
 def test_a_baseline_feature_the_layout_does_not_have_is_not_drift() -> None:
     # Given rows of a layout without pressure, otherwise just like the training rows
     layout = LAYOUT.model_copy(update={"features": ["temperature"]})

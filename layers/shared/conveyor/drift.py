@@ -28,7 +28,6 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
-from functools import cached_property
 from itertools import repeat
 
 from pydantic import BaseModel, ConfigDict
@@ -55,7 +54,7 @@ class FeatureBaseline(BaseModel):
     shares: list[float]
     """The share of training rows in each bin: one fewer than the edges."""
 
-    @cached_property
+    @property
     def bounds(self) -> list[float]:
         """Where each cell starts, for ``bisect_right``: cell 0 is below the minimum, the last above the maximum.
 
@@ -91,7 +90,7 @@ class Baseline(BaseModel):
     features: list[FeatureBaseline]
     label: LabelBaseline
 
-    @cached_property
+    @property
     def id(self) -> str:
         """A name for these bins: the pending rows' histogram is kept per baseline."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
@@ -150,6 +149,12 @@ def _shares(counts: Sequence[int]) -> list[float]:
     return [count / total if total else 0.0 for count in counts]
 
 
+def _psi(expected: Sequence[float], counts: Sequence[int]) -> float:
+    """The index of ``counts`` against ``expected`` shares; 0 when nothing was counted (a feature the
+    rows do not have, since the schema changed, has not drifted: it is not there)."""
+    return psi(expected, _shares(counts)) if sum(counts) else 0.0
+
+
 def measure(baseline: Baseline, rows: int, counts: Sequence[int], threshold: float) -> DriftReport:
     """The drift of ``rows`` pending rows whose histogram is ``counts`` (cells in ``Baseline.cells`` order)."""
     if len(counts) != baseline.cells:
@@ -157,23 +162,23 @@ def measure(baseline: Baseline, rows: int, counts: Sequence[int], threshold: flo
     features = []
     start = 0
     for feature in baseline.features:
-        shares = _shares(counts[start : start + feature.cells])
+        cells = counts[start : start + feature.cells]
         start += feature.cells
+        shares = _shares(cells)
         features.append(
             FeatureDrift(
                 name=feature.name,
-                psi=round(psi(feature.expected(), shares), 6),
+                psi=round(_psi(feature.expected(), cells), 6),
                 outside_share=round(shares[0] + shares[-1], 6),
                 shares=[round(share, 6) for share in shares],
             )
         )
-    label_shares = _shares(counts[start:])
     label = LabelDrift(
         name=baseline.label.name,
         values=baseline.label.values,
         expected=baseline.label.shares,
-        shares=[round(share, 6) for share in label_shares],
-        psi=round(psi(baseline.label.shares, label_shares), 6),
+        shares=[round(share, 6) for share in _shares(counts[start:])],
+        psi=round(_psi(baseline.label.shares, counts[start:]), 6),
     )
     drifted = sorted((f for f in features if f.psi > threshold), key=lambda f: f.psi, reverse=True)
     return DriftReport(

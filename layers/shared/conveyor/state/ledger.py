@@ -41,8 +41,9 @@ CONFLICT_ATTEMPTS = 8
 CONFLICT_BACKOFF_SECONDS = 0.025
 # A transaction holds at most 100 items: the compacted part and the parts it replaces.
 MAX_COMPACTED_SOURCES = 99
-# Counts per histogram item: an update of all of them stays within DynamoDB's 4 KB expression limit.
-CELLS_PER_ITEM = 250
+# Counts per histogram item: an update of all of them stays within DynamoDB's 4 KB expression limit
+# (and within what moto's expression parser takes: it recurses once per action, past 1,000 at 155 or so).
+CELLS_PER_ITEM = 100
 # A part's record takes 3 items of a transaction, leaving 97 for its histogram.
 MAX_DRIFT_CELLS = 97 * CELLS_PER_ITEM
 # A claim takes 2 items of a transaction; the rest empty histograms (more is only possible after
@@ -349,8 +350,10 @@ class Ledger:
     def claim_run(self, min_rows: int, trigger: Trigger, now: datetime, drift: str | None = None) -> Run | None:
         """Claim the pending rows for a new run if there are at least ``min_rows``; None if not.
 
-        The pending rows' histograms are emptied with the claim, each as it was read: a part
-        recorded in between cancels the claim, which is then made again.
+        The pending rows' histograms are emptied with the claim, each as it was read. With histograms to
+        empty, the claim takes exactly the pending rows read before them: a part recorded after that
+        read (which the histograms may or may not hold yet) cancels the claim, which is then made again.
+        Without, as before drift: the rows pending may grow meanwhile, and the claim takes those read.
         """
         for _ in range(CLAIM_ATTEMPTS):
             counter = self.counter()
@@ -372,7 +375,8 @@ class Ledger:
                     "TableName": self.table_name,
                     "Key": COUNTER_KEY,
                     "UpdateExpression": "SET runs = :number, pending_rows = pending_rows - :rows",
-                    "ConditionExpression": "(attribute_not_exists(runs) OR runs = :runs) AND pending_rows >= :rows",
+                    "ConditionExpression": "(attribute_not_exists(runs) OR runs = :runs) AND "
+                    + ("pending_rows = :rows" if histograms else "pending_rows >= :rows"),
                     "ExpressionAttributeValues": to_item(
                         {":number": number, ":rows": counter.pending_rows, ":runs": counter.runs}
                     ),
