@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Sequence
@@ -48,6 +49,8 @@ ACCOUNT_ID = "123456789012"
 DEFAULT_STACK_NAME = "conveyor-local"
 DEFAULT_PARAMETERS = {"ProjectName": "conveyor", "Stage": "dev"}
 ADVANCE_STEP = timedelta(seconds=10)
+# How long closing waits for a stopped execution to leave the state it is in (a task mid-call).
+STOP_TIMEOUT_SECONDS = 10.0
 """While traffic runs, ``advance`` runs the tickers (alarm evaluation...) at least this often."""
 
 
@@ -221,6 +224,8 @@ class LocalCloud:
         for adapter in self.adapters:
             stack.enter_context(adapter(self))
         stack.enter_context(resources.registered())
+        # Registered last, so it runs first on exit, while every service is still there
+        stack.callback(self._stop_executions)
 
     def deploy(self) -> None:
         """Upload the staged code and create the stack from the translated template."""
@@ -404,6 +409,22 @@ class LocalCloud:
             for execution in list(machine.executions)
             if execution.exec_status in (None, ExecutionStatus.RUNNING)
         ]
+
+    def _stop_executions(self) -> None:
+        """Stop every execution still running and wait for each to leave its current state.
+
+        Moto's backends belong to the process, and the next local cloud of a test run has resources
+        of the same names: an execution left running (a canary baking when its test ended) would go
+        on into that cloud, invoking its functions and publishing to its topic.
+        """
+        running = self._running_executions()
+        for execution in running:
+            if execution.exec_worker is not None:
+                execution.stop(stop_date=self.clock.now(), error="LocalCloudClosed", cause="the local cloud closed")
+        workers = {id(execution.exec_worker) for execution in running}
+        for thread in threading.enumerate():
+            if id(getattr(getattr(thread, "_target", None), "__self__", None)) in workers:
+                thread.join(timeout=STOP_TIMEOUT_SECONDS)
 
     @staticmethod
     def _parked(execution: Any, seen: dict[str, int]) -> bool:
