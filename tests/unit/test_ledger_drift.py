@@ -186,3 +186,35 @@ def test_a_histogram_of_more_cells_than_a_part_can_carry_is_refused_and_nothing_
         ledger.record_part(part(1, 12), "o1", histogram(10, [1] * cells))
     assert ledger.counter().pending_rows == 0
     assert not ledger.seen("o1")
+
+
+class CountingTransactions:
+    """The DynamoDB client, recording how many items each transaction it sends holds."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.sizes: list[int] = []
+
+    def transact_write_items(self, **request: Any) -> Any:
+        self.sizes.append(len(request["TransactItems"]))
+        return self._client.transact_write_items(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_claim_never_sends_more_items_than_a_transaction_holds(ledger: Ledger) -> None:
+    # Given 120 histogram items pending (parts counted under 120 baselines: champions changed often)
+    for number in range(120):
+        ledger.record_part(part(number, 1), f"o{number}", histogram(1, [1], baseline_id=f"{number:016x}"))
+    counting = CountingTransactions(aws.client("dynamodb"))
+    # When a run is claimed
+    run = Ledger(ledger.table_name, dynamodb=counting).claim_run(1, "threshold", NOW)
+    # Then its transaction held DynamoDB's most, 100 items (the counter, the run and 98 histogram items),
+    # and the next claim empties what is left
+    assert run is not None
+    assert counting.sizes == [100]
+    assert len(drift_items(ledger)) == 22
+    ledger.record_part(part(200, 1), "o200")
+    assert ledger.claim_run(1, "threshold", NOW) is not None
+    assert drift_items(ledger) == []

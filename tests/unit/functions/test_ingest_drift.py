@@ -26,6 +26,8 @@ from conveyor.state.champion import ChampionPointer, set_champion
 from conveyor.state.control import set_frozen
 from conveyor.state.ledger import Histogram, Ledger
 from conveyor_tools.synthetic import Record, csv_text, records
+from localcloud.template import load_sam_template
+from tests.conftest import TEMPLATE
 from tests.unit.functions.test_ingest_writes import SCHEMA, data_bucket
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -259,3 +261,28 @@ def test_a_large_file_has_an_even_sample_of_its_rows_counted(
     assert stack.histogram(baseline) == Histogram(
         baseline_id=baseline.id, rows=len(rows[::every]), counts=counted(baseline, rows[::every])
     )
+
+
+def test_the_functions_drift_defaults_are_the_templates() -> None:
+    # Given ingestion's settings with neither drift variable set, and the template's parameters
+    settings = IngestSettings.from_env(
+        {
+            "PROJECT_NAME": "conveyor",
+            "STAGE": "dev",
+            "CONVEYOR_VERSION": "0",
+            "STATE_TABLE_NAME": "state",
+            "DATA_BUCKET_NAME": "data",
+            "FEATURE_SCHEMA": SCHEMA.name,
+            "RETRAINING_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:retraining",
+            "MIN_NEW_ROWS": "1000",
+            "MAX_FILE_BYTES": "1000",
+            "MAX_FILE_ROWS": "10",
+            "ROW_ERROR_POLICY": "reject-file",
+            "VALIDATION_PERCENT": "20",
+            "TEST_PERCENT": "10",
+        }
+    )
+    parameters = load_sam_template(TEMPLATE)["Parameters"]
+    # Then its defaults are the parameters' defaults
+    assert settings.min_drift_rows == parameters["MinDriftRows"]["Default"]
+    assert settings.drift_threshold == float(parameters["DriftThreshold"]["Default"])
