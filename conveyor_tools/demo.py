@@ -129,6 +129,7 @@ def runs(cloud: LocalCloud) -> list[dict[str, Any]]:
                 "new_rows": started["new_rows"],
                 "rows": snapshot["rows"],
                 "parts": snapshot["parts"],
+                "drift": started.get("drift"),
             }
         )
     return found
@@ -166,6 +167,29 @@ def shuffled_round(cloud: LocalCloud) -> None:
     say("Uploading 9000 rows whose labels are shuffled (no signal left): the next model must not be released")
     body = csv_text(records(9000, seed=5, shuffle_labels=True), SCHEMA.columns)
     stack.upload(cloud, "shuffled.csv", body.encode())
+
+
+def drifted_round(cloud: LocalCloud) -> list[dict[str, Any]]:
+    """A recalibrated torque sensor: fewer rows than MinNewRows, unlike the champion's training data, start a run."""
+    say("A torque sensor is recalibrated: 600 rows read 1.6 times the torque (fewer than MinNewRows)")
+    drifted = [row | {"torque_nm": round(float(row["torque_nm"]) * 1.6, 1)} for row in records(600, seed=8)]
+    stack.upload(cloud, "recalibrated.csv", csv_text(drifted, SCHEMA.columns).encode())
+    cloud.run_until_idle(timeout=300)
+    started = [r for r in runs(cloud) if r["trigger"] == "drift"]
+    expect(len(started) == 1, f"expected one run started by drift, saw {runs(cloud)}")
+    [run] = started
+    expect(run["drift"]["features"] == ["torque_nm"], f"expected torque_nm to drift alone, saw {run['drift']}")
+    detail(
+        f"{run['run_id']} started early, trigger drift: {', '.join(run['drift']['features'])} "
+        f"(population stability index {run['drift']['max_psi']:.2f} over {run['drift']['rows']} rows)"
+    )
+    status = next(e["status"] for e in executions(cloud) if e["name"] == run["run_id"])
+    expect(status == "SUCCEEDED", f"run {run['run_id']} ended {status}")
+    model = models(cloud)[-1]
+    detail(f"model {model['package'].rsplit('/', 1)[-1]}: {model['metric']} {model['value']} -> {model['decision']}")
+    for reason in model["reasons"]:
+        detail(f"  {reason} (the gate decides a drift run as any other: its data holds the shuffled rows too)")
+    return [{"run_id": run["run_id"], **run["drift"], "decision": model["decision"]}]
 
 
 WORKFLOWS = {
@@ -225,6 +249,7 @@ def run(template: Path, summary_path: Path, *, delivery: AtLeastOnce | None = No
         approved = [m for m in models(cloud) if m["decision"] == "Approved"]
         expect([m["package"] for m in approved] == [champion["package"]], "the champion changed")
         detail(f"champion kept: {champion['package']}")
+        drift = drifted_round(cloud)
         security = guard(cloud)
         summary: dict[str, Any] = {
             "stack": cloud.stack_name,
@@ -239,6 +264,7 @@ def run(template: Path, summary_path: Path, *, delivery: AtLeastOnce | None = No
             "runs": runs(cloud),
             "executions": executions(cloud),
             "models": models(cloud),
+            "drift": drift,
             "security": security,
         }
     summary_path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,14 +30,21 @@ def test_the_demo_trains_a_champion_rejects_the_shuffled_round_and_summarises(or
     assert runs == [
         ("run-000001", "retraining", "SUCCEEDED"),
         ("run-000002", "retraining", "SUCCEEDED"),
+        ("run-000003", "retraining", "SUCCEEDED"),
         ("package-1", "edge_release", "SUCCEEDED"),
         ("package-1", "canary_release", "SUCCEEDED"),
     ]
     assert [(m["run_id"], m["decision"]) for m in summary["models"]] == [
         ("run-000001", "Approved"),
         ("run-000002", "Rejected"),
+        ("run-000003", "Rejected"),
     ]
     assert summary["models"][0]["value"] > summary["models"][1]["value"]
+    # The recalibrated sensor's 600 rows, fewer than MinNewRows, started the third run, naming the torque
+    assert [r["trigger"] for r in summary["runs"]] == ["threshold", "threshold", "drift"]
+    [drift] = summary["drift"]
+    assert (drift["run_id"], drift["features"], drift["rows"]) == ("run-000003", ["torque_nm"], 600)
+    assert drift["max_psi"] > 0.2
     # The stack's own work raised no finding; the intruder's suspended versioning was undone and lifted
     assert summary["security"] == {
         "finding": "versioning-suspended",
@@ -55,10 +62,21 @@ def dataset(summary: dict[str, Any]) -> list[tuple[str, int]]:
     )
 
 
-def decisions(summary: dict[str, Any]) -> list[tuple[str, str, str, list[str]]]:
-    """Each model's run, metric and decision, and the kind of each reason (before its numbers)."""
+def without_psi(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs, a drift run's index left out: the champion's baseline comes from its training rows,
+    which a Firehose object's random name moves between channels (as it moves the metric, below)."""
+    return [run | {"drift": run["drift"] and {k: v for k, v in run["drift"].items() if k != "max_psi"}} for run in runs]
+
+
+def decisions(summary: dict[str, Any]) -> list[tuple[str, str, str, str | None]]:
+    """Each model's run, metric and decision, and the kind of its first reason (before its numbers).
+
+    Only the first: a model of shuffled labels scores near chance, as does the champion on its rows,
+    so whether it also regressed beyond the tolerance moves with the metric (see below).
+    """
     return [
-        (m["run_id"], m["metric"], m["decision"], [r.split(":")[0] for r in m["reasons"]]) for m in summary["models"]
+        (m["run_id"], m["metric"], m["decision"], m["reasons"][0].split(":")[0] if m["reasons"] else None)
+        for m in summary["models"]
     ]
 
 
@@ -73,8 +91,8 @@ def test_delivered_at_least_once_the_demo_data_gives_the_same_dataset_runs_and_m
     assert all(count > 0 for count in at_least_once["deliveries"].values()), at_least_once["deliveries"]
     # Then each input is one part, the same runs train on the same rows, and the same models are decided
     assert dataset(at_least_once) == dataset(ordered)
-    assert at_least_once["dataset"]["rows"] == 145 + 1500 + 1500 + 9000
-    assert at_least_once["runs"] == ordered["runs"]
+    assert at_least_once["dataset"]["rows"] == 145 + 1500 + 1500 + 9000 + 600
+    assert without_psi(at_least_once["runs"]) == without_psi(ordered["runs"])
     assert at_least_once["executions"] == ordered["executions"]
     assert decisions(at_least_once) == decisions(ordered)
     # And the intruder's call, however often its event comes, is one finding undone once
