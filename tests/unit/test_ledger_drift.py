@@ -204,9 +204,10 @@ class CountingTransactions:
 
 
 def test_a_claim_never_sends_more_items_than_a_transaction_holds(ledger: Ledger) -> None:
-    # Given 120 histogram items pending (parts counted under 120 baselines: champions changed often)
-    for number in range(120):
-        ledger.record_part(part(number, 1), f"o{number}", histogram(1, [1], baseline_id=f"{number:016x}"))
+    # Given 120 histogram items pending: two wide histograms of 60 items each, under two baselines
+    wide = sparse(60 * CELLS_PER_ITEM, {cell: 1 for cell in range(0, 60 * CELLS_PER_ITEM, CELLS_PER_ITEM)})
+    ledger.record_part(part(1, 1), "o1", histogram(1, wide))
+    ledger.record_part(part(2, 1), "o2", histogram(1, wide, baseline_id=OTHER_BASELINE_ID))
     counting = CountingTransactions(aws.client("dynamodb"))
     # When a run is claimed
     run = Ledger(ledger.table_name, dynamodb=counting).claim_run(1, "threshold", NOW)
@@ -215,6 +216,6 @@ def test_a_claim_never_sends_more_items_than_a_transaction_holds(ledger: Ledger)
     assert run is not None
     assert counting.sizes == [100]
     assert len(drift_items(ledger)) == 22
-    ledger.record_part(part(200, 1), "o200")
+    ledger.record_part(part(3, 1), "o3")
     assert ledger.claim_run(1, "threshold", NOW) is not None
     assert drift_items(ledger) == []
