@@ -44,6 +44,24 @@ def drift_items(ledger: Ledger) -> list[str]:
     return sorted(item["sk"]["S"] for item in found["Items"])
 
 
+def raw_item(ledger: Ledger, sort_key: str) -> dict[str, Any]:
+    """A drift item's attributes as DynamoDB holds them."""
+    found = aws.client("dynamodb").get_item(
+        TableName=ledger.table_name, Key={"pk": {"S": "drift"}, "sk": {"S": sort_key}}
+    )
+    item: dict[str, Any] = found["Item"]
+    return item
+
+
+def test_another_baselines_histogram_is_kept_apart(ledger: Ledger) -> None:
+    # Given parts counted under two baselines (a new champion came into service between them)
+    ledger.record_part(part(1, 12), "o1", histogram(10, [0, 7, 3, 0]))
+    ledger.record_part(part(2, 5), "o2", histogram(5, [1, 0, 3, 1], baseline_id=OTHER_BASELINE_ID))
+    # Then each baseline's histogram holds its own parts' counts alone
+    assert ledger.pending_histogram(BASELINE_ID, 4) == histogram(10, [0, 7, 3, 0])
+    assert ledger.pending_histogram(OTHER_BASELINE_ID, 4) == histogram(5, [1, 0, 3, 1], OTHER_BASELINE_ID)
+
+
 def test_nothing_is_pending_before_a_part_is_recorded(ledger: Ledger) -> None:
     assert ledger.pending_histogram(BASELINE_ID, 4) == histogram(0, [0, 0, 0, 0])
 
@@ -98,6 +116,9 @@ def test_a_histogram_wider_than_one_item_reads_back_whole(ledger: Ledger) -> Non
     # Then every cell reads back, added up, and the rows are those of the parts
     assert ledger.pending_histogram(BASELINE_ID, 600) == histogram(80, [2 * count for count in counts])
     assert drift_items(ledger) == [f"{BASELINE_ID}#{item}" for item in range(6)]
+    # (each item holding its 100 cells: the first item ends with cell 99, the second starts with cell 100)
+    first, second = (raw_item(ledger, f"{BASELINE_ID}#{item}") for item in (0, 1))
+    assert ("h99" in first, "h100" in first, "h100" in second) == (True, False, True)
 
 
 def test_an_item_of_a_wide_histogram_without_counts_still_holds_its_rows(ledger: Ledger) -> None:

@@ -21,6 +21,7 @@ from scoring import ChannelRows
 
 from conveyor import drift
 from conveyor.drift import Baseline, DriftCounter, DriftReport
+from conveyor.errors import ConfigurationError
 from conveyor.events import S3Object
 from conveyor.state.champion import ChampionPointer, set_champion
 from conveyor.state.control import set_frozen
@@ -34,6 +35,22 @@ NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 ARTIFACTS = "artifacts"
 GROUP = "conveyor-test-models"
 BASELINE_KEY = "evaluations/run-000001/baseline.json"
+# Ingestion's environment as the template sets it, but for the drift variables
+ENVIRONMENT = {
+    "PROJECT_NAME": "conveyor",
+    "STAGE": "dev",
+    "CONVEYOR_VERSION": "0",
+    "STATE_TABLE_NAME": "state",
+    "DATA_BUCKET_NAME": "data",
+    "FEATURE_SCHEMA": "predictive_maintenance",
+    "RETRAINING_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:retraining",
+    "MIN_NEW_ROWS": "1000",
+    "MAX_FILE_BYTES": "1000",
+    "MAX_FILE_ROWS": "10",
+    "ROW_ERROR_POLICY": "reject-file",
+    "VALIDATION_PERCENT": "20",
+    "TEST_PERCENT": "10",
+}
 
 
 def scaled_torque(rows: list[Record]) -> list[Record]:
@@ -265,24 +282,29 @@ def test_a_large_file_has_an_even_sample_of_its_rows_counted(
 
 def test_the_functions_drift_defaults_are_the_templates() -> None:
     # Given ingestion's settings with neither drift variable set, and the template's parameters
-    settings = IngestSettings.from_env(
-        {
-            "PROJECT_NAME": "conveyor",
-            "STAGE": "dev",
-            "CONVEYOR_VERSION": "0",
-            "STATE_TABLE_NAME": "state",
-            "DATA_BUCKET_NAME": "data",
-            "FEATURE_SCHEMA": SCHEMA.name,
-            "RETRAINING_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:retraining",
-            "MIN_NEW_ROWS": "1000",
-            "MAX_FILE_BYTES": "1000",
-            "MAX_FILE_ROWS": "10",
-            "ROW_ERROR_POLICY": "reject-file",
-            "VALIDATION_PERCENT": "20",
-            "TEST_PERCENT": "10",
-        }
-    )
+    settings = IngestSettings.from_env(ENVIRONMENT)
     parameters = load_sam_template(TEMPLATE)["Parameters"]
     # Then its defaults are the parameters' defaults
     assert settings.min_drift_rows == parameters["MinDriftRows"]["Default"]
     assert settings.drift_threshold == float(parameters["DriftThreshold"]["Default"])
+
+
+@pytest.mark.parametrize(
+    ("variables", "accepted"),
+    [
+        ({"MIN_DRIFT_ROWS": "1"}, True),
+        ({"MIN_DRIFT_ROWS": "0"}, False),
+        ({"DRIFT_THRESHOLD": "0.05"}, True),
+        ({"DRIFT_THRESHOLD": "0"}, False),
+    ],
+)
+def test_min_drift_rows_is_at_least_one_and_the_threshold_positive(variables: dict[str, str], accepted: bool) -> None:
+    environment = ENVIRONMENT | variables
+    if accepted:
+        settings = IngestSettings.from_env(environment)
+        assert {"MIN_DRIFT_ROWS": str(settings.min_drift_rows), "DRIFT_THRESHOLD": str(settings.drift_threshold)}[
+            next(iter(variables))
+        ] == next(iter(variables.values()))
+    else:
+        with pytest.raises(ConfigurationError, match=next(iter(variables))):
+            IngestSettings.from_env(environment)

@@ -261,7 +261,7 @@ class Ledger:
             if chunk == "0":
                 rows = found["rows"]
             for name, count in found.items():
-                if name.startswith("h") and name[1:].isdigit() and int(name[1:]) < cells:
+                if name.startswith("h") and name[1:].isdigit():
                     counts[int(name[1:])] = count
         return Histogram(baseline_id=baseline_id, rows=rows, counts=counts)
 
