@@ -3,24 +3,31 @@
     conveyor approve PACKAGE --reason "why"   release a package waiting for approval
     conveyor reject PACKAGE --reason "why"    reject a package waiting for approval, or one released
     conveyor schema diff OLD NEW              what deploying schema NEW over OLD does to the data
+    conveyor schema infer DATA.csv --label COLUMN [--name NAME] [--margin FRACTION] [--output PATH] [--force]
+                                              write a feature schema for your own data, saying what it inferred
 
 PACKAGE is a model package ARN or a version number of the stack's model package group. The stack
 is found by name (``--stack``, default conveyor-dev, as in samconfig.toml), with the usual AWS
-credentials and region. ``schema diff`` needs no stack: OLD and NEW are schema names
-(layers/shared/conveyor/schemas/<name>.json) or paths to schema files.
+credentials and region. The ``schema`` commands need no stack. For ``schema diff``, OLD and NEW
+are schema names (layers/shared/conveyor/schemas/<name>.json) or paths to schema files.
+``schema infer`` writes the schema to PATH (default <name>.json here; an existing file only with
+--force) and its summary (types, observed ranges and bounds, columns kept as metadata, rows an
+upload would set aside) to standard output; errors go to standard error.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import boto3
 
-from conveyor_tools import schema_diff
+from conveyor_tools import schema_diff, schema_infer
 from conveyor_tools.approval import ApprovalError, decide
 from conveyor_tools.stack import Stack
 
@@ -53,9 +60,24 @@ def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Sta
     diff = schema.add_parser("diff", help="what deploying schema NEW over OLD does to the data already in the stack")
     diff.add_argument("old", help="the schema in force: a name, or a path to a .json file")
     diff.add_argument("new", help="the schema to deploy: a name, or a path to a .json file")
+    infer = schema.add_parser("infer", help="write a feature schema for a CSV file of your own data")
+    infer.add_argument("data", metavar="DATA.csv", help="the CSV file: a header naming the columns, then rows")
+    infer.add_argument("--label", required=True, metavar="COLUMN", help="the label column: whole numbers, the classes")
+    infer.add_argument("--name", help="the schema's name (default: the file's name made into one)")
+    infer.add_argument(
+        "--margin",
+        type=_margin,
+        default=0.1,
+        metavar="FRACTION",
+        help="bounds widen the observed range by this part of it on each side (default 0.1)",
+    )
+    infer.add_argument(
+        "--output", metavar="PATH", help="where to write the schema (default: <name>.json in this directory)"
+    )
+    infer.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     args = parser.parse_args(argv)
     if args.command == "schema":
-        return _schema_diff(args.old, args.new)
+        return _schema_diff(args.old, args.new) if args.schema_command == "diff" else _schema_infer(args)
     stack = (connect or _connect)(args.stack, args.region)
     try:
         outcome = decide(stack, args.package, args.decision, args.reason)
@@ -74,6 +96,29 @@ def _schema_diff(old: str, new: str) -> int:
         return 1
     print("\n".join(lines))
     return 0
+
+
+def _schema_infer(args: argparse.Namespace) -> int:
+    try:
+        inferred = schema_infer.infer(Path(args.data), args.label, name=args.name, margin=args.margin)
+        output = Path(args.output or f"{inferred.schema.name}.json")
+        schema_infer.write(inferred.schema, output, force=args.force)
+    except schema_infer.InferError as error:
+        print(f"conveyor schema infer: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(schema_infer.describe(inferred, output)))
+    return 0
+
+
+def _margin(text: str) -> float:
+    """A margin: a finite fraction of the observed range, 0 or more."""
+    try:
+        margin = float(text)
+    except ValueError:
+        margin = math.nan
+    if not (math.isfinite(margin) and margin >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction of 0 or more (0.1 widens by 10 %)")
+    return margin
 
 
 def _connect(name: str, region: str | None) -> Stack:
