@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from conveyor_tools.stack import Stack
+from conveyor_tools.stack import Stack, caller_arn
 
 Decision = Literal["Approved", "Rejected"]
 # From which statuses a person may take each decision. A package the gate rejected stays rejected:
@@ -59,7 +59,7 @@ def decide(stack: Stack, package: str, decision: Decision, reason: str) -> dict[
             f"package {arn} is {status}; it can be {decision.lower()} only from "
             f"{' or '.join(sorted(ALLOWED_FROM[decision]))}"
         )
-    who = stack.client("sts").get_caller_identity()["Arn"]
+    who = caller_arn(stack)
     description = f"{decision} by {who}: {reason.strip()}"[:DESCRIPTION_LIMIT]
     sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=decision, ApprovalDescription=description)
     return {

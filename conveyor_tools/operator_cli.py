@@ -1,61 +1,100 @@
 """``conveyor``: operate a Conveyor stack deployed on AWS.
 
-    conveyor approve PACKAGE --reason "why"   release a package waiting for approval
-    conveyor reject PACKAGE --reason "why"    reject a package waiting for approval, or one released
-    conveyor schema diff OLD NEW              what deploying schema NEW over OLD does to the data
+    conveyor status [--limit N] [--json]             what the stack is doing: runs, champion, canary, edge, freeze
+    conveyor approve PACKAGE --reason "why"          release a package waiting for approval
+    conveyor reject PACKAGE --reason "why"           reject a package waiting for approval, or one released
+    conveyor freeze --reason "why"                   freeze releases by hand, recording who and why
+    conveyor unfreeze --finding ID --reason "why"    acknowledge a security finding (the last one lifts the freeze)
+    conveyor unfreeze --reason "why"                 lift a freeze set by hand, if no finding holds it
+    conveyor schema diff OLD NEW                     what deploying schema NEW over OLD does to the data
     conveyor schema infer DATA.csv --label COLUMN [--name NAME] [--margin FRACTION] [--output PATH] [--force]
-                                              write a feature schema for your own data, saying what it inferred
+                                                     write a feature schema for your own data, saying what it inferred
 
 PACKAGE is a model package ARN or a version number of the stack's model package group. The stack
-is found by name (``--stack``, default conveyor-dev, as in samconfig.toml), with the usual AWS
-credentials and region. The ``schema`` commands need no stack. For ``schema diff``, OLD and NEW
-are schema names (layers/shared/conveyor/schemas/<name>.json) or paths to schema files.
-``schema infer`` writes the schema to PATH (default <name>.json here; an existing file only with
---force) and its summary (types, observed ranges and bounds, columns kept as metadata, rows an
-upload would set aside) to standard output; errors go to standard error.
+is found by name (``--stack-name``, or ``--stack``; default conveyor-dev, as in samconfig.toml),
+with the usual AWS credentials and region; ``--endpoint-url`` sends every AWS call to that
+endpoint instead (a local cloud served over HTTP). The ``schema`` commands need no stack. For
+``schema diff``, OLD and NEW are schema names (layers/shared/conveyor/schemas/<name>.json) or
+paths to schema files. ``schema infer`` writes the schema to PATH (default <name>.json here; an
+existing file only with --force) and its summary (types, observed ranges and bounds, columns kept
+as metadata, rows an upload would set aside) to standard output; errors go to standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from conveyor_tools import schema_diff, schema_infer
+from conveyor_tools import freezing, schema_diff, schema_infer
 from conveyor_tools.approval import ApprovalError, decide
 from conveyor_tools.stack import Stack
+from conveyor_tools.status import DEFAULT_LIMIT, read_status
+from conveyor_tools.status_text import render
 
 
 class DeployedStack:
-    """A stack deployed with ``sam deploy``: its outputs and clients of one boto3 session."""
+    """A stack deployed with ``sam deploy``: its outputs and clients of one boto3 session.
 
-    def __init__(self, name: str, session: Any) -> None:
+    ``endpoint_url`` goes to every client, CloudFormation's included, so one option points the
+    whole command at another endpoint.
+    """
+
+    def __init__(self, name: str, session: Any, endpoint_url: str | None = None) -> None:
         self._session = session
-        described = session.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+        self._endpoint_url = endpoint_url
+        self._clients: dict[str, Any] = {}
+        described = self.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
         self.outputs: Mapping[str, str] = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 
     def client(self, service: str) -> Any:
-        return self._session.client(service)
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, endpoint_url=self._endpoint_url)
+        return self._clients[service]
 
 
-def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Stack] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="conveyor", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--stack", default="conveyor-dev", help="the CloudFormation stack name (default conveyor-dev)")
+    parser.add_argument(
+        "--stack-name",
+        "--stack",
+        dest="stack_name",
+        metavar="NAME",
+        default="conveyor-dev",
+        help="the CloudFormation stack name (default conveyor-dev)",
+    )
     parser.add_argument("--region", help="the stack's region (default: the AWS configuration's)")
+    parser.add_argument(
+        "--endpoint-url", metavar="URL", help="send every AWS call to this endpoint (default: AWS's own)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+    status = commands.add_parser("status", help="what the stack is doing: runs, champion, canary, edge, freeze")
+    status.add_argument(
+        "--limit", metavar="N", type=_positive, default=DEFAULT_LIMIT, help="executions per workflow (default 5)"
+    )
+    status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     for command, decision in (("approve", "Approved"), ("reject", "Rejected")):
         sub = commands.add_parser(command, help=f"mark a model package {decision}, recording who and why")
         sub.add_argument("package", help="model package ARN, or version number in the stack's group")
         sub.add_argument("--reason", required=True, help="why; recorded in the package's ApprovalDescription")
         sub.set_defaults(decision=decision)
+    freeze = commands.add_parser("freeze", help="freeze releases by hand, recording who and why")
+    freeze.add_argument("--reason", required=True, help="why; recorded on the freeze")
+    unfreeze = commands.add_parser("unfreeze", help="acknowledge a finding, or lift a freeze set by hand")
+    unfreeze.add_argument(
+        "--finding", metavar="ID", help="the finding to acknowledge (the alert names it); none: a freeze by hand"
+    )
+    unfreeze.add_argument("--reason", required=True, help="what you found and why releasing is safe")
     schema = commands.add_parser("schema", help="feature schemas").add_subparsers(dest="schema_command", required=True)
     diff = schema.add_parser("diff", help="what deploying schema NEW over OLD does to the data already in the stack")
     diff.add_argument("old", help="the schema in force: a name, or a path to a .json file")
@@ -75,17 +114,52 @@ def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Sta
         "--output", metavar="PATH", help="where to write the schema (default: <name>.json in this directory)"
     )
     infer.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Stack] | None = None) -> int:
+    """Run one command; its exit status. ``connect`` (name, region) gives the stack (tests pass a LocalCloud)."""
+    args = _parser().parse_args(argv)
     if args.command == "schema":
         return _schema_diff(args.old, args.new) if args.schema_command == "diff" else _schema_infer(args)
-    stack = (connect or _connect)(args.stack, args.region)
+    stack = (connect or functools.partial(_connect, endpoint_url=args.endpoint_url))(args.stack_name, args.region)
     try:
-        outcome = decide(stack, args.package, args.decision, args.reason)
-    except ApprovalError as error:
+        if args.command == "status":
+            return _status(stack, args)
+        if args.command in ("freeze", "unfreeze"):
+            report = _freeze_command(stack, args)
+        else:
+            report = decide(stack, args.package, args.decision, args.reason)
+    except (ApprovalError, freezing.FreezeError) as error:
         print(f"conveyor {args.command}: {error}", file=sys.stderr)
         return 1
-    print(json.dumps(outcome, indent=2))
+    print(json.dumps(report, indent=2))
     return 0
+
+
+def _status(stack: Stack, args: argparse.Namespace) -> int:
+    status = read_status(stack, args.limit)
+    if args.json:
+        print(status.model_dump_json(indent=2))
+    else:
+        print("\n".join(render(status, stack_name=args.stack_name, limit=args.limit)))
+    return 0
+
+
+def _freeze_command(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    if args.command == "freeze":
+        return freezing.freeze(stack, args.reason, now=now).model_dump(mode="json")
+    if args.finding is not None:
+        return freezing.acknowledge(stack, args.finding, args.reason)
+    return freezing.lift(stack, args.reason, now=now).model_dump(mode="json")
 
 
 def _schema_diff(old: str, new: str) -> int:
@@ -121,5 +195,5 @@ def _margin(text: str) -> float:
     return margin
 
 
-def _connect(name: str, region: str | None) -> Stack:
-    return DeployedStack(name, boto3.session.Session(region_name=region))
+def _connect(name: str, region: str | None, *, endpoint_url: str | None = None) -> Stack:
+    return DeployedStack(name, boto3.session.Session(region_name=region), endpoint_url)

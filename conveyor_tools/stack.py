@@ -32,6 +32,12 @@ class Stack(Protocol):
         ...
 
 
+def caller_arn(stack: Stack) -> str:
+    """Who is calling: the ARN STS reports for the stack's credentials, recorded as who decided or froze."""
+    arn: str = stack.client("sts").get_caller_identity()["Arn"]
+    return arn
+
+
 def upload(stack: Stack, name: str, body: bytes) -> str:
     """Upload ``body`` as ``name`` under incoming/uploads/ of the data bucket; its key."""
     key = UPLOADS + name

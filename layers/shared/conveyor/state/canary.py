@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from conveyor.errors import ConveyorError
-from conveyor.state import PARTITION_KEY
+from conveyor.state import PARTITION_KEY, SORT_KEY
 from conveyor.state.items import from_item, is_condition_failure, item, key, table_client, to_item
 
 FAMILY = "canary"
@@ -84,12 +84,31 @@ def get_canary(table_name: str, version: int, dynamodb: Any = None) -> CanaryRec
     return CanaryRecord.model_validate(from_item(found["Item"])) if "Item" in found else None
 
 
+def latest_canary(table_name: str, dynamodb: Any = None) -> CanaryRecord | None:
+    """The canary of the highest package version released to the endpoint, or None before the first."""
+    found = table_client(dynamodb).query(
+        TableName=table_name,
+        KeyConditionExpression=f"{PARTITION_KEY} = :family AND begins_with({SORT_KEY}, :versions)",
+        ExpressionAttributeValues=to_item({":family": FAMILY, ":versions": "v"}),
+        ScanIndexForward=False,
+        Limit=1,
+        ConsistentRead=True,
+    )
+    return CanaryRecord.model_validate(from_item(found["Items"][0])) if found["Items"] else None
+
+
+def endpoint_holder(table_name: str, dynamodb: Any = None) -> int | None:
+    """The package version whose canary holds the endpoint (see :func:`lock_endpoint`), or None."""
+    found = table_client(dynamodb).get_item(TableName=table_name, Key=key(FAMILY, LOCK), ConsistentRead=True)
+    return int(from_item(found["Item"])["version"]) if "Item" in found else None
+
+
 def baking_canaries(table_name: str, dynamodb: Any = None) -> list[CanaryRecord]:
     """The canary holding the endpoint, if it is baking (at most one)."""
-    found = table_client(dynamodb).get_item(TableName=table_name, Key=key(FAMILY, LOCK), ConsistentRead=True)
-    if "Item" not in found:
+    version = endpoint_holder(table_name, dynamodb)
+    if version is None:
         return []
-    record = get_canary(table_name, int(from_item(found["Item"])["version"]), dynamodb)
+    record = get_canary(table_name, version, dynamodb)
     return [record] if record is not None and record.state == CanaryState.BAKING else []
 
 

@@ -43,6 +43,10 @@ class FindingNotFreezingError(ConveyorError):
     """An operator named a finding that is not one of those holding the freeze."""
 
 
+class FrozenByFindingsError(ConveyorError):
+    """An operator asked to lift a freeze by hand, but security findings hold it: each is acknowledged."""
+
+
 class Freeze(BaseModel):
     """The freeze item, as plain values."""
 
@@ -77,8 +81,9 @@ def set_frozen(
 ) -> None:
     """Freeze releases by hand, or lift every freeze at once, recording why, by whom and when.
 
-    Security findings freeze through :func:`freeze_for_finding`; this is the operator's (and the
-    tests') direct switch.
+    Security findings freeze through :func:`freeze_for_finding`; this is the operator's switch
+    (``conveyor freeze``) and the tests'. Lifting with it drops the findings that hold the freeze
+    unacknowledged: an operator lifts a freeze by hand with :func:`lift_hand_freeze` instead.
     """
     stamp = now.isoformat()
     attributes: dict[str, Any] = {FROZEN: frozen, "changed_at": stamp}
@@ -136,7 +141,7 @@ def acknowledge_finding(
     if not current.frozen:
         raise NotFrozenError("releases are not frozen: there is nothing to lift")
     if finding_id not in current.finding_ids:
-        holding = ", ".join(current.finding_ids) or "none (frozen by hand: lift it with set_frozen)"
+        holding = ", ".join(current.finding_ids) or "none (frozen by hand: lift it with `conveyor unfreeze --reason`)"
         raise FindingNotFreezingError(
             f"finding {finding_id} does not hold the freeze; the findings holding it: {holding}"
         )
@@ -159,8 +164,28 @@ def acknowledge_finding(
     return freeze_state(table_name, client)
 
 
-def _lift_if_none_left(client: Any, table_name: str, *, lifted_by: str, reason: str, now: datetime) -> None:
-    """Lift the freeze if no finding holds it (a finding that froze meanwhile keeps it)."""
+def lift_hand_freeze(table_name: str, *, lifted_by: str, reason: str, now: datetime, dynamodb: Any = None) -> Freeze:
+    """Lift a freeze set by hand (:func:`set_frozen`), provided no finding holds it.
+
+    Unlike ``set_frozen(frozen=False)``, this never lifts past a finding: each finding is
+    acknowledged on its own (:func:`acknowledge_finding`), and one that freezes between the read
+    and the write keeps the freeze (the write is conditional). Raises NotFrozenError when releases
+    are not frozen, FrozenByFindingsError when findings hold the freeze. Returns the freeze after.
+    """
+    client = table_client(dynamodb)
+    if not _lift_if_none_left(client, table_name, lifted_by=lifted_by, reason=reason, now=now):
+        current = freeze_state(table_name, client)
+        if not current.frozen:
+            raise NotFrozenError("releases are not frozen: there is nothing to lift")
+        raise FrozenByFindingsError(
+            f"findings hold the freeze: {', '.join(current.finding_ids)}; acknowledge each by its id "
+            "(`conveyor unfreeze --finding ID`, or the unfreeze function)"
+        )
+    return freeze_state(table_name, client)
+
+
+def _lift_if_none_left(client: Any, table_name: str, *, lifted_by: str, reason: str, now: datetime) -> bool:
+    """Lift the freeze if no finding holds it (a finding that froze meanwhile keeps it); whether it did."""
     try:
         client.update_item(
             TableName=table_name,
@@ -177,3 +202,5 @@ def _lift_if_none_left(client: Any, table_name: str, *, lifted_by: str, reason: 
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+        return False
+    return True
