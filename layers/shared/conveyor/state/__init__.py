@@ -15,10 +15,11 @@ TTL attribute. No code outside this package builds a key of it.
 ``finding``              ``<CloudTrail eventID>``                :mod:`conveyor.state.findings`
 ``health#<stage>``       ``<checked at>#<request id>`` (TTL)     :mod:`conveyor.state.health`
 ``release``              ``v<package version>``                  :mod:`conveyor.state.releases`
+``canary``               ``v000001`` / ``endpoint`` (the lock)   :mod:`conveyor.state.canary`
+``champion``             ``current``                             :mod:`conveyor.state.champion`
 =======================  ======================================  ===========================
 
-The release workflows add their families here: the canary record and edge rollouts, each with a
-module of its own.
+The edge release keeps no item: its progress is its execution's history.
 """
 
 PARTITION_KEY = "pk"
