@@ -418,13 +418,24 @@ class LocalCloud:
         on into that cloud, invoking its functions and publishing to its topic.
         """
         running = self._running_executions()
-        for execution in running:
-            if execution.exec_worker is not None:
-                execution.stop(stop_date=self.clock.now(), error="LocalCloudClosed", cause="the local cloud closed")
-        workers = {id(execution.exec_worker) for execution in running}
-        for thread in threading.enumerate():
-            if id(getattr(getattr(thread, "_target", None), "__self__", None)) in workers:
-                thread.join(timeout=STOP_TIMEOUT_SECONDS)
+        workers = {id(execution.exec_worker): execution for execution in running if execution.exec_worker}
+        threads = [
+            thread
+            for thread in threading.enumerate()
+            if id(getattr(getattr(thread, "_target", None), "__self__", None)) in workers
+        ]
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for thread in threads:
+            worker = thread._target.__self__  # type: ignore[attr-defined]
+            # A worker gets its environment once its thread runs: until then there is nothing to stop
+            while worker.env is None and thread.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.001)
+            if worker.env is not None:
+                workers[id(worker)].stop(
+                    stop_date=self.clock.now(), error="LocalCloudClosed", cause="the local cloud closed"
+                )
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     @staticmethod
     def _parked(execution: Any, seen: dict[str, int]) -> bool:
