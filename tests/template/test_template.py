@@ -193,14 +193,111 @@ def test_state_machines_come_from_files_with_substitutions(sam: dict[str, Any]) 
         assert properties["DefinitionUri"].startswith("statemachines/"), logical_id
 
 
+PSEUDO_PARAMETERS = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
+# What an operator reads on the dashboard for each flow: (namespace, metric name) pairs it must plot.
+DASHBOARD_FLOWS = {
+    "stream records and failures": {
+        ("AWS/Firehose", "IncomingRecords"),
+        ("AWS/Firehose", "DeliveryToS3.Records"),
+        ("AWS/Firehose", "DeliveryToS3.Success"),
+        ("Conveyor", "RecordsOk"),
+        ("Conveyor", "RecordsProcessingFailed"),
+    },
+    "uploads": {("Conveyor", "RowsAccepted"), ("Conveyor", "RowsSetAside")},
+    "drift": {("Conveyor", "FeaturePSI")},
+    "gate decisions": {("Conveyor", "ModelsApproved"), ("Conveyor", "ModelsRejected"), ("Conveyor", "ReleasesStarted")},
+    "canary traffic per variant, and its alarms": {
+        ("AWS/SageMaker", "Invocations"),
+        ("AWS/SageMaker", "Invocation5XXErrors"),
+        ("AWS/SageMaker", "ModelLatency"),
+        ("Conveyor", "CanaryAlarms"),
+        ("Conveyor", "CanariesRolledBack"),
+    },
+    "edge rollout counts": {
+        ("Conveyor", "EdgeComponentsPublished"),
+        ("Conveyor", "EdgeRolloutsFinished"),
+        ("Conveyor", "EdgeDevicesSucceeded"),
+        ("Conveyor", "EdgeDevicesFailed"),
+    },
+    "security findings": {("Conveyor", "SecurityFindings"), ("Conveyor", "SettingsRestored")},
+}
+RUN_OUTCOMES = ("ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsAborted", "ExecutionsTimedOut")
+
+
+def dashboard_widgets(sam: dict[str, Any], **values: str) -> list[dict[str, Any]]:
+    """The dashboard's widgets, its body substituted as CloudFormation does: each parameter at its
+    default (or ``values``), each name of the Sub's map as the logical id it refers to."""
+    template, names = sam["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    parameters = {name: str(parameter.get("Default", "")) for name, parameter in sam["Parameters"].items()}
+    referred = {name: str(value.get("Ref") or ".".join(value["Fn::GetAtt"])) for name, value in names.items()}
+    known = PSEUDO_PARAMETERS | parameters | referred | values
+    used = set(re.findall(r"\$\{([^}]+)\}", template))
+    assert used <= known.keys(), f"not a parameter, pseudo-parameter or name of the Sub's map: {used - known.keys()}"
+    return list(json.loads(re.sub(r"\$\{([^}]+)\}", lambda match: known[match.group(1)], template))["widgets"])
+
+
+def plotted(widget: dict[str, Any]) -> Iterator[tuple[str, ...]]:
+    """Each metric a widget draws as (namespace, name, dimension, value...), the "." shorthand
+    resolved; a SEARCH as (namespace, name)."""
+    previous: list[str] = []
+    for line in widget["properties"]["metrics"]:
+        fields = [field for field in line if isinstance(field, str)]
+        if fields:
+            previous = [previous[i] if field == "." else field for i, field in enumerate(fields)]
+            yield tuple(previous)
+        for option in line:
+            if isinstance(option, dict) and "expression" in option:
+                yield from re.findall(r"\{([^,}]+)[^}]*\} MetricName=\"([^\"]+)\"", option["expression"])
+
+
 def test_the_dashboard_is_valid_json_and_shows_each_features_drift_against_the_threshold(sam: dict[str, Any]) -> None:
     # Given the dashboard's body with every ${...} substituted, as CloudFormation does
-    template, names = sam["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
-    values = {name: "x" for name in names} | {"AWS::Region": "us-east-1", "DriftThreshold": "0.2"}
-    body = re.sub(r"\$\{([^}]+)\}", lambda match: values[match.group(1)], template)
+    widgets = dashboard_widgets(sam, DriftThreshold="0.2")
     # Then it parses, and one widget searches every feature's PSI from ingestion, with the threshold drawn
-    widgets = json.loads(body)["widgets"]
     [drift] = [w["properties"] for w in widgets if "FeaturePSI" in json.dumps(w)]
     [[search]] = drift["metrics"]
     assert search["expression"].startswith('SEARCH(\'{Conveyor,Feature,service} MetricName="FeaturePSI"')
     assert drift["annotations"]["horizontal"] == [{"label": "DriftThreshold", "value": 0.2}]
+
+
+def test_the_dashboard_shows_every_flow(sam: dict[str, Any]) -> None:
+    # Given every metric the dashboard's widgets draw
+    drawn = {metric for widget in dashboard_widgets(sam) for metric in plotted(widget)}
+    # Then each flow has its metrics on it
+    shown = {metric[:2] for metric in drawn}
+    missing = {flow: metrics - shown for flow, metrics in DASHBOARD_FLOWS.items() if metrics - shown}
+    assert not missing
+    # And each of the three workflows' runs, with every way a run ends
+    for machine in resources(sam, "AWS::Serverless::StateMachine"):
+        for outcome in RUN_OUTCOMES:
+            assert ("AWS/States", outcome, "StateMachineArn", machine) in drawn, (machine, outcome)
+
+
+def test_each_conveyor_metric_on_the_dashboard_is_one_its_function_emits(sam: dict[str, Any]) -> None:
+    # Given each function's app.py, by the service name Powertools gives its metrics
+    apps = {
+        function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]: (
+            ROOT / function["Properties"]["CodeUri"] / "app.py"
+        ).read_text()
+        for function in resources(sam, "AWS::Serverless::Function").values()
+    }
+    # Then each Conveyor metric the dashboard draws by service is added there, by name or f-string prefix
+    for widget in dashboard_widgets(sam):
+        for namespace, name, *dimensions in plotted(widget):
+            if namespace != "Conveyor" or not dimensions:
+                continue
+            code = apps[dict(zip(dimensions[::2], dimensions[1::2], strict=True))["service"]]
+            literal = re.findall(r'name="(\w+)"', code)
+            prefixes = re.findall(r'name=f"(\w+)\{', code)
+            assert name in literal or any(name.startswith(prefix) for prefix in prefixes), name
+
+
+def test_the_dashboard_widgets_fit_the_grid_without_overlapping(sam: dict[str, Any]) -> None:
+    cells: dict[tuple[int, int], str] = {}
+    for widget in dashboard_widgets(sam):
+        title = widget["properties"]["title"]
+        assert widget["x"] + widget["width"] <= 24, title
+        for x in range(widget["x"], widget["x"] + widget["width"]):
+            for y in range(widget["y"], widget["y"] + widget["height"]):
+                assert (x, y) not in cells, f"{title} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = title

@@ -40,5 +40,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Any:
         metrics.add_metric(name="EdgeComponentsPublished", unit=MetricUnit.Count, value=int(publication.deployed))
         return publication.model_dump(mode="json")
     if step == "rollout":
-        return rollout(settings, event["iot_job_id"], now=now).model_dump(mode="json")
+        watched = rollout(settings, event["iot_job_id"], now=now)
+        finished = "Finished" if watched.finished else "Unfinished"
+        metrics.add_metric(name=f"EdgeRollouts{finished}", unit=MetricUnit.Count, value=1)
+        for outcome, count in watched.device_outcomes().items():
+            metrics.add_metric(name=f"EdgeDevices{outcome}", unit=MetricUnit.Count, value=count)
+        return watched.model_dump(mode="json")
     raise ValueError(f"unknown edge controller step {step!r}: plan, compilation, canary, publish or rollout")

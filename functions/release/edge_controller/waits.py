@@ -29,6 +29,15 @@ DEVICE_COUNTS = (
     "numberOfCanceledThings",
     "numberOfRemovedThings",
 )
+# The device states each rollout the workflow watched is counted by: the ones its
+# "Did every device take it" judges, and the devices a canceled job never reached.
+DEVICE_OUTCOMES = {
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+    "rejected": "Rejected",
+    "timedout": "TimedOut",
+    "canceled": "Canceled",
+}
 
 
 class CompilationInProgressError(ConveyorError):
@@ -61,6 +70,10 @@ class Rollout(BaseModel):
     """False when the rollout was still under way at its deadline (``EdgeRolloutMinutes``)."""
     devices: dict[str, int]
     reason: str
+
+    def device_outcomes(self) -> dict[str, int]:
+        """The devices that took the model and those that did not, by how, named for the metrics."""
+        return {name: self.devices.get(state, 0) for state, name in DEVICE_OUTCOMES.items()}
 
 
 def compilation(settings: EdgeSettings, job_name: str, label: str, *, now: datetime) -> Compilation:

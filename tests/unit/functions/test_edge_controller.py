@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from waits import (
 from conveyor import aws
 from conveyor.schema import load_schema
 from conveyor.state.canary import CanaryRecord, CanaryState, start_canary, transition
+from tests.conftest import FUNCTIONS
 from tests.unit.conftest import create_state_table
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -284,6 +286,53 @@ def test_a_staged_rollout_has_not_ended_while_devices_are_still_to_be_reached(an
         rollout(SETTINGS, "job", now=NOW)
 
 
+class Context:
+    function_name = "edge_controller"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:edge_controller"
+    aws_request_id = "request-1"
+
+
+def load_handler(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The function's app module, loaded afresh with the function's environment."""
+    environment = {name.upper(): str(value) for name, value in SETTINGS.model_dump().items()} | {
+        "POWERTOOLS_METRICS_NAMESPACE": "Conveyor",
+        "POWERTOOLS_SERVICE_NAME": "edge_controller",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location(
+        "edge_controller_app", FUNCTIONS / "release" / "edge_controller" / "app.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_handler_counts_each_finished_rollout_and_its_devices_by_outcome(
+    answering: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a rollout the abort criteria canceled: 4 devices took the model, 2 failed, 3 were never reached
+    details = {"numberOfSucceededThings": 4, "numberOfFailedThings": 2, "numberOfCanceledThings": 3}
+    answering({"status": "CANCELED", "reasonCode": "FAILURE_THRESHOLD", "jobProcessDetails": details, "createdAt": NOW})
+    # When the edge workflow's rollout step looks at it
+    reply = load_handler(monkeypatch).handler({"step": "rollout", "iot_job_id": "job"}, Context())
+    # Then the reply is the rollout, and the dashboard's metrics count it and its devices by outcome
+    assert (reply["status"], reply["finished"]) == ("CANCELED", True)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [metric] = [line for line in lines if "_aws" in line]
+    assert metric["service"] == "edge_controller"
+    assert metric["EdgeRolloutsFinished"] == [1.0]
+    assert "EdgeRolloutsUnfinished" not in metric
+    counts = {
+        name: metric[f"EdgeDevices{name}"] for name in ("Succeeded", "Failed", "Rejected", "TimedOut", "Canceled")
+    }
+    assert counts == {"Succeeded": [4.0], "Failed": [2.0], "Rejected": [0.0], "TimedOut": [0.0], "Canceled": [3.0]}
+
+
 def test_a_rollout_is_watched_until_its_deadline(answering: Any) -> None:
     answering({"status": "IN_PROGRESS", "jobProcessDetails": {"numberOfInProgressThings": 2}, "createdAt": NOW})
     with pytest.raises(RolloutInProgressError, match="inprogress"):
@@ -292,3 +341,4 @@ def test_a_rollout_is_watched_until_its_deadline(answering: Any) -> None:
     assert not late.finished
     assert late.status == "IN_PROGRESS"
     assert "EdgeRolloutMinutes (30)" in late.reason
+    assert late.device_outcomes()["Succeeded"] == 0
