@@ -6,6 +6,7 @@
     conveyor freeze --reason "why"                   freeze releases by hand, recording who and why
     conveyor unfreeze --finding ID --reason "why"    acknowledge a security finding (the last one lifts the freeze)
     conveyor unfreeze --reason "why"                 lift a freeze set by hand, if no finding holds it
+    conveyor teardown [--yes]                        before `sam delete`: empty what it must delete, name what it keeps
     conveyor schema diff OLD NEW                     what deploying schema NEW over OLD does to the data
     conveyor schema infer DATA.csv --label COLUMN [--name NAME] [--margin FRACTION] [--output PATH] [--force]
                                                      write a feature schema for your own data, saying what it inferred
@@ -18,6 +19,10 @@ endpoint instead (a local cloud served over HTTP). The ``schema`` commands need 
 paths to schema files. ``schema infer`` writes the schema to PATH (default <name>.json here; an
 existing file only with --force) and its summary (types, observed ranges and bounds, columns kept
 as metadata, rows an upload would set aside) to standard output; errors go to standard error.
+``teardown`` prints its plan (each bucket emptied or kept, with what it holds; every resource the
+stack retains; the endpoint outside it), then asks for the stack's name before it empties anything
+(``--yes`` does not ask; without a terminal and without ``--yes`` it refuses). It deletes no stack
+and no retained resource: ``sam delete --stack-name NAME`` deletes the stack after it.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 
 import boto3
 
-from conveyor_tools import freezing, schema_diff, schema_infer
+from conveyor_tools import freezing, schema_diff, schema_infer, teardown
 from conveyor_tools.approval import ApprovalError, decide
 from conveyor_tools.stack import Stack
 from conveyor_tools.status import DEFAULT_LIMIT, read_status
@@ -95,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
         "--finding", metavar="ID", help="the finding to acknowledge (the alert names it); none: a freeze by hand"
     )
     unfreeze.add_argument("--reason", required=True, help="what you found and why releasing is safe")
+    tear = commands.add_parser(
+        "teardown", help="before `sam delete`: empty the buckets it must delete, keep what DeletionPolicy Retain keeps"
+    )
+    tear.add_argument("--yes", action="store_true", help="empty without asking for the stack's name (for scripts)")
     schema = commands.add_parser("schema", help="feature schemas").add_subparsers(dest="schema_command", required=True)
     diff = schema.add_parser("diff", help="what deploying schema NEW over OLD does to the data already in the stack")
     diff.add_argument("old", help="the schema in force: a name, or a path to a .json file")
@@ -133,11 +142,13 @@ def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Sta
     try:
         if args.command == "status":
             return _status(stack, args)
+        if args.command == "teardown":
+            return _teardown(stack, args)
         if args.command in ("freeze", "unfreeze"):
             report = _freeze_command(stack, args)
         else:
             report = decide(stack, args.package, args.decision, args.reason)
-    except (ApprovalError, freezing.FreezeError) as error:
+    except (ApprovalError, freezing.FreezeError, teardown.TeardownError) as error:
         print(f"conveyor {args.command}: {error}", file=sys.stderr)
         return 1
     print(json.dumps(report, indent=2))
@@ -151,6 +162,36 @@ def _status(stack: Stack, args: argparse.Namespace) -> int:
     else:
         print("\n".join(render(status, stack_name=args.stack_name, limit=args.limit)))
     return 0
+
+
+def _teardown(stack: Stack, args: argparse.Namespace) -> int:
+    plan = teardown.plan(stack, args.stack_name)
+    print("\n".join(teardown.describe(plan)))
+    region = f" --region {args.region}" if args.region else ""
+    next_step = f"Next: sam delete --stack-name {args.stack_name}{region}"
+    if not plan.to_empty:
+        print(f"\nNothing to empty. {next_step}")
+        return 0
+    if not args.yes and (refusal := _unconfirmed(args.stack_name)):
+        print(f"conveyor teardown: {refusal}; nothing was emptied", file=sys.stderr)
+        return 1
+    print()
+    for bucket in plan.to_empty:
+        removed = teardown.empty(stack.client("s3"), bucket.resource.physical_id)
+        print(f"Emptied {bucket.resource.logical_id} {bucket.resource.physical_id}: {teardown.counted(removed)}")
+    print(next_step)
+    return 0
+
+
+def _unconfirmed(stack_name: str) -> str | None:
+    """Why emptying is not confirmed, or None once the operator typed the stack's name."""
+    if not sys.stdin.isatty():
+        return "no terminal to confirm on: run it in one, or pass --yes once you have read the plan"
+    try:
+        typed = input(f"\nType the stack name ({stack_name}) to empty the buckets above: ").strip()
+    except EOFError:
+        typed = ""
+    return None if typed == stack_name else f"{typed!r} is not the stack's name"
 
 
 def _freeze_command(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
