@@ -261,7 +261,8 @@ class Ledger:
             if chunk == "0":
                 rows = found["rows"]
             for name, count in found.items():
-                if name.startswith("h") and name[1:].isdigit():
+                # An item's attributes are its key, rows and its cells, each h<cell>
+                if name.startswith("h"):
                     counts[int(name[1:])] = count
         return Histogram(baseline_id=baseline_id, rows=rows, counts=counts)
 
