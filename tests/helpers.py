@@ -1,4 +1,5 @@
-"""Test helpers, in one module: sample events, the bad-input corpus, queues, and retraining runs.
+"""Test helpers, in one module: sample events, the bad-input corpus, queues, retraining runs, a function's
+handler loaded afresh, and the ``conveyor`` command run as its user runs it.
 
 Helpers that read or drive the deployed stack as its users do (uploads, keys, executions, model
 packages, queue messages) are shared with the demo in :mod:`conveyor_tools.stack`; these are the
@@ -7,17 +8,23 @@ ones only tests need. Paths and fixtures stay in ``tests/conftest.py``.
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
+from collections.abc import Mapping
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pytest
 
 from conveyor.schema import load_schema
 from conveyor.state.control import set_frozen
+from conveyor_tools.operator_cli import main
 from conveyor_tools.seeding import seed_run
 from localcloud import LocalCloud
 from localcloud.delivery import AtLeastOnce
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, FUNCTIONS, ROOT
 
 BAD_INPUTS = FIXTURES / "bad_inputs"
 COLUMNS = load_schema("predictive_maintenance").columns
@@ -113,3 +120,36 @@ def run(cloud: LocalCloud, run_input: dict[str, Any]) -> dict[str, Any]:
     cloud.run_until_idle(timeout=120)
     described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
     return described
+
+
+def load_app(function: str, environment: Mapping[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A function's app module (``function``: its folder under functions/, e.g. ``release/edge_controller``),
+    loaded afresh with ``environment``, as a cold start loads it."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    name = function.rsplit("/", 1)[-1]
+    spec = importlib.util.spec_from_file_location(f"{name}_app", FUNCTIONS / function / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class Printed:
+    """What one ``conveyor`` command did, as its user sees it."""
+
+    status: int
+    out: str
+    err: str
+
+
+def conveyor(cloud: LocalCloud, *argv: str) -> Printed:
+    """Run ``conveyor --stack-name <the local stack> ARGV`` against ``cloud`` (as its administrator)."""
+    # Captured around the command alone (not with capsys): the local cloud's functions keep the
+    # streams they first saw, and must not keep one that pytest closes after the test.
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main(["--stack-name", cloud.stack_name, *argv], connect=lambda name, region: cloud)
+    return Printed(status, out.getvalue(), err.getvalue())

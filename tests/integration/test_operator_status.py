@@ -7,22 +7,19 @@ the class's stack (a deployment costs a few seconds).
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from contextlib import contextmanager
 
 import pytest
 
 from conveyor.schema import load_schema
 from conveyor.state.control import freeze_state
-from conveyor_tools.operator_cli import main
 from conveyor_tools.stack import executions, messages, upload
 from conveyor_tools.synthetic import csv_text, records
 from localcloud import LocalCloud
 from tests.conftest import TEMPLATE
-from tests.helpers import subscribed_queue
+from tests.helpers import conveyor, subscribed_queue
 from tests.localcloud.trail_stack import INTRUDER_ACTIONS, intruder
 
 pytestmark = pytest.mark.localcloud
@@ -30,25 +27,6 @@ pytestmark = pytest.mark.localcloud
 # Training on 3,000 rows at 60 rounds takes about as long as a deployment; no endpoint to wait for.
 PARAMETERS = {"MinNewRows": "3000", "NumRound": "60", "EndpointEnabled": "false"}
 COLUMNS = load_schema("predictive_maintenance").columns
-
-
-@dataclass(frozen=True)
-class Printed:
-    """What one ``conveyor`` command did, as its user sees it."""
-
-    status: int
-    out: str
-    err: str
-
-
-def conveyor(cloud: LocalCloud, *argv: str) -> Printed:
-    """Run ``conveyor ARGV`` against ``cloud`` (as its administrator), as the console script would."""
-    # Captured around the command alone (not with capsys): the local cloud's functions keep the
-    # streams they first saw, and must not keep one that pytest closes after the test.
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(list(argv), connect=lambda name, region: cloud)
-    return Printed(status, out.getvalue(), err.getvalue())
 
 
 def operator(cloud: LocalCloud) -> str:

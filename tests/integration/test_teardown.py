@@ -14,37 +14,19 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from contextlib import contextmanager
 
 import pytest
 
-from conveyor_tools.operator_cli import main
 from conveyor_tools.teardown import contents
 from localcloud import LocalCloud
 from tests.conftest import TEMPLATE
+from tests.helpers import conveyor
 
 pytestmark = pytest.mark.localcloud
 
 BUCKETS = ("LogBucket", "DataBucket", "ArtifactBucket")
 RETAINED = ["Key", "LogBucket", "DataBucket", "ArtifactBucket", "StateTable"]
-
-
-@dataclass(frozen=True)
-class Printed:
-    """What one ``conveyor`` command did, as its user sees it."""
-
-    status: int
-    out: str
-    err: str
-
-
-def conveyor(cloud: LocalCloud, *argv: str) -> Printed:
-    """Run ``conveyor --stack-name <the local stack> ARGV`` against ``cloud``, as the console script would."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(["--stack-name", cloud.stack_name, *argv], connect=lambda name, region: cloud)
-    return Printed(status, out.getvalue(), err.getvalue())
 
 
 def bucket(cloud: LocalCloud, logical_id: str) -> str:

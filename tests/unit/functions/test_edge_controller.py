@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ from waits import (
 from conveyor import aws
 from conveyor.schema import load_schema
 from conveyor.state.canary import CanaryRecord, CanaryState, start_canary, transition
-from tests.conftest import FUNCTIONS
+from tests.helpers import load_app
 from tests.unit.conftest import create_state_table
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -300,16 +299,7 @@ def load_handler(monkeypatch: pytest.MonkeyPatch) -> Any:
         "POWERTOOLS_SERVICE_NAME": "edge_controller",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location(
-        "edge_controller_app", FUNCTIONS / "release" / "edge_controller" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_app("release/edge_controller", environment, monkeypatch)
 
 
 def test_the_handler_counts_each_finished_rollout_and_its_devices_by_outcome(

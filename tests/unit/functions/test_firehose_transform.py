@@ -4,7 +4,6 @@ records of several objects split, and every object set aside written to the reas
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -21,8 +20,7 @@ from transform import TransformSettings, is_heartbeat, transform, transform_batc
 from conveyor import aws
 from conveyor.events import FirehoseRecord, FirehoseTransformation
 from conveyor.schema import FeatureSchema, Rejection, csv_row, load_schema
-from tests.conftest import FUNCTIONS
-from tests.helpers import bad_inputs, load_event
+from tests.helpers import bad_inputs, load_app, load_event
 
 SCHEMA = load_schema("predictive_maintenance")
 GOOD = dict(zip(SCHEMA.columns, [1, 298.1, 308.6, 1551, 42.8, 215, 4.2], strict=True))
@@ -359,20 +357,6 @@ class Context:
     aws_request_id = "request-1"
 
 
-def load_handler(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The function's app module, loaded afresh with the function's environment."""
-    for name, value in ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location(
-        "firehose_transform_app", FUNCTIONS / "ingestion" / "firehose_transform" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_handler_counts_and_names_the_unknown_fields_it_dropped(
     bucket: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -380,7 +364,7 @@ def test_the_handler_counts_and_names_the_unknown_fields_it_dropped(
     telemetry = GOOD | {"machine_id": "press-7", "timestamp": 1764158400}
     event = invocation(ndjson(telemetry), ndjson(telemetry, GOOD | {"machine_id": "press-8"})).model_dump(by_alias=True)
     # When the handler answers
-    reply = load_handler(monkeypatch).handler(event, Context())
+    reply = load_app("ingestion/firehose_transform", ENVIRONMENT, monkeypatch).handler(event, Context())
     # Then both records are Ok, and the metric counts the five fields dropped, which the log names
     assert [r["result"] for r in reply["records"]] == ["Ok", "Ok"]
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
@@ -398,7 +382,7 @@ def test_the_handler_counts_the_objects_it_set_aside_from_records_it_delivered(
     # Given a record of a good object and a line that is not JSON
     event = invocation(ndjson(GOOD, "{oops")).model_dump(by_alias=True)
     # When the handler answers
-    reply = load_handler(monkeypatch).handler(event, Context())
+    reply = load_app("ingestion/firehose_transform", ENVIRONMENT, monkeypatch).handler(event, Context())
     # Then the record is Ok, and the object set aside is counted and its reasons object logged
     assert [r["result"] for r in reply["records"]] == ["Ok"]
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]

@@ -6,7 +6,6 @@ published files are used as they are.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,8 +22,7 @@ from watched_calls import Ignored
 from conveyor import aws
 from conveyor.state.control import freeze_state, is_frozen
 from conveyor.state.findings import FindingRecord, claim_finding, get_finding, record_step
-from tests.conftest import FUNCTIONS
-from tests.helpers import bad_event, bad_events, load_event
+from tests.helpers import bad_event, bad_events, load_app, load_event
 from tests.unit.functions.responder_stack import (
     BAD_EVENTS,
     DATA_BUCKET,
@@ -207,17 +205,6 @@ def test_the_corpus_is_large_and_every_file_has_a_case() -> None:
     assert files == {param.values[0]["file"] for param in CORPUS}
 
 
-def load_handler(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("responder_app", FUNCTIONS / "security" / "responder" / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def environment(settings: ResponderSettings) -> dict[str, str]:
     values = settings.model_dump(exclude_none=True)
     values["stack_role_names"] = ",".join(settings.stack_role_names)
@@ -238,7 +225,7 @@ class Context:
 def test_the_handler_logs_and_counts_each_ignored_event_by_reason(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = load_handler(environment(stack.settings), monkeypatch)
+    app = load_app("security/responder", environment(stack.settings), monkeypatch)
     reply = app.handler(load("deployment.json", BAD_EVENTS), Context())
     assert (reply["status"], reply["reason"]) == ("ignored", "deployment")
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
@@ -249,7 +236,7 @@ def test_the_handler_logs_and_counts_each_ignored_event_by_reason(
 
 
 def test_the_handler_reports_a_finding(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = load_handler(environment(stack.settings), monkeypatch)
+    app = load_app("security/responder", environment(stack.settings), monkeypatch)
     # The sample event as the bench's stack sees it, aimed at this stack's data bucket
     sample = load_event("security/responder.json")
     sample["detail"]["requestParameters"]["bucketName"] = stack.settings.data_bucket_name
