@@ -301,3 +301,10 @@ def test_the_dashboard_widgets_fit_the_grid_without_overlapping(sam: dict[str, A
             for y in range(widget["y"], widget["y"] + widget["height"]):
                 assert (x, y) not in cells, f"{title} overlaps {cells[(x, y)]}"
                 cells[(x, y)] = title
+
+
+def test_drift_threshold_takes_a_positive_json_number_only(sam: dict[str, Any]) -> None:
+    # The dashboard draws it as a JSON number, and ingestion refuses a threshold of 0
+    pattern = re.compile(sam["Parameters"]["DriftThreshold"]["AllowedPattern"])
+    assert [value for value in ("0.2", "1", "1.5", "0.05", "12") if not pattern.fullmatch(value)] == []
+    assert [value for value in ("0", "0.0", "00.5", ".5", "-1", "1e3", "") if pattern.fullmatch(value)] == []

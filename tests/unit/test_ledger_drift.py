@@ -230,3 +230,17 @@ def test_a_claim_never_sends_more_items_than_a_transaction_holds(ledger: Ledger)
     ledger.record_part(part(3, 1), "o3")
     assert ledger.claim_run(1, "threshold", NOW) is not None
     assert drift_items(ledger) == []
+
+
+def test_a_drift_claim_is_made_only_while_the_histogram_holds_the_rows_measured(ledger: Ledger) -> None:
+    # Given 10 rows counted, measured by one ingestion, then 5 more counted by another
+    ledger.record_part(part(1, 12), "o1", histogram(10, [0, 7, 3, 0]))
+    ledger.record_part(part(2, 5), "o2", histogram(5, [1, 0, 3, 1]))
+    # When the first claims a drift run on the 10 rows it measured
+    stale = ledger.claim_run(10, "drift", NOW, drift=REPORT, measured=(BASELINE_ID, 10))
+    # Then it claims nothing (the second, having measured all 15, decides), and a claim on 15 is made
+    assert stale is None
+    assert ledger.counter().pending_rows == 17
+    run = ledger.claim_run(15, "drift", NOW, drift=REPORT, measured=(BASELINE_ID, 15))
+    assert run is not None
+    assert (run.trigger, run.rows, run.drift) == ("drift", 17, REPORT)

@@ -64,7 +64,7 @@ from conveyor.retraining import SnapshotLimits, start_due_runs
 from conveyor.s3_streams import ObjectUpload, StoredObject
 from conveyor.schema import FeatureSchema, Rejection
 from conveyor.settings import Settings
-from conveyor.state.ledger import ChannelObject, Histogram, Ledger, Part
+from conveyor.state.ledger import MAX_DRIFT_CELLS, ChannelObject, Histogram, Ledger, Part
 
 INCOMING = "incoming/"
 STREAM = "incoming/stream/"
@@ -137,6 +137,9 @@ def ingest(
     # S3 names every version in the versioned data bucket; "null" is its id for an object written
     # while versioning was off (the id GetObject and CopyObject then take)
     baseline = champion_baseline(settings.state_table_name)
+    if baseline is not None and baseline.cells > MAX_DRIFT_CELLS:
+        # A schema too wide for a part's transaction: ingestion goes on, without drift
+        baseline = None
     report = ingest_object(
         settings,
         schema,
@@ -271,11 +274,11 @@ def _take_in(
         layout=schema.layout,
         newest_event_at=check.newest_event_at,
     )
-    histogram = (
-        None
-        if counter is None
-        else Histogram(baseline_id=counter.baseline.id, rows=counter.rows, counts=counter.counts())
-    )
+    histogram = None
+    if counter is not None:
+        # Each row of a sample stands for ``every`` rows: a large file weighs what its rows do among small ones
+        counts = [count * counter.every for count in counter.counts()]
+        histogram = Histogram(baseline_id=counter.baseline.id, rows=counter.rows * counter.every, counts=counts)
     return check, verdict, part, histogram
 
 

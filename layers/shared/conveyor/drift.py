@@ -6,10 +6,12 @@ at the deciles of its training rows, and the share of those rows in each bin; an
 each label value.
 
 Ingestion counts each accepted part's rows into the same bins (:class:`DriftCounter`): one
-``bisect`` per value, over a list of a dozen edges: about a third of the time ingestion takes to
-check and write a row. So a file over 2 MiB has an even sample of its rows counted (every
+``bisect`` per distinct cell text of a batch, over a list of a dozen edges: about a third of the
+time ingestion takes to check and write a row. So a file over 2 MiB has an even sample of its rows counted (every
 ``size // SAMPLE_BYTES``-th, some 1 MiB of them), which keeps drift's cost within a few percent of
-ingestion's on large files. What a part adds to the ledger is a fixed
+ingestion's on large files (of a gzip file, the stored size counts: more of its rows are counted).
+Each counted row of a sample stands for ``every`` rows in the ledger, so a large file weighs what
+its rows do beside small ones counted whole. What a part adds to the ledger is a fixed
 number of counts (:meth:`Baseline.cells`), whatever its size; ``rows`` is the rows counted. The
 ledger adds them to the pending rows' histogram in the same transaction that records the part, so
 a duplicated delivery adds nothing.
@@ -50,7 +52,8 @@ class FeatureBaseline(BaseModel):
 
     name: str
     edges: list[float]
-    """Increasing; two equal edges are a feature that had one value in training."""
+    """Increasing, but for the last two, which are equal when each bin holds one value (a feature of a few
+    distinct values: the last bin is the maximum alone)."""
     shares: list[float]
     """The share of training rows in each bin: one fewer than the edges."""
 
@@ -209,15 +212,15 @@ class DriftCounter:
         self._label_cell = {str(value): index for index, value in enumerate(baseline.label.values)}
         self._cells = [[0] * feature.cells for feature in baseline.features]
         self._labels = Counter[str]()
-        self._every = every
+        self.every = every
         self._skip = 0
         """Rows of the next batch to pass over before the next one counted."""
         self.rows = 0
 
     def add(self, lines: list[str]) -> None:
         """Count checked CSV lines (``label,feature,...``, a newline at the end or not)."""
-        chosen = lines[self._skip :: self._every]
-        self._skip = (self._skip - len(lines)) % self._every
+        chosen = lines[self._skip :: self.every]
+        self._skip = (self._skip - len(lines)) % self.every
         columns = list(zip(*map(str.split, chosen, repeat(",")), strict=False))
         if not columns:
             return

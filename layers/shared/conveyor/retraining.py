@@ -10,7 +10,8 @@ which parts it uses whatever happens to the ledger afterwards (compaction replac
 A run drift started (trigger ``drift``: fewer than ``MinNewRows`` rows pending, but drifted from
 the champion's training data; :mod:`conveyor.drift`) carries its drift report: whole in the
 snapshot, in short in the workflow's input, and in the "Data Drift Detected" event published
-when it is claimed.
+as it starts. Its claim is made only while the champion's histogram still holds the rows the report
+measured, so two ingestions that measured the same drift start one run.
 
 The execution name is the run's id, so a replayed event, or a retry after a crash, can never
 start a second execution of the same run. The workflow's input is documented in
@@ -27,10 +28,15 @@ from pydantic import BaseModel
 
 from conveyor import aws
 from conveyor.drift import DriftReport
+from conveyor.errors import ConveyorError
 from conveyor.state.control import is_frozen
 from conveyor.state.ledger import Ledger, Part, Run, Trigger
 
 SNAPSHOT_PREFIX = "datasets/snapshots/"
+
+
+class DriftEventError(ConveyorError):
+    """EventBridge refused the "Data Drift Detected" event; the run starts when the event is retried."""
 
 
 class DatasetSnapshot(BaseModel):
@@ -105,11 +111,9 @@ def start_due_runs(
     start every claimed run: the started run ids."""
     if is_frozen(ledger.table_name):
         return []
-    claimed = ledger.claim_run(min_rows, trigger, now)
-    if claimed is None and drift is not None and drift.drifted:
-        claimed = ledger.claim_run(drift.rows, "drift", now, drift=drift.model_dump_json())
-        if claimed is not None:
-            _announce_drift(claimed, drift)
+    if ledger.claim_run(min_rows, trigger, now) is None and drift is not None and drift.drifted:
+        measured = (drift.baseline_id, drift.rows)
+        ledger.claim_run(drift.rows, "drift", now, drift=drift.model_dump_json(), measured=measured)
     started = []
     for run in ledger.unstarted_runs():
         execution_arn = _start(ledger, run, bucket, state_machine_arn, limits)
@@ -119,7 +123,8 @@ def start_due_runs(
 
 
 def _announce_drift(run: Run, drift: DriftReport) -> None:
-    """Publish "Data Drift Detected" for the run drift started (once: only the claim that made the run gets here)."""
+    """Publish "Data Drift Detected" for the run drift started, as it starts: at least once (a start retried
+    after a crash publishes again, with the same run id for consumers to tell)."""
     detail = {
         "run_id": run.run_id,
         "rows": drift.rows,
@@ -129,7 +134,7 @@ def _announce_drift(run: Run, drift: DriftReport) -> None:
         "features": [{"name": f.name, "psi": f.psi, "outside_share": f.outside_share} for f in drift.features],
         "label_psi": drift.label.psi,
     }
-    aws.client("events").put_events(
+    response = aws.client("events").put_events(
         Entries=[
             {
                 "Source": "conveyor",
@@ -139,12 +144,16 @@ def _announce_drift(run: Run, drift: DriftReport) -> None:
             }
         ]
     )
+    if response.get("FailedEntryCount"):
+        raise DriftEventError(f"EventBridge refused Data Drift Detected for {run.run_id}: {response['Entries']}")
 
 
 def _start(ledger: Ledger, run: Run, bucket: str, state_machine_arn: str, limits: SnapshotLimits) -> str:
     parts = limits.select(ledger.parts(created_until=run.claimed_at), run.claimed_at)
     manifest_key = f"{SNAPSHOT_PREFIX}{run.run_id}.json"
     drift = None if run.drift is None else DriftReport.model_validate_json(run.drift)
+    if drift is not None:
+        _announce_drift(run, drift)
     manifest = {
         "run_id": run.run_id,
         "claimed_at": run.claimed_at.isoformat(),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from baseline import fit_baseline
 from scoring import ChannelRows
 
-from conveyor.drift import Baseline, DriftCounter
+from conveyor.drift import Baseline, DriftCounter, measure
 from conveyor.schema import LabelSpec, Layout
 
 LAYOUT = Layout(
@@ -16,9 +18,10 @@ LAYOUT = Layout(
     label=LabelSpec(name="failure", values=[0, 1]),
     features=["temperature", "pressure"],
 )
-# 100 rows: each of 0, 1, ..., 9 ten times. Its deciles fall between two values (0.9, 1.8, ..., 8.1),
-# so each bin holds one of them.
+# 100 rows: each of 0, 1, ..., 9 ten times. Ten values: a bin for each.
 TENTHS = np.repeat(np.arange(10.0), 10)
+# 1000 rows of 0, 1, ..., 999: their deciles (99.9, 199.8, ...) fall between two values.
+THOUSAND = np.arange(1000.0)
 
 
 def rows(*columns: np.ndarray, labels: np.ndarray | None = None, layout: Layout = LAYOUT) -> ChannelRows:
@@ -40,27 +43,50 @@ def csv_lines(training: ChannelRows) -> list[str]:
 
 
 def test_a_features_edges_are_its_minimum_deciles_and_maximum() -> None:
-    baseline = fit_baseline("run-000001", rows(TENTHS, TENTHS))
+    baseline = fit_baseline("run-000001", rows(THOUSAND, THOUSAND))
     temperature = baseline.features[0]
     assert temperature.name == "temperature"
-    assert temperature.edges == pytest.approx([0.0, 0.9, 1.8, 2.7, 3.6, 4.5, 5.4, 6.3, 7.2, 8.1, 9.0])
+    assert temperature.edges == pytest.approx(
+        [0.0, 99.9, 199.8, 299.7, 399.6, 499.5, 599.4, 699.3, 799.2, 899.1, 999.0]
+    )
 
 
 def test_a_features_shares_are_those_of_its_rows_in_each_bin_and_sum_to_one() -> None:
-    baseline = fit_baseline("run-000001", rows(TENTHS, TENTHS))
+    baseline = fit_baseline("run-000001", rows(THOUSAND, THOUSAND))
     shares = baseline.features[0].shares
     assert shares == [0.1] * 10
     assert sum(shares) == pytest.approx(1.0)
 
 
 def test_repeated_deciles_are_one_edge() -> None:
-    # Given pressure half 1s and half 2s: the deciles below the median are 1, those above 2
-    pressure = np.repeat([1.0, 2.0], 50)
+    # Given pressure with 41 values, 0 in 60 rows of 100: the deciles up to the sixth are 0
+    pressure = np.concatenate([np.zeros(60), np.arange(1.0, 41.0)])
     # When the baseline is fitted
-    baseline = fit_baseline("run-000001", rows(TENTHS, pressure))
-    # Then pressure has the minimum, the median and the maximum as edges: two bins of half the rows
-    assert baseline.features[1].edges == [1.0, 1.5, 2.0]
-    assert baseline.features[1].shares == [0.5, 0.5]
+    edges = fit_baseline("run-000001", rows(THOUSAND[:100], pressure)).features[1].edges
+    # Then 0 is one edge, and the edges rise from there to the maximum
+    assert edges[0] == 0.0
+    assert edges[-1] == 40.0
+    assert all(low < high for low, high in pairwise(edges))
+    assert len(edges) < 11
+
+
+def test_a_feature_of_few_values_has_a_bin_for_each_the_maximum_too() -> None:
+    # Given ten values, ten rows each, and pressure half 1s and half 2s
+    baseline = fit_baseline("run-000001", rows(TENTHS, np.repeat([1.0, 2.0], 50)))
+    # Then each value has a bin of its own: the last edge repeats the maximum, which closes its bin alone
+    temperature, pressure = baseline.features
+    assert (temperature.edges, temperature.shares) == ([*np.arange(10.0).tolist(), 9.0], [0.1] * 10)
+    assert (pressure.edges, pressure.shares) == ([1.0, 2.0, 2.0], [0.5, 0.5])
+
+
+def test_a_shift_between_a_flags_two_values_is_drift() -> None:
+    # Given a 0/1 flag set in a tenth of the training rows
+    baseline = fit_baseline("run-000001", rows(TENTHS, np.repeat([0.0, 1.0], [90, 10])))
+    # When rows arrive with the flag set in nine tenths of them
+    counter = DriftCounter(baseline, LAYOUT)
+    counter.add([f"0,{row % 10}.0,{flag!r}" for row, flag in enumerate([0.0] * 10 + [1.0] * 90)])
+    # Then the flag has drifted
+    assert measure(baseline, counter.rows, counter.counts(), 0.2).drifted == ["pressure"]
 
 
 def test_a_feature_of_one_value_has_one_bin_holding_every_row() -> None:

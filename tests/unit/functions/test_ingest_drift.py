@@ -20,12 +20,12 @@ from ingestion import IngestResult, IngestSettings, ingest
 from scoring import ChannelRows
 
 from conveyor import drift
-from conveyor.drift import Baseline, DriftCounter, DriftReport
+from conveyor.drift import Baseline, DriftCounter, DriftReport, FeatureBaseline
 from conveyor.errors import ConfigurationError
 from conveyor.events import S3Object
 from conveyor.state.champion import ChampionPointer, set_champion
 from conveyor.state.control import set_frozen
-from conveyor.state.ledger import Histogram, Ledger
+from conveyor.state.ledger import MAX_DRIFT_CELLS, Histogram, Ledger
 from conveyor_tools.synthetic import Record, csv_text, records
 from localcloud.template import load_sam_template
 from tests.conftest import TEMPLATE
@@ -272,12 +272,29 @@ def test_a_large_file_has_an_even_sample_of_its_rows_counted(
     every = len(body.encode()) // 1000
     # When the file arrives
     result = stack.arrive(body)
-    # Then every row is accepted, and every ``every``-th one, from the first, is counted
+    # Then every row is accepted, and every ``every``-th one, from the first, is counted for ``every`` rows
     assert result.rows_accepted == 700
     assert every > 1
+    sample = rows[::every]
     assert stack.histogram(baseline) == Histogram(
-        baseline_id=baseline.id, rows=len(rows[::every]), counts=counted(baseline, rows[::every])
+        baseline_id=baseline.id,
+        rows=len(sample) * every,
+        counts=[count * every for count in counted(baseline, sample)],
     )
+
+
+def test_a_sampled_file_weighs_as_many_rows_as_it_has_beside_a_file_counted_whole(
+    stack: Stack, baseline: Baseline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a champion, files over twice SAMPLE_BYTES sampled (made small here)
+    stack.crown(baseline)
+    monkeypatch.setattr(drift, "SAMPLE_BYTES", 2000)
+    # When a large file of drifted rows arrives, then a small one of steady rows
+    stack.arrive(csv_text(scaled_torque(records(600, seed=5)), SCHEMA.columns))
+    stack.arrive(csv_text(records(20, seed=6), SCHEMA.columns))
+    # Then the histogram's rows are about those that arrived, the large file's in proportion
+    pending = stack.histogram(baseline)
+    assert 600 <= pending.rows - 20 < 600 + 600 // 10
 
 
 def test_the_functions_drift_defaults_are_the_templates() -> None:
@@ -308,3 +325,40 @@ def test_min_drift_rows_is_at_least_one_and_the_threshold_positive(variables: di
     else:
         with pytest.raises(ConfigurationError, match=next(iter(variables))):
             IngestSettings.from_env(environment)
+
+
+def test_a_drift_run_claimed_before_a_crash_is_announced_when_it_starts(stack: Stack, baseline: Baseline) -> None:
+    # Given a drift run claimed by an ingestion that crashed before it started the run
+    stack.crown(baseline)
+    rows = scaled_torque(records(600, seed=5))
+    stack.arrive(csv_text(rows, SCHEMA.columns), min_new_rows=10**6, min_drift_rows=10**6)
+    report = drift.measure(baseline, 600, counted(baseline, rows), 0.2)
+    assert stack.ledger.claim_run(600, "drift", NOW, drift=report.model_dump_json()) is not None
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="drift")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = boto3.client("events")
+    events.put_rule(Name="drift", EventPattern=json.dumps({"detail-type": ["Data Drift Detected"]}))
+    events.put_targets(Rule="drift", Targets=[{"Id": "q", "Arn": queue_arn}])
+    # When the next file's ingestion starts every claimed run
+    result = stack.arrive(csv_text(records(5, seed=9), SCHEMA.columns), min_new_rows=10**6)
+    # Then the drift run starts, and "Data Drift Detected" is published for it then
+    assert result.started_runs == ["run-000001"]
+    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"])["detail"]["run_id"] == "run-000001"
+
+
+def test_a_champion_baseline_too_wide_for_a_parts_transaction_is_not_counted_and_ingestion_goes_on(
+    stack: Stack,
+) -> None:
+    # Given a champion whose baseline has more cells than a part's transaction can carry
+    cells = MAX_DRIFT_CELLS
+    wide = FeatureBaseline(name="torque_nm", edges=[float(edge) for edge in range(cells)], shares=[1 / cells] * cells)
+    baseline = training_baseline().model_copy(update={"features": [wide]})
+    assert baseline.cells > MAX_DRIFT_CELLS
+    stack.crown(baseline)
+    # When rows arrive
+    result = stack.arrive(csv_text(records(600, seed=5), SCHEMA.columns))
+    # Then they are accepted, and nothing is counted or measured
+    assert (result.outcome, result.rows_accepted, result.drift) == ("accepted", 600, None)
+    assert stack.histogram(baseline).rows == 0

@@ -144,6 +144,11 @@ def _is_conflict(error: ClientError) -> bool:
     )
 
 
+def _histogram_rows(items: list[dict[str, Any]], baseline_id: str) -> int:
+    """The rows of ``baseline_id``'s histogram among ``items`` (its first item holds them)."""
+    return next((item["rows"] for item in items if item[SORT_KEY] == f"{baseline_id}#0"), 0)
+
+
 def _retrying_conflicts[T](request: Callable[[], T]) -> T:
     """Make ``request`` again while DynamoDB cancels it for a conflict (it changed nothing)."""
     attempt = 0
@@ -253,18 +258,15 @@ class Ledger:
     def pending_histogram(self, baseline_id: str, cells: int) -> Histogram:
         """The histogram of the rows pending since the last claimed run, in the cells of ``baseline_id``."""
         counts = [0] * cells
-        rows = 0
-        for found in self._histogram_items():
-            chosen, _, chunk = found[SORT_KEY].rpartition("#")
-            if chosen != baseline_id:
+        items = self._histogram_items()
+        for found in items:
+            if found[SORT_KEY].rpartition("#")[0] != baseline_id:
                 continue
-            if chunk == "0":
-                rows = found["rows"]
             for name, count in found.items():
                 # An item's attributes are its key, rows and its cells, each h<cell>
                 if name.startswith("h"):
                     counts[int(name[1:])] = count
-        return Histogram(baseline_id=baseline_id, rows=rows, counts=counts)
+        return Histogram(baseline_id=baseline_id, rows=_histogram_rows(items, baseline_id), counts=counts)
 
     def record_quarantine(self, object_id: str, quarantine_key: str) -> bool:
         """Remember that the object was set aside, once. False if it was handled before."""
@@ -348,8 +350,19 @@ class Ledger:
             found = [part for part in found if part.created_at <= created_until]
         return sorted(found, key=lambda part: (part.created_at, part.part_id))
 
-    def claim_run(self, min_rows: int, trigger: Trigger, now: datetime, drift: str | None = None) -> Run | None:
+    def claim_run(
+        self,
+        min_rows: int,
+        trigger: Trigger,
+        now: datetime,
+        drift: str | None = None,
+        measured: tuple[str, int] | None = None,
+    ) -> Run | None:
         """Claim the pending rows for a new run if there are at least ``min_rows``; None if not.
+
+        ``measured`` (a baseline id and rows) claims only while that baseline's histogram holds those rows:
+        the rows a drift report measured, so a report another claim emptied, or newer rows another
+        ingestion will measure, starts nothing here.
 
         The pending rows' histograms are emptied with the claim, each as it was read. With histograms to
         empty, the claim takes exactly the pending rows read before them: a part recorded after that
@@ -361,6 +374,8 @@ class Ledger:
             if counter.pending_rows < max(min_rows, 1):
                 return None
             histograms = self._histogram_items()
+            if measured is not None and _histogram_rows(histograms, measured[0]) != measured[1]:
+                return None
             number = counter.runs + 1
             run = Run(
                 run_id=f"run-{number:06d}",
