@@ -175,3 +175,20 @@ def test_after_drift_the_challenger_wins_on_the_same_fresh_rows_though_the_champ
         assert pointer is not None
         assert pointer.package_arn == challenger["ModelPackageArn"]
         assert champion_baseline(cloud).run_id == "run-000002"
+
+
+def test_the_schedule_claims_the_rows_counted_and_empties_their_histogram() -> None:
+    # Given a champion, a schedule, and 100 steady rows counted (fewer than MinDriftRows: nothing measured)
+    with with_champion({"RetrainSchedule": "rate(1 hour)"}) as cloud:
+        upload(cloud, "few.csv", csv_text(records(100, seed=5), SCHEMA.columns).encode())
+        cloud.run_until_idle(timeout=300)
+        baseline = champion_baseline(cloud)
+        ledger = Ledger(cloud.outputs["StateTableName"], dynamodb=cloud.client("dynamodb"))
+        assert ledger.pending_histogram(baseline.id, baseline.cells).rows == 100
+        # When the schedule fires (its function acting under its own role, as IAM enforces)
+        cloud.advance(minutes=61)
+        cloud.run_until_idle(timeout=300)
+        # Then it started a run on those rows, and its claim emptied their histogram with them
+        run = runs(cloud)["run-000002"]
+        assert (run["trigger"], run["new_rows"]) == ("schedule", 100)
+        assert ledger.pending_histogram(baseline.id, baseline.cells).rows == 0

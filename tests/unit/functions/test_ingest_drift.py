@@ -110,6 +110,16 @@ class Stack:
         upload = S3Object.model_validate({"key": key, "size": len(body.encode()), "version-id": version})
         return ingest(self.settings.model_copy(update=settings), SCHEMA, self.ledger, upload, NOW)
 
+    def drift_events(self) -> str:
+        """A queue the default bus forwards "Data Drift Detected" to: its URL."""
+        sqs = boto3.client("sqs")
+        queue: str = sqs.create_queue(QueueName="drift")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = boto3.client("events")
+        events.put_rule(Name="drift", EventPattern=json.dumps({"detail-type": ["Data Drift Detected"]}))
+        events.put_targets(Rule="drift", Targets=[{"Id": "q", "Arn": arn}])
+        return queue
+
     def histogram(self, baseline: Baseline) -> Histogram:
         return self.ledger.pending_histogram(baseline.id, baseline.cells)
 
@@ -196,12 +206,7 @@ def test_drifted_rows_start_a_drift_run_that_carries_the_report_and_empties_the_
 ) -> None:
     # Given a champion, and "Data Drift Detected" events forwarded to a queue
     stack.crown(baseline)
-    sqs = boto3.client("sqs")
-    queue = sqs.create_queue(QueueName="drift")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events = boto3.client("events")
-    events.put_rule(Name="drift", EventPattern=json.dumps({"detail-type": ["Data Drift Detected"]}))
-    events.put_targets(Rule="drift", Targets=[{"Id": "q", "Arn": queue_arn}])
+    sqs, queue = boto3.client("sqs"), stack.drift_events()
     # When 600 rows with the torque scaled arrive (fewer than MinNewRows)
     result = stack.arrive(csv_text(scaled_torque(records(600, seed=5)), SCHEMA.columns))
     # Then a run starts, with trigger drift, claiming the 600 rows
@@ -334,12 +339,7 @@ def test_a_drift_run_claimed_before_a_crash_is_announced_when_it_starts(stack: S
     stack.arrive(csv_text(rows, SCHEMA.columns), min_new_rows=10**6, min_drift_rows=10**6)
     report = drift.measure(baseline, 600, counted(baseline, rows), 0.2)
     assert stack.ledger.claim_run(600, "drift", NOW, drift=report.model_dump_json()) is not None
-    sqs = boto3.client("sqs")
-    queue = sqs.create_queue(QueueName="drift")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events = boto3.client("events")
-    events.put_rule(Name="drift", EventPattern=json.dumps({"detail-type": ["Data Drift Detected"]}))
-    events.put_targets(Rule="drift", Targets=[{"Id": "q", "Arn": queue_arn}])
+    sqs, queue = boto3.client("sqs"), stack.drift_events()
     # When the next file's ingestion starts every claimed run
     result = stack.arrive(csv_text(records(5, seed=9), SCHEMA.columns), min_new_rows=10**6)
     # Then the drift run starts, and "Data Drift Detected" is published for it then
