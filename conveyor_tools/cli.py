@@ -24,12 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     demo_command.add_argument("--summary", type=Path, default=Path("build/demo/summary.json"))
     args = parser.parse_args(argv)
     if args.command == "demo":
-        try:
-            demo.run(args.template, args.summary)
-        except demo.DemoFailedError as error:
-            print(f"demo failed: {error}", file=sys.stderr)
-            return 1
-    elif args.command == "translate":
+        return demo.command(args.template, args.summary)
+    if args.command == "translate":
         translated = translate(args.template)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(translated.body, indent=2) + "\n", encoding="utf-8")

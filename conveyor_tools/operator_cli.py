@@ -7,6 +7,8 @@
     conveyor unfreeze --finding ID --reason "why"    acknowledge a security finding (the last one lifts the freeze)
     conveyor unfreeze --reason "why"                 lift a freeze set by hand, if no finding holds it
     conveyor teardown [--yes]                        before `sam delete`: empty what it must delete, name what it keeps
+    conveyor demo [--dataset DATA.csv --schema SCHEMA.json]
+                                                     the whole loop on a local cloud, on generated data or your own
     conveyor schema diff OLD NEW                     what deploying schema NEW over OLD does to the data
     conveyor schema infer DATA.csv --label COLUMN [--name NAME] [--margin FRACTION] [--output PATH] [--force]
                                                      write a feature schema for your own data, saying what it inferred
@@ -104,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
         "teardown", help="before `sam delete`: empty the buckets it must delete, keep what DeletionPolicy Retain keeps"
     )
     tear.add_argument("--yes", action="store_true", help="empty without asking for the stack's name (for scripts)")
+    demo = commands.add_parser("demo", help="the whole loop on a local cloud (no AWS account), on your data if given")
+    demo.add_argument("--dataset", type=Path, metavar="DATA.csv", help="a binary-classification CSV of your own")
+    demo.add_argument("--schema", type=Path, metavar="SCHEMA.json", help="its schema (`conveyor schema infer`)")
+    demo.add_argument("--summary", type=Path, default=Path("build/demo/summary.json"), help="where the summary goes")
+    demo.add_argument("--template", type=Path, default=Path("template.yaml"), help="the stack's SAM template")
     schema = commands.add_parser("schema", help="feature schemas").add_subparsers(dest="schema_command", required=True)
     diff = schema.add_parser("diff", help="what deploying schema NEW over OLD does to the data already in the stack")
     diff.add_argument("old", help="the schema in force: a name, or a path to a .json file")
@@ -136,6 +143,8 @@ def _positive(text: str) -> int:
 def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Stack] | None = None) -> int:
     """Run one command; its exit status. ``connect`` (name, region) gives the stack (tests pass a LocalCloud)."""
     args = _parser().parse_args(argv)
+    if args.command == "demo":
+        return _demo(args)
     if args.command == "schema":
         return _schema_diff(args.old, args.new) if args.schema_command == "diff" else _schema_infer(args)
     stack = (connect or functools.partial(_connect, endpoint_url=args.endpoint_url))(args.stack_name, args.region)
@@ -153,6 +162,17 @@ def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Sta
         return 1
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if (args.dataset is None) != (args.schema is None):
+        print("conveyor demo: --dataset and --schema go together", file=sys.stderr)
+        return 2
+    # Imported here: the demo's story runs `conveyor unfreeze` (this module), and the rest of the
+    # commands need no local cloud.
+    from conveyor_tools import demo  # noqa: PLC0415
+
+    return demo.command(args.template, args.summary, args.dataset, args.schema)
 
 
 def _status(stack: Stack, args: argparse.Namespace) -> int:

@@ -1,0 +1,118 @@
+"""The demo: the whole loop on the local cloud, as a story of nine steps with live progress, a
+summary (``build/demo/summary.json``) of what each step did, and a report with plots.
+
+``run`` deploys template.yaml into a local cloud and plays the story in it; ``play`` plays it in a
+local cloud already deployed with :data:`PARAMETERS` (``conveyor local up --demo``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import conveyor
+from conveyor_tools.demo import fleet, observe
+from conveyor_tools.demo.data import DemoData, DemoDataError, FromCsv, Generated, install_schema
+from conveyor_tools.demo.errors import DemoFailedError
+from conveyor_tools.demo.progress import Progress
+from conveyor_tools.demo.story import MIN_NEW_ROWS, Story
+from localcloud.cloud import LocalCloud
+from localcloud.delivery import AtLeastOnce
+
+__all__ = ["PARAMETERS", "DemoFailedError", "command", "parameters", "play", "run"]
+SCHEMAS = Path(conveyor.__file__).parent / "schemas"
+
+
+def parameters(data: DemoData | None = None) -> dict[str, str]:
+    """The template parameters the demo deploys with: quick runs and rollouts, a 6-minute bake."""
+    schema = (data or Generated()).schema
+    return {
+        "FeatureSchema": schema.name,
+        "MinNewRows": str(MIN_NEW_ROWS),
+        "RetrainSchedule": "rate(1 hour)",
+        "NumRound": "100",
+        # Each run trains on the newest parts, up to 6,000 rows: good data after bad trains a good model.
+        "MaxTrainingRows": "6000",
+        # Two good models scored on the same few hundred test rows differ by a few hundredths.
+        "RegressionTolerance": "0.03",
+        "CanaryPercent": "20",
+        "BakeMinutes": "6",
+        **fleet.parameters(),
+    }
+
+
+PARAMETERS = parameters()
+
+
+def play(cloud: LocalCloud, summary_path: Path, data: DemoData | None = None) -> dict[str, Any]:
+    """Play the story in ``cloud``; write and return its summary (written too when a step fails)."""
+    # The stack's functions publish no metric on most calls, and say so each time.
+    warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+    progress = Progress(cloud.clock)
+    announcements = observe.Announcements(cloud)
+    story = Story(cloud, data or Generated(), progress, fleet.Fleet(cloud, progress, announcements))
+    progress.detail(f"fleet: {story.fleet.describe()}")
+    try:
+        story.play()
+    finally:
+        summary = {
+            "stack": cloud.stack_name,
+            "seconds": round(progress.seconds, 1),
+            "steps": [step.summary() for step in progress.steps],
+            "deliveries": {
+                "duplicated": sum(fate.copies - 1 for fate in cloud.deliveries.log),
+                "late": sum(fate.late for fate in cloud.deliveries.log),
+                "refused": sum(cloud.deliveries.refused.values()),
+            },
+            "dataset": observe.dataset(cloud),
+            "runs": observe.runs(cloud),
+            "executions": observe.executions(cloud),
+            "models": observe.models(cloud),
+            "canary": story.canaries,
+            "edge": story.fleet.releases,
+            "drift": story.summary.get("drift", []),
+            "findings": story.summary.get("findings", []),
+        }
+        summary_path.parent.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        progress.say(f"Summary written to {summary_path}")
+    return summary
+
+
+def run(
+    template: Path, summary_path: Path, *, delivery: AtLeastOnce | None = None, data: DemoData | None = None
+) -> dict[str, Any]:
+    """Deploy ``template`` into a local cloud and play the story in it.
+
+    ``delivery`` None delivers every event once, in order; ``AtLeastOnce(seed=...)`` as AWS may.
+    """
+    began = time.monotonic()
+    print(f"==> Deploying {template} into the local cloud (samtranslator + moto, no AWS account)", flush=True)
+    with LocalCloud.from_template(template, parameters=parameters(data), delivery=delivery) as cloud:
+        print(f"    deployed in {time.monotonic() - began:.1f} s: stack {cloud.stack_name}", flush=True)
+        return play(cloud, summary_path, data)
+
+
+def command(template: Path, summary_path: Path, dataset: Path | None = None, schema: Path | None = None) -> int:
+    """``conveyor demo`` and ``make demo``: the story on generated data, or on ``dataset`` under ``schema``
+    (which goes into the shared layer's schemas, where a deployment reads it); the exit status."""
+    try:
+        data: DemoData = Generated()
+        if dataset is not None and schema is not None:
+            data = FromCsv.load(dataset, schema)
+            installed = install_schema(data.schema, schema, SCHEMAS)
+            print(
+                f"==> Schema {data.schema.name!r} is at {installed} (deploy it with FeatureSchema={data.schema.name})"
+            )
+        run(template, summary_path, data=data)
+    except DemoDataError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 2
+    except DemoFailedError as error:
+        print(f"demo failed: {error}", file=sys.stderr)
+        return 1
+    return 0
