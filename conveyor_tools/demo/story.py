@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from conveyor.state.canary import CanaryState, get_canary
@@ -301,12 +302,12 @@ class Story:
                 self.cloud.outputs["EndpointName"], self.requests(50), per_second=REQUESTS_PER_SECOND
             )
             record = self.wait_canary(version, lambda r: r.state != CanaryState.DEPLOYING)
-            began, timeline = self.cloud.clock.now(), []
+            began, timeline = self.cloud.clock.now(), list[dict[str, Any]]()
             while record.state in (CanaryState.BAKING, CanaryState.ROLLING_BACK, CanaryState.PROMOTING):
-                seconds = (self.cloud.clock.now() - began).total_seconds()
+                seconds = self.since(began)
                 expect(seconds < (BAKE_MINUTES + 5) * 60, f"canary of package {version} still {record.state}")
                 state = observe.alarm_state(self.cloud, record.alarm_names)
-                timeline.append({"seconds": round(seconds), "weights": observe.weights(self.cloud), "alarm": state})
+                timeline.append({"seconds": seconds, "weights": observe.weights(self.cloud), "alarm": state})
                 self.cloud.advance(seconds=LOOK_EVERY_SECONDS)
                 record = self.wait_canary(version, lambda r: True)
         finally:
@@ -314,22 +315,36 @@ class Story:
             self.cloud.clock.scale = FAST
         self.cloud.run_until_idle(timeout=60, waiting=False)
         record = self.wait_canary(version, lambda r: r.state in (CanaryState.PROMOTED, CanaryState.ROLLED_BACK))
-        seconds = (self.cloud.clock.now() - began).total_seconds()
-        timeline.append({"seconds": round(seconds), "weights": observe.weights(self.cloud), "alarm": "OK"})
         zero = None
         if record.alarm_changed_at and record.weight_zero_at:
+            # The alarm and the rollback happen within one look: their own times go on the timeline.
+            before = timeline[-1]["weights"]
+            timeline += [
+                {"seconds": self.since(began, record.alarm_changed_at), "weights": before, "alarm": "ALARM"},
+                {
+                    "seconds": self.since(began, record.weight_zero_at),
+                    "weights": {**before, variant: 0.0},
+                    "alarm": "ALARM",
+                },
+            ]
             zero = round((record.weight_zero_at - record.alarm_changed_at).total_seconds(), 1)
+        last = "ALARM" if zero is not None else "OK"
+        timeline.append({"seconds": self.since(began), "weights": observe.weights(self.cloud), "alarm": last})
         outcome = {
             "package_version": version,
             "variant": variant,
             "outcome": record.state.value.lower(),
             "alarm": record.alarm_name,
             "alarm_to_weight_zero_seconds": zero,
-            "timeline": timeline,
+            "timeline": sorted(timeline, key=lambda look: float(look["seconds"])),
         }
         self.canaries.append(outcome)
         self.progress.detail(f"canary {variant}: {outcome['outcome']} ({record.reason or 'baked healthy'})")
         return outcome
+
+    def since(self, began: datetime, moment: datetime | None = None) -> float:
+        """Stack seconds from ``began`` to ``moment`` (now)."""
+        return round(((moment or self.cloud.clock.now()) - began).total_seconds(), 1)
 
     def wait_canary(self, version: int, done: Callable[[Any], bool], timeout: float = 60.0) -> Any:
         deadline = time.monotonic() + timeout

@@ -1,57 +1,122 @@
-"""`make demo` runs the whole loop and writes its summary; its data gives the same outcome however events arrive."""
+"""`make demo` plays the whole story and ends each step as told; its data gives the same outcome however
+events arrive; `conveyor demo` plays it on a dataset and schema of the user's own."""
 
 from __future__ import annotations
 
+import csv
 import json
+import math
+import os
+import random
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conveyor_tools import demo
+from conveyor_tools.demo import fleet
+from conveyor_tools.operator_cli import main as conveyor
 from localcloud.delivery import AtLeastOnce
 from tests.conftest import TEMPLATE
 
 pytestmark = pytest.mark.localcloud
 
+STEPS = [(number, True) for number in range(1, 10)]
+RELEASED = ["package-1", "package-2", "package-5", "package-6"]
+
 
 @pytest.fixture(scope="module")
-def ordered_summary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ordered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The demo's summary, every event delivered once and in order (the default)."""
-    summary_path = tmp_path_factory.mktemp("ordered") / "summary.json"
-    demo.run(TEMPLATE, summary_path)
-    return summary_path
+    return demo.run(TEMPLATE, tmp_path_factory.mktemp("ordered") / "summary.json")
 
 
-def test_the_demo_trains_a_champion_rejects_the_shuffled_round_and_summarises(ordered_summary: Path) -> None:
-    summary = json.loads(ordered_summary.read_text())
-    runs = [(e["name"], e["workflow"], e["status"]) for e in summary["executions"]]
-    assert runs == [
-        ("run-000001", "retraining", "SUCCEEDED"),
-        ("run-000002", "retraining", "SUCCEEDED"),
-        ("run-000003", "retraining", "SUCCEEDED"),
-        ("package-1", "edge_release", "SUCCEEDED"),
-        ("package-1", "canary_release", "SUCCEEDED"),
+def test_every_step_of_the_story_ends_as_told(ordered: dict[str, Any]) -> None:
+    assert [(step["number"], step["ok"]) for step in ordered["steps"]] == STEPS
+    runs = [f"run-00000{n}" for n in range(1, 7)]
+    assert ordered["executions"] == (
+        [{"name": run, "workflow": "retraining", "status": "SUCCEEDED"} for run in runs]
+        + [{"name": name, "workflow": "edge_release", "status": "SUCCEEDED"} for name in RELEASED]
+        + [{"name": name, "workflow": "canary_release", "status": "SUCCEEDED"} for name in RELEASED]
+    )
+    # Runs start by themselves: on new rows, on drift, and on the schedule once releases were unfrozen
+    assert [r["trigger"] for r in ordered["runs"]] == ["threshold"] * 3 + ["drift", "threshold", "schedule"]
+    # The gate approved models 1, 2, 5 and 6; the canary's rollback rejected 5 afterwards
+    decided = [(m["run_id"], m["decision"], m["status"]) for m in ordered["models"]]
+    assert decided == [
+        ("run-000001", "Approved", "Approved"),
+        ("run-000002", "Approved", "Approved"),
+        ("run-000003", "Rejected", "Rejected"),
+        ("run-000004", "Rejected", "Rejected"),
+        ("run-000005", "Approved", "Rejected"),
+        ("run-000006", "Approved", "Approved"),
     ]
-    assert [(m["run_id"], m["decision"]) for m in summary["models"]] == [
-        ("run-000001", "Approved"),
-        ("run-000002", "Rejected"),
-        ("run-000003", "Rejected"),
-    ]
-    assert summary["models"][0]["value"] > summary["models"][1]["value"]
-    # The recalibrated sensor's 600 rows, fewer than MinNewRows, started the third run, naming the torque
-    assert [r["trigger"] for r in summary["runs"]] == ["threshold", "threshold", "drift"]
-    [drift] = summary["drift"]
-    assert (drift["run_id"], drift["features"], drift["rows"]) == ("run-000003", ["torque_nm"], 600)
-    assert drift["max_psi"] > 0.2
-    # The stack's own work raised no finding; the intruder's suspended versioning was undone and lifted
-    assert summary["security"] == {
-        "finding": "versioning-suspended",
-        "remediated": ["resumed versioning"],
-        "frozen": True,
-        "unfrozen": True,
+    shuffled = ordered["models"][2]
+    assert shuffled["value"] < shuffled["floor"] < ordered["models"][1]["value"]
+
+
+def test_the_canaries_promote_the_healthy_models_and_the_alarm_rolls_back_the_failing_one(
+    ordered: dict[str, Any],
+) -> None:
+    canaries = {c["package_version"]: c for c in ordered["canary"]}
+    assert {v: c["outcome"] for v, c in canaries.items()} == {
+        1: "first",
+        2: "promoted",
+        5: "rolled_back",
+        6: "promoted",
     }
+    promoted, rolled_back = canaries[2], canaries[5]
+    # The healthy one took a share of the traffic for the whole bake, then all of it
+    assert promoted["timeline"][0]["weights"] == {"p1": 0.8, "p2": 0.2}
+    assert promoted["timeline"][-1]["weights"] == {"p2": 1.0}
+    assert promoted["timeline"][-1]["seconds"] >= demo.story.BAKE_MINUTES * 60
+    assert "ALARM" not in {look["alarm"] for look in promoted["timeline"]}
+    # The failing one went to weight 0 as its alarm fired, well within one bake
+    assert rolled_back["alarm"].endswith("-errors")
+    assert 0 <= rolled_back["alarm_to_weight_zero_seconds"] < 60
+    alarmed = [look for look in rolled_back["timeline"] if look["alarm"] == "ALARM"]
+    assert alarmed
+    assert alarmed[-1]["weights"]["p5"] == 0.0
+    assert rolled_back["timeline"][-1]["weights"] == {"p2": 1.0}
+    assert rolled_back["timeline"][-1]["seconds"] < demo.story.BAKE_MINUTES * 60
+
+
+def test_the_fleet_runs_each_promoted_model_and_never_the_rolled_back_one(ordered: dict[str, Any]) -> None:
+    if fleet.missing_tools():
+        pytest.skip(f"the ARM devices need the cross compilers and qemu-user: {fleet.missing_tools()[0]}")
+    devices = len(fleet.DEVICES)
+    edge = [(e["package_version"], e["component_version"], e["outcome"], e["devices"]) for e in ordered["edge"]]
+    assert edge == [
+        (1, "1.1.0", "rolled out", {"RUNNING": devices}),
+        (2, "1.2.0", "rolled out", {"RUNNING": devices}),
+        (5, "none", "stopped", {"on 1.2.0": devices}),
+        (6, "1.6.0", "rolled out", {"RUNNING": devices}),
+    ]
+    # The staged rollout reached the devices a few at a time
+    second = ordered["edge"][1]["timeline"]
+    assert second[0]["devices"] == {"on 1.1.0": devices}
+    assert any(0 < look["devices"].get("RUNNING", 0) < devices for look in second)
+
+
+def test_drift_names_the_recalibrated_sensor_and_tampering_is_undone_and_acknowledged(
+    ordered: dict[str, Any],
+) -> None:
+    [drift] = ordered["drift"]
+    assert (drift["run_id"], drift["features"], drift["rows"]) == ("run-000004", ["torque_nm"], 600)
+    assert (
+        drift["psi"]["torque_nm"]
+        > drift["threshold"]
+        > max(psi for name, psi in drift["psi"].items() if name != "torque_nm")
+    )
+    [finding] = ordered["findings"]
+    assert finding["kind"] == "public-access-block-deleted"
+    assert finding["actor"].endswith(":user/mallory")
+    assert finding["remediated"]
+    assert finding["frozen"]
+    assert finding["unfrozen_by"]
+    assert finding["reason"].startswith("demo:")
 
 
 def dataset(summary: dict[str, Any]) -> list[tuple[str, int]]:
@@ -62,42 +127,76 @@ def dataset(summary: dict[str, Any]) -> list[tuple[str, int]]:
     )
 
 
-def without_psi(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The runs, a drift run's index left out: the champion's baseline comes from its training rows,
-    which a Firehose object's random name moves between channels (as it moves the metric, below)."""
-    return [run | {"drift": run["drift"] and {k: v for k, v in run["drift"].items() if k != "max_psi"}} for run in runs]
-
-
-def decisions(summary: dict[str, Any]) -> list[tuple[str, str, str, str | None]]:
-    """Each model's run, metric and decision, and the kind of its first reason (before its numbers).
-
-    Only the first: a model of shuffled labels scores near chance, as does the champion on its rows,
-    so whether it also regressed beyond the tolerance moves with the metric (see below).
-    """
-    return [
-        (m["run_id"], m["metric"], m["decision"], m["reasons"][0].split(":")[0] if m["reasons"] else None)
-        for m in summary["models"]
-    ]
-
-
-def test_delivered_at_least_once_the_demo_data_gives_the_same_dataset_runs_and_models(
-    ordered_summary: Path, tmp_path: Path
-) -> None:
-    # Given the demo's data, delivered once and in order
-    ordered = json.loads(ordered_summary.read_text())
-    # When it is delivered as AWS may: some events twice, some late, DynamoDB throttling and conflicting
+def test_delivered_at_least_once_the_demo_ends_the_same(ordered: dict[str, Any], tmp_path: Path) -> None:
+    # When the demo's data is delivered as AWS may: some events twice, some late, DynamoDB throttling
     at_least_once = demo.run(TEMPLATE, tmp_path / "summary.json", delivery=AtLeastOnce(seed=11))
     assert ordered["deliveries"] == {"duplicated": 0, "late": 0, "refused": 0}
     assert all(count > 0 for count in at_least_once["deliveries"].values()), at_least_once["deliveries"]
-    # Then each input is one part, the same runs train on the same rows, and the same models are decided
+    # Then each input is one part, and every step, run, release and decision is the same
     assert dataset(at_least_once) == dataset(ordered)
-    assert at_least_once["dataset"]["rows"] == 145 + 1500 + 1500 + 9000 + 600
-    assert without_psi(at_least_once["runs"]) == without_psi(ordered["runs"])
+    assert at_least_once["dataset"]["rows"] == 145 + 3000 + 4000 + 4000 + 600 + 6000 + 3000
+    assert [(s["number"], s["ok"]) for s in at_least_once["steps"]] == STEPS
     assert at_least_once["executions"] == ordered["executions"]
-    assert decisions(at_least_once) == decisions(ordered)
-    # And the intruder's call, however often its event comes, is one finding undone once
-    assert at_least_once["security"] == ordered["security"]
-    # (The metric itself moves a little from run to run in either mode: Firehose names its object at
-    # random, and where its rows live decides their channel.)
-    approved, same_approved = at_least_once["models"][0], ordered["models"][0]
-    assert approved["value"] == pytest.approx(same_approved["value"], abs=0.05)
+    assert [(m["run_id"], m["decision"], m["status"]) for m in at_least_once["models"]] == [
+        (m["run_id"], m["decision"], m["status"]) for m in ordered["models"]
+    ]
+    assert [c["outcome"] for c in at_least_once["canary"]] == [c["outcome"] for c in ordered["canary"]]
+    # And the intruder's call, however often its event comes, is one finding
+    assert [f["kind"] for f in at_least_once["findings"]] == [f["kind"] for f in ordered["findings"]]
+
+
+def loans(path: Path, rows: int = 2000, seed: int = 5) -> Path:
+    """A binary-classification CSV the demo has never seen: loan applications, and whether each defaulted."""
+    generator = random.Random(seed)
+    with path.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["region", "income_k", "debt_ratio", "age", "late_payments", "utilization", "defaulted"])
+        for _ in range(rows):
+            income, debt = generator.lognormvariate(4.0, 0.4), generator.uniform(0.0, 0.9)
+            age, late, use = generator.randint(21, 75), generator.randint(0, 6), generator.betavariate(2, 3)
+            score = -2.5 + 3.0 * debt + 0.6 * late + 2.0 * use - 0.01 * income
+            defaulted = int(generator.random() < 1 / (1 + math.exp(-score)))
+            region = generator.choice(["north", "south", "east", "west"])
+            writer.writerow([region, round(income, 2), round(debt, 3), age, late, round(use, 3), defaulted])
+    return path
+
+
+@pytest.fixture
+def own_schema(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A CSV of the user's own and the schema `conveyor schema infer` wrote for it (removed from the
+    shared layer's schemas afterwards, where the demo puts it)."""
+    name = f"test_loans_{os.getpid()}"
+    data, schema = loans(tmp_path / "loans.csv"), tmp_path / "loans.json"
+    inferred = conveyor(["schema", "infer", str(data), "--label", "defaulted", "--name", name, "--output", str(schema)])
+    assert inferred == 0
+    yield data, schema
+    (demo.SCHEMAS / f"{name}.json").unlink(missing_ok=True)
+
+
+def test_conveyor_demo_plays_the_story_on_the_users_own_data(own_schema: tuple[Path, Path], tmp_path: Path) -> None:
+    data, schema = own_schema
+    summary_path = tmp_path / "summary.json"
+    exited = conveyor(["demo", "--dataset", str(data), "--schema", str(schema), "--summary", str(summary_path)])
+    assert exited == 0
+    summary = json.loads(summary_path.read_text())
+    assert [(step["number"], step["ok"]) for step in summary["steps"]] == STEPS
+    # It ends with a model approved, canaried, promoted and deployed to the fleet
+    last = summary["models"][-1]
+    assert (last["run_id"], last["decision"], last["status"]) == ("run-000006", "Approved", "Approved")
+    assert summary["canary"][-1]["package_version"] == 6
+    assert summary["canary"][-1]["outcome"] == "promoted"
+    assert (summary["edge"][-1]["package_version"], summary["edge"][-1]["outcome"]) == (6, "rolled out")
+    [drift] = summary["drift"]
+    assert drift["features"], drift
+
+
+def test_conveyor_demo_names_what_is_wrong_with_the_users_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"name": "x", "label": {"name": "y", "values": [0, 1]}, "features": [{"name": "a"}]}))
+    data = tmp_path / "data.csv"
+    data.write_text("y,b\n1,2\n")
+    assert conveyor(["demo", "--dataset", str(data), "--schema", str(schema)]) == 2
+    assert f"{data}: line 1: no column 'a' of schema 'x'" in capsys.readouterr().err
+    assert conveyor(["demo", "--dataset", str(data)]) == 2
