@@ -236,37 +236,42 @@ def run(template: Path, summary_path: Path, *, delivery: AtLeastOnce | None = No
     """
     say(f"Deploying {template} into the local cloud (samtranslator + moto, no AWS account)")
     with LocalCloud.from_template(template, parameters=PARAMETERS, delivery=delivery) as cloud:
-        for name, value in sorted(cloud.outputs.items()):
-            detail(f"{name:<32} {value}")
-        health = check_health(cloud)
-        stream_records(cloud)
-        upload_files(cloud)
-        say(f"Retraining starts by itself once {PARAMETERS['MinNewRows']} new rows have arrived (real XGBoost)")
-        champion = show_round(cloud, "run-000001", "Approved")
-        detail(f"first champion: {champion['package']}")
-        shuffled_round(cloud)
-        show_round(cloud, "run-000002", "Rejected")
-        approved = [m for m in models(cloud) if m["decision"] == "Approved"]
-        expect([m["package"] for m in approved] == [champion["package"]], "the champion changed")
-        detail(f"champion kept: {champion['package']}")
-        drift = drifted_round(cloud)
-        security = guard(cloud)
-        summary: dict[str, Any] = {
-            "stack": cloud.stack_name,
-            "version": health["version"],
-            "health": health["status"],
-            "deliveries": {
-                "duplicated": sum(fate.copies - 1 for fate in cloud.deliveries.log),
-                "late": sum(fate.late for fate in cloud.deliveries.log),
-                "refused": sum(cloud.deliveries.refused.values()),
-            },
-            "dataset": dataset(cloud),
-            "runs": runs(cloud),
-            "executions": executions(cloud),
-            "models": models(cloud),
-            "drift": drift,
-            "security": security,
-        }
+        return play(cloud, summary_path)
+
+
+def play(cloud: LocalCloud, summary_path: Path) -> dict[str, Any]:
+    """Walk through each capability on ``cloud``, deployed with :data:`PARAMETERS`; return and write the summary."""
+    for name, value in sorted(cloud.outputs.items()):
+        detail(f"{name:<32} {value}")
+    health = check_health(cloud)
+    stream_records(cloud)
+    upload_files(cloud)
+    say(f"Retraining starts by itself once {PARAMETERS['MinNewRows']} new rows have arrived (real XGBoost)")
+    champion = show_round(cloud, "run-000001", "Approved")
+    detail(f"first champion: {champion['package']}")
+    shuffled_round(cloud)
+    show_round(cloud, "run-000002", "Rejected")
+    approved = [m for m in models(cloud) if m["decision"] == "Approved"]
+    expect([m["package"] for m in approved] == [champion["package"]], "the champion changed")
+    detail(f"champion kept: {champion['package']}")
+    drift = drifted_round(cloud)
+    security = guard(cloud)
+    summary: dict[str, Any] = {
+        "stack": cloud.stack_name,
+        "version": health["version"],
+        "health": health["status"],
+        "deliveries": {
+            "duplicated": sum(fate.copies - 1 for fate in cloud.deliveries.log),
+            "late": sum(fate.late for fate in cloud.deliveries.log),
+            "refused": sum(cloud.deliveries.refused.values()),
+        },
+        "dataset": dataset(cloud),
+        "runs": runs(cloud),
+        "executions": executions(cloud),
+        "models": models(cloud),
+        "drift": drift,
+        "security": security,
+    }
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     say(f"Summary written to {summary_path}")
