@@ -12,6 +12,8 @@
     conveyor schema diff OLD NEW                     what deploying schema NEW over OLD does to the data
     conveyor schema infer DATA.csv --label COLUMN [--name NAME] [--margin FRACTION] [--output PATH] [--force]
                                                      write a feature schema for your own data, saying what it inferred
+    conveyor local up [--port 4566] [--parameter KEY=VALUE ...] [--demo]
+                                                     deploy template.yaml into a local cloud and serve it over HTTP
 
 PACKAGE is a model package ARN or a version number of the stack's model package group. The stack
 is found by name (``--stack-name``, or ``--stack``; default conveyor-dev, as in samconfig.toml),
@@ -25,6 +27,10 @@ as metadata, rows an upload would set aside) to standard output; errors go to st
 stack retains; the endpoint outside it), then asks for the stack's name before it empties anything
 (``--yes`` does not ask; without a terminal and without ``--yes`` it refuses). It deletes no stack
 and no retained resource: ``sam delete --stack-name NAME`` deletes the stack after it.
+``local up`` deploys ``--template`` (default template.yaml) as the stack NAME into a local cloud in
+this process and serves it at http://HOST:PORT (``--host`` 127.0.0.1, ``--port`` 4566; 0 picks a
+free one) until Ctrl-C; it prints the outputs and the credentials clients must use. ``--demo``
+runs the demo's story in it first (with the demo's parameters; ``--parameter`` overrides them).
 """
 
 from __future__ import annotations
@@ -130,7 +136,32 @@ def _parser() -> argparse.ArgumentParser:
         "--output", metavar="PATH", help="where to write the schema (default: <name>.json in this directory)"
     )
     infer.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+    local = commands.add_parser("local", help="the local cloud").add_subparsers(dest="local_command", required=True)
+    up = local.add_parser("up", help="deploy template.yaml into a local cloud and serve it over HTTP until Ctrl-C")
+    up.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    up.add_argument("--port", type=int, default=4566, help="the port to listen on (default 4566; 0: a free one)")
+    up.add_argument("--template", type=Path, default=Path("template.yaml"), help="the SAM template to deploy")
+    up.add_argument(
+        "--parameter",
+        dest="parameters",
+        metavar="KEY=VALUE",
+        type=_parameter,
+        action="append",
+        default=[],
+        help="a template parameter (repeatable)",
+    )
+    up.add_argument("--demo", action="store_true", help="run the demo's story in the served cloud first")
+    up.add_argument(
+        "--summary", type=Path, default=Path("build/demo/summary.json"), help="where --demo writes its summary"
+    )
     return parser
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not (key and equals):
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key, value
 
 
 def _positive(text: str) -> int:
@@ -147,6 +178,8 @@ def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Sta
         return _demo(args)
     if args.command == "schema":
         return _schema_diff(args.old, args.new) if args.schema_command == "diff" else _schema_infer(args)
+    if args.command == "local":
+        return _local_up(args)
     stack = (connect or functools.partial(_connect, endpoint_url=args.endpoint_url))(args.stack_name, args.region)
     try:
         if args.command == "status":
@@ -221,6 +254,30 @@ def _freeze_command(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     if args.finding is not None:
         return freezing.acknowledge(stack, args.finding, args.reason)
     return freezing.lift(stack, args.reason, now=now).model_dump(mode="json")
+
+
+def _local_up(args: argparse.Namespace) -> int:
+    from conveyor_tools import demo, local_server  # noqa: PLC0415 - moto takes seconds to import; only this needs it
+    from localcloud.cloud import REGION, LocalCloud  # noqa: PLC0415
+
+    if args.region not in (None, REGION):
+        print(f"conveyor local up: the local cloud has one region, {REGION}, not {args.region}", file=sys.stderr)
+        return 1
+    parameters = {**(demo.PARAMETERS if args.demo else {}), **dict(args.parameters)}
+    cloud = LocalCloud.from_template(args.template, parameters=parameters, stack_name=args.stack_name)
+    try:
+        with cloud, local_server.serving(cloud, args.host, args.port) as url:
+            if args.demo:
+                print(f"Serving at {url}; the demo's story first", flush=True)
+                demo.play(cloud, args.summary)
+            print("\n".join(local_server.instructions(cloud, url)), flush=True)
+            with local_server.keeping_time(cloud):
+                local_server.wait_for_stop()
+    except KeyboardInterrupt:
+        print("conveyor local up: interrupted before serving; the local cloud is closed", file=sys.stderr)
+        return 130
+    print("Stopped: the local cloud is closed", flush=True)
+    return 0
 
 
 def _schema_diff(old: str, new: str) -> int:

@@ -450,13 +450,17 @@ class LocalCloud:
         seen[execution.execution_arn] = progress
         return unchanged and bool(types) and types[-1] in _PARKED_EVENTS
 
-    def advance(self, *, minutes: float = 0, seconds: float = 0) -> None:
+    def advance(self, *, minutes: float = 0, seconds: float = 0, settle: bool = True) -> None:
         """Move stack time forward and run what falls due (schedules, alarm evaluation, traffic).
 
         While traffic runs, time moves in steps of at most :data:`ADVANCE_STEP` that also stop at
         each whole minute: each request is sent at its own moment and the tickers run after each
         step, so requests, their metrics, the alarms that read them (evaluated on the minute) and
         what the alarms set off interleave in time order. Otherwise it moves in one jump.
+
+        Then it waits until the executions are idle (:meth:`run_until_idle`, ``waiting`` False);
+        with ``settle`` False it returns at once (a served cloud's pump, which must not wait for a
+        training job).
         """
         delta = timedelta(minutes=minutes, seconds=seconds)
         if delta < timedelta():
@@ -474,7 +478,8 @@ class LocalCloud:
                 tick()
             if self.clock.now() >= end:
                 break
-        self.run_until_idle(waiting=False)
+        if settle:
+            self.run_until_idle(waiting=False)
 
 
 # The last history event of an execution that waits for time or a callback: a submitted callback
