@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from conveyor_tools import browser, demo, demo_report
+from conveyor_tools import browser, demo
+from conveyor_tools.demo import report as demo_report
 from localcloud.template import translate
 
 

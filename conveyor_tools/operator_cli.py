@@ -174,12 +174,8 @@ def _positive(text: str) -> int:
 def main(argv: list[str] | None = None, connect: Callable[[str, str | None], Stack] | None = None) -> int:
     """Run one command; its exit status. ``connect`` (name, region) gives the stack (tests pass a LocalCloud)."""
     args = _parser().parse_args(argv)
-    if args.command == "demo":
-        return _demo(args)
-    if args.command == "schema":
-        return _schema_diff(args.old, args.new) if args.schema_command == "diff" else _schema_infer(args)
-    if args.command == "local":
-        return _local_up(args)
+    if args.command in STACKLESS:
+        return STACKLESS[args.command](args)
     stack = (connect or functools.partial(_connect, endpoint_url=args.endpoint_url))(args.stack_name, args.region)
     try:
         if args.command == "status":
@@ -269,7 +265,10 @@ def _local_up(args: argparse.Namespace) -> int:
         with cloud, local_server.serving(cloud, args.host, args.port) as url:
             if args.demo:
                 print(f"Serving at {url}; the demo's story first", flush=True)
-                demo.play(cloud, args.summary)
+                try:
+                    demo.play(cloud, args.summary)
+                except demo.DemoFailedError as error:
+                    print(f"conveyor local up: the demo failed, serving what it left: {error}", file=sys.stderr)
             print("\n".join(local_server.instructions(cloud, url)), flush=True)
             with local_server.keeping_time(cloud):
                 local_server.wait_for_stop()
@@ -278,6 +277,10 @@ def _local_up(args: argparse.Namespace) -> int:
         return 130
     print("Stopped: the local cloud is closed", flush=True)
     return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    return _schema_diff(args.old, args.new) if args.schema_command == "diff" else _schema_infer(args)
 
 
 def _schema_diff(old: str, new: str) -> int:
@@ -311,6 +314,10 @@ def _margin(text: str) -> float:
     if not (math.isfinite(margin) and margin >= 0):
         raise argparse.ArgumentTypeError(f"{text!r} is not a fraction of 0 or more (0.1 widens by 10 %)")
     return margin
+
+
+# The commands that need no deployed stack.
+STACKLESS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": _demo, "local": _local_up, "schema": _schema}
 
 
 def _connect(name: str, region: str | None, *, endpoint_url: str | None = None) -> Stack:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import conveyor
-from conveyor_tools.demo import fleet, observe
+from conveyor_tools import browser
+from conveyor_tools.demo import fleet, observe, report
 from conveyor_tools.demo.data import DemoData, DemoDataError, FromCsv, Generated, install_schema
 from conveyor_tools.demo.errors import DemoFailedError
 from conveyor_tools.demo.progress import Progress
@@ -61,6 +62,8 @@ def play(cloud: LocalCloud, summary_path: Path, data: DemoData | None = None) ->
     finally:
         summary = {
             "stack": cloud.stack_name,
+            "version": story.summary.get("version", ""),
+            "health": story.summary.get("health", ""),
             "seconds": round(progress.seconds, 1),
             "steps": [step.summary() for step in progress.steps],
             "deliveries": {
@@ -79,7 +82,8 @@ def play(cloud: LocalCloud, summary_path: Path, data: DemoData | None = None) ->
         }
         summary_path.parent.mkdir(parents=True, exist_ok=True)
         summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        progress.say(f"Summary written to {summary_path}")
+        page = report.write(summary, summary_path.with_name("report.html"))
+        progress.say(f"Summary written to {summary_path}, report to {page}")
     return summary
 
 
@@ -109,6 +113,7 @@ def command(template: Path, summary_path: Path, dataset: Path | None = None, sch
                 f"==> Schema {data.schema.name!r} is at {installed} (deploy it with FeatureSchema={data.schema.name})"
             )
         run(template, summary_path, data=data)
+        check_report(summary_path.with_name("report.html"))
     except DemoDataError as error:
         print(f"demo: {error}", file=sys.stderr)
         return 2
@@ -116,3 +121,18 @@ def command(template: Path, summary_path: Path, dataset: Path | None = None, sch
         print(f"demo failed: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def check_report(page: Path) -> None:
+    """Open the report in headless Chromium, keeping a screenshot beside it; say what is wrong, or that
+    no browser is installed (the report stands without the check)."""
+    try:
+        checked = browser.check_page(page, page.with_suffix(".png"))
+    except browser.BrowserUnavailableError as error:
+        print(f"==> Report not checked in a browser: {error}", flush=True)
+        return
+    except browser.BrowserError as error:
+        raise DemoFailedError(f"{page} could not be checked in Chromium: {error}") from error
+    if checked.problems:
+        raise DemoFailedError(f"{page} in Chromium: {'; '.join(checked.problems)}")
+    print(f"==> Report checked in Chromium: {len(checked.images)} plots shown, screenshot {checked.screenshot}")

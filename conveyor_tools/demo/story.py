@@ -64,10 +64,19 @@ class Story:
             ("A model that fails in service is rolled back by its alarm, and never reaches the fleet", self.fails),
             ("The data bucket is made public: undone, releases frozen until an operator unfreezes", self.tampering),
         ]
+        self.check_health()
         for number, (title, act) in enumerate(steps, start=1):
             with self.progress.step(number, title) as step:
                 step.outcome = act()
         return self.summary
+
+    def check_health(self) -> None:
+        """The stack's health function, invoked through the Lambda API: its version and status."""
+        response = self.cloud.client("lambda").invoke(FunctionName=self.cloud.outputs["HealthFunctionName"])
+        health = json.loads(response["Payload"].read())
+        expect("FunctionError" not in response and health.get("version") == self.cloud.outputs["Version"], f"{health}")
+        self.summary |= {"version": health["version"], "health": health["status"]}
+        self.progress.detail(f"health: stack version {health['version']}, stage {health['stage']}: {health['status']}")
 
     # -- steps -------------------------------------------------------------------------------------
 

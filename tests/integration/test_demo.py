@@ -4,20 +4,25 @@ events arrive; `conveyor demo` plays it on a dataset and schema of the user's ow
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
 import random
 import re
 from collections.abc import Iterator
+from contextlib import redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conveyor_tools import demo
+from conveyor_tools import browser, demo
 from conveyor_tools.demo import fleet
+from conveyor_tools.local_server import serving
 from conveyor_tools.operator_cli import main as conveyor
+from localcloud import LocalCloud
 from localcloud.delivery import AtLeastOnce
 from tests.conftest import TEMPLATE
 
@@ -27,12 +32,38 @@ STEPS = [(number, True) for number in range(1, 10)]
 RELEASED = ["package-1", "package-2", "package-5", "package-6"]
 
 
+# The tests of the one ordered demo run on one worker, which plays it once.
+ordered_demo = pytest.mark.xdist_group("ordered-demo")
+
+
+@dataclass
+class Played:
+    summary: dict[str, Any]
+    report: Path
+    status: dict[str, Any]
+    """What `conveyor status --json --endpoint-url` printed for the served stack after the demo."""
+
+
 @pytest.fixture(scope="module")
-def ordered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The demo's summary, every event delivered once and in order (the default)."""
-    return demo.run(TEMPLATE, tmp_path_factory.mktemp("ordered") / "summary.json")
+def played(tmp_path_factory: pytest.TempPathFactory) -> Played:
+    """The demo played in a local cloud served over HTTP (as `conveyor local up --demo` serves it), every
+    event delivered once and in order; then the operator's status of it, read over HTTP."""
+    summary_path = tmp_path_factory.mktemp("ordered") / "summary.json"
+    with LocalCloud.from_template(TEMPLATE, parameters=demo.PARAMETERS) as cloud, serving(cloud) as url:
+        summary = demo.play(cloud, summary_path)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            exited = conveyor(["--endpoint-url", url, "--stack-name", cloud.stack_name, "status", "--json"])
+        assert exited == 0
+    return Played(summary, summary_path.with_name("report.html"), json.loads(out.getvalue()))
 
 
+@pytest.fixture(scope="module")
+def ordered(played: Played) -> dict[str, Any]:
+    return played.summary
+
+
+@ordered_demo
 def test_every_step_of_the_story_ends_as_told(ordered: dict[str, Any]) -> None:
     assert [(step["number"], step["ok"]) for step in ordered["steps"]] == STEPS
     runs = [f"run-00000{n}" for n in range(1, 7)]
@@ -57,6 +88,7 @@ def test_every_step_of_the_story_ends_as_told(ordered: dict[str, Any]) -> None:
     assert shuffled["value"] < shuffled["floor"] < ordered["models"][1]["value"]
 
 
+@ordered_demo
 def test_the_canaries_promote_the_healthy_models_and_the_alarm_rolls_back_the_failing_one(
     ordered: dict[str, Any],
 ) -> None:
@@ -77,12 +109,13 @@ def test_the_canaries_promote_the_healthy_models_and_the_alarm_rolls_back_the_fa
     assert rolled_back["alarm"].endswith("-errors")
     assert 0 <= rolled_back["alarm_to_weight_zero_seconds"] < 60
     alarmed = [look for look in rolled_back["timeline"] if look["alarm"] == "ALARM"]
-    assert alarmed
-    assert alarmed[-1]["weights"]["p5"] == 0.0
+    assert alarmed[0]["weights"] == {"p2": 0.8, "p5": 0.2}
+    assert alarmed[1]["weights"] == {"p2": 0.8, "p5": 0.0}
     assert rolled_back["timeline"][-1]["weights"] == {"p2": 1.0}
     assert rolled_back["timeline"][-1]["seconds"] < demo.story.BAKE_MINUTES * 60
 
 
+@ordered_demo
 def test_the_fleet_runs_each_promoted_model_and_never_the_rolled_back_one(ordered: dict[str, Any]) -> None:
     if fleet.missing_tools():
         pytest.skip(f"the ARM devices need the cross compilers and qemu-user: {fleet.missing_tools()[0]}")
@@ -100,6 +133,7 @@ def test_the_fleet_runs_each_promoted_model_and_never_the_rolled_back_one(ordere
     assert any(0 < look["devices"].get("RUNNING", 0) < devices for look in second)
 
 
+@ordered_demo
 def test_drift_names_the_recalibrated_sensor_and_tampering_is_undone_and_acknowledged(
     ordered: dict[str, Any],
 ) -> None:
@@ -117,6 +151,45 @@ def test_drift_names_the_recalibrated_sensor_and_tampering_is_undone_and_acknowl
     assert finding["frozen"]
     assert finding["unfrozen_by"]
     assert finding["reason"].startswith("demo:")
+
+
+@ordered_demo
+def test_conveyor_status_over_http_shows_what_the_summary_reports(played: Played) -> None:
+    status, summary = played.status, played.summary
+    # The champion is the last model promoted, and the canary holding the endpoint is its own
+    promoted = [c["package_version"] for c in summary["canary"] if c["outcome"] in ("first", "promoted")]
+    assert status["champion"]["version"] == promoted[-1] == summary["models"][-1]["version"]
+    assert status["champion"]["objective"]["value"] == pytest.approx(summary["models"][-1]["value"], abs=1e-4)
+    assert (status["canary"]["version"], status["canary"]["state"]) == (promoted[-1], "PROMOTED")
+    assert status["canary"]["weights"] == {f"p{promoted[-1]}": 1.0}
+    # The newest edge release is the last one the summary shows, with its component and devices
+    last = summary["edge"][-1]
+    assert status["edge"]["execution"] == f"package-{last['package_version']}"
+    assert status["edge"]["component_version"] == last["component_version"]
+    assert status["edge"]["rollout"]["devices"]["succeeded"] == last["devices"]["RUNNING"]
+    # Releases are no longer frozen: the demo's operator lifted the finding's freeze
+    [finding] = summary["findings"]
+    assert status["freeze"]["frozen"] is False
+    assert status["freeze"]["lifted_by"] == finding["unfrozen_by"]
+    # And each workflow's newest executions are the summary's
+    for workflow, listed in status["executions"].items():
+        newest = [e["name"] for e in summary["executions"] if e["workflow"] == workflow][-len(listed) :]
+        assert sorted(e["name"] for e in listed) == sorted(newest), workflow
+
+
+@ordered_demo
+def test_the_report_shows_every_plot_in_a_browser_and_logs_no_error(played: Played) -> None:
+    try:
+        browser.find_browser()
+    except browser.BrowserUnavailableError as error:
+        pytest.skip(f"needs Debian's chromium package (installed by .ci/run): {error}")
+    checked = browser.check_page(played.report, played.report.with_suffix(".png"))
+    assert checked.problems == []
+    # A plot for the models, one per canary that baked, one per edge release and one per drift run
+    summary = played.summary
+    baked = [c for c in summary["canary"] if c["timeline"]]
+    assert len(checked.images) == 1 + len(baked) + len(summary["edge"]) + len(summary["drift"])
+    assert all(image.visible and image.natural_width > 0 for image in checked.images)
 
 
 def dataset(summary: dict[str, Any]) -> list[tuple[str, int]]:

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from conveyor_tools import demo_plots
-from conveyor_tools.demo_summary import Canary, DemoSummary, DriftRun, EdgeRelease, ModelResult
+from conveyor_tools.demo import plots as demo_plots
+from conveyor_tools.demo.summary import Canary, DemoSummary, DriftRun, EdgeRelease, ModelResult
 
 STYLE = """
 body { font-family: system-ui, sans-serif; color: #222; max-width: 70rem; margin: 2rem auto; padding: 0 1rem;

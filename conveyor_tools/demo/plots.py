@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from conveyor_tools.demo_summary import Canary, DriftRun, EdgeRelease, ModelResult
+from conveyor_tools.demo.summary import Canary, DriftRun, EdgeRelease, ModelResult
 
 DECISION_STYLE = {"Approved": ("tab:green", "o"), "Rejected": ("tab:red", "X")}
 """Each gate decision's colour and marker."""
