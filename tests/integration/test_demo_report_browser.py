@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conveyor_tools import browser, demo_report
+from conveyor_tools import browser
 from conveyor_tools.cli import main
+from conveyor_tools.demo import report as demo_report
 from tests.conftest import FIXTURES
 
 SUMMARY = FIXTURES / "demo" / "summary.json"

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from conveyor_tools import demo_report
 from conveyor_tools.cli import main
+from conveyor_tools.demo import report as demo_report
 from tests.conftest import FIXTURES
 
 SUMMARY = FIXTURES / "demo" / "summary.json"
