@@ -37,7 +37,7 @@ from conveyor.state.canary import CanaryRecord, CanaryState, get_canary
 from conveyor.state.control import FREEZE_KEY, FROZEN
 from conveyor.state.items import to_item
 from conveyor_inference.native import CompiledModel
-from conveyor_tools import bench_drift, bench_scale, stack
+from conveyor_tools import bench_demo, bench_drift, bench_scale, stack
 from conveyor_tools.approval import decide
 from conveyor_tools.bench_scale import function_module
 from conveyor_tools.lambda_packages import layer_requirements, link_packages
@@ -749,6 +749,7 @@ def main(argv: list[str] | None = None) -> int:
         "--cold-starts-only", action="store_true", help="measure only the functions' cold starts (to compare options)"
     )
     parser.add_argument("--edge-only", action="store_true", help="measure only the edge release and its inference")
+    parser.add_argument("--demo-only", action="store_true", help="time only the demo, step by step")
     parser.add_argument(
         "--environment",
         action="append",
@@ -758,6 +759,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     environment = dict(item.split("=", 1) for item in args.environment)
+    if args.demo_only:
+        rows = bench_demo.demo_time(ROOT / "template.yaml", Row)
+        return _write(rows, args.output)
     edge = edge_inference(args.repeats) + edge_release_transitions()
     rows = edge if args.edge_only else cold_starts(args.cold_start_repeats, environment)
     if not (args.cold_starts_only or args.edge_only):
@@ -766,9 +770,14 @@ def main(argv: list[str] | None = None) -> int:
         rows += schema_migration()
         rows += upload_burst() + retraining_transitions()
         rows += security_response(args.repeats) + canary_release() + edge
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n", encoding="utf-8")
+        rows += bench_demo.demo_time(ROOT / "template.yaml", Row)
+    return _write(rows, args.output)
+
+
+def _write(rows: list[Row], output: Path) -> int:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n", encoding="utf-8")
     for row in rows:
         print(f"{row.name}: {row.value} {row.unit} vs {row.baseline} {row.unit} (x{row.ratio})")
-    print(f"wrote {args.output}", file=sys.stderr)
+    print(f"wrote {output}", file=sys.stderr)
     return 0

@@ -14,6 +14,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 import conveyor
 from conveyor_tools import browser
 from conveyor_tools.demo import fleet, observe, report
@@ -49,11 +51,14 @@ def parameters(data: DemoData | None = None) -> dict[str, str]:
 PARAMETERS = parameters()
 
 
-def play(cloud: LocalCloud, summary_path: Path, data: DemoData | None = None) -> dict[str, Any]:
-    """Play the story in ``cloud``; write and return its summary (written too when a step fails)."""
+def play(
+    cloud: LocalCloud, summary_path: Path, data: DemoData | None = None, *, console: Console | None = None
+) -> dict[str, Any]:
+    """Play the story in ``cloud``, its progress on ``console`` (the terminal); write and return its summary
+    (written too when a step fails)."""
     # The stack's functions publish no metric on most calls, and say so each time.
     warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-    progress = Progress(cloud.clock)
+    progress = Progress(cloud.clock, console) if console else Progress(cloud.clock)
     announcements = observe.Announcements(cloud)
     story = Story(cloud, data or Generated(), progress, fleet.Fleet(cloud, progress, announcements))
     progress.detail(f"fleet: {story.fleet.describe()}")
@@ -88,7 +93,12 @@ def play(cloud: LocalCloud, summary_path: Path, data: DemoData | None = None) ->
 
 
 def run(
-    template: Path, summary_path: Path, *, delivery: AtLeastOnce | None = None, data: DemoData | None = None
+    template: Path,
+    summary_path: Path,
+    *,
+    delivery: AtLeastOnce | None = None,
+    data: DemoData | None = None,
+    console: Console | None = None,
 ) -> dict[str, Any]:
     """Deploy ``template`` into a local cloud and play the story in it.
 
@@ -98,7 +108,7 @@ def run(
     print(f"==> Deploying {template} into the local cloud (samtranslator + moto, no AWS account)", flush=True)
     with LocalCloud.from_template(template, parameters=parameters(data), delivery=delivery) as cloud:
         print(f"    deployed in {time.monotonic() - began:.1f} s: stack {cloud.stack_name}", flush=True)
-        return play(cloud, summary_path, data)
+        return play(cloud, summary_path, data, console=console)
 
 
 def command(template: Path, summary_path: Path, dataset: Path | None = None, schema: Path | None = None) -> int:

@@ -89,6 +89,7 @@ class Fleet:
         counting devices per state; then, if ``rows``, ask a device of each architecture to predict them."""
         name, began, timeline = f"package-{version}", self.cloud.clock.now(), []
         for _ in range(ROLLOUT_MINUTES):
+            self.cloud.deliveries.settle()
             status = observe.execution_status(self.cloud, "edge_release", name)
             seconds = (self.cloud.clock.now() - began).total_seconds()
             timeline.append((round(seconds), observe.device_states(self.cloud, self.component)))

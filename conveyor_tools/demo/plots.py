@@ -113,7 +113,7 @@ def canary_plot(canary: Canary) -> bytes:
     traffic.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", title="variant")
     outcome = CANARY_OUTCOMES[canary.outcome]
     if canary.alarm_to_weight_zero_seconds is not None:
-        outcome += f", weight 0 {canary.alarm_to_weight_zero_seconds:g} s after the alarm"
+        outcome += f": its weight was 0 {canary.alarm_to_weight_zero_seconds:g} s after the alarm"
     traffic.set_title(f"Canary of package {canary.package_version} (variant {canary.variant}): {outcome}")
     present = dict.fromkeys(state for state, _, _ in segments)
     alarm.legend(

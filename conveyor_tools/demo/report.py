@@ -101,7 +101,7 @@ def canary_section(canaries: list[Canary]) -> str:
     for canary in canaries:
         outcome = demo_plots.CANARY_OUTCOMES[canary.outcome]
         if canary.alarm_to_weight_zero_seconds is not None:
-            outcome += f", weight 0 {canary.alarm_to_weight_zero_seconds:g} s after the alarm"
+            outcome += f": its weight was 0 {canary.alarm_to_weight_zero_seconds:g} s after the alarm"
         name = f"Canary of package {canary.package_version} (variant {canary.variant}): {outcome}"
         if canary.timeline:
             alt = f"{name}. Each variant's share of traffic over {len(canary.timeline)} samples, alarm state below."

@@ -268,6 +268,7 @@ class Story:
 
     def upload(self, name: str, rows: list[dict[str, Any]]) -> None:
         stack.upload(self.cloud, name, csv_body(rows, self.data.schema.columns))
+        self.cloud.deliveries.settle()
         self.progress.detail(f"uploaded incoming/{name}: {len(rows)} rows")
 
     def latest_run(self) -> str | None:
@@ -283,7 +284,7 @@ class Story:
         deadline = time.monotonic() + timeout
         while (status := observe.execution_status(self.cloud, "retraining", run_id)) in (None, "RUNNING"):
             expect(time.monotonic() < deadline, f"run {run_id} is {status or 'not started'} after {timeout:.0f} s")
-            time.sleep(0.05)
+            self.pause()
         expect(status == "SUCCEEDED", f"run {run_id} ended {status}")
         [model] = [m for m in observe.models(self.cloud) if m["run_id"] == run_id]
         self.progress.detail(
@@ -302,7 +303,7 @@ class Story:
         deadline = time.monotonic() + 60
         while get_canary(self.table, version, dynamodb=self.dynamodb) is None:
             expect(time.monotonic() < deadline, f"no canary of package {version} after 60 s")
-            time.sleep(0.01)
+            self.pause()
         # The bake runs on stack time at wall speed from here: only advance() moves it on.
         self.cloud.clock.scale = WALL_SPEED
         try:
@@ -351,6 +352,13 @@ class Story:
         self.progress.detail(f"canary {variant}: {outcome['outcome']} ({record.reason or 'baked healthy'})")
         return outcome
 
+    def pause(self) -> None:
+        """Let the stack work a moment: deliver what AWS would have delivered late by now (with
+        at-least-once delivery, events are held back until released), then sleep."""
+        self.cloud.deliveries.release()
+        # Real time between looks: a read in a tight loop takes the interpreter from the work it waits for.
+        time.sleep(0.05)
+
     def since(self, began: datetime, moment: datetime | None = None) -> float:
         """Stack seconds from ``began`` to ``moment`` (now)."""
         return round(((moment or self.cloud.clock.now()) - began).total_seconds(), 1)
@@ -362,7 +370,7 @@ class Story:
             if record is not None and done(record):
                 return record
             expect(time.monotonic() < deadline, f"canary of package {version} is {record}")
-            time.sleep(0.02)
+            self.pause()
 
     def intrude(self) -> list[dict[str, Any]]:
         """An IAM user of the account removes the data bucket's public access block; what the responder did."""

@@ -8,10 +8,7 @@ rollout runs on stack time: ``deliver`` advances the clock a minute at a time un
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ import pytest
 from conveyor.aws import split_s3_uri
 from conveyor.schema import load_schema
 from conveyor_tools.approval import decide
+from conveyor_tools.demo.fleet import predictions
 from conveyor_tools.stack import executions, messages, model_packages
 from conveyor_tools.synthetic import records
 from conveyor_tools.transitions import backoff_retries, entered, retrier
@@ -146,22 +144,9 @@ class Edge:
         return [float(v) for v in booster.inplace_predict(np.asarray(rows, dtype=np.float32))]
 
 
-def served(work: Path, rows: list[list[float]], timeout: float = 60.0) -> list[float]:
+def served(work: Path, rows: list[list[float]]) -> list[float]:
     """Drop ``rows`` as a readings file in a device's component work folder; its predictions."""
-    readings = work / "readings"
-    readings.mkdir(parents=True, exist_ok=True)
-    text = io.StringIO()
-    csv.writer(text).writerows(rows)
-    (readings / ".check.csv").write_text(text.getvalue())
-    (readings / ".check.csv").rename(readings / "check.csv")
-    output = work / "predictions" / "check.csv.jsonl"
-    deadline = time.monotonic() + timeout
-    while not output.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no predictions in {output} after {timeout} s")
-        time.sleep(0.02)
-    lines = [json.loads(line) for line in output.read_text().splitlines()]
-    return [float(line["prediction"]) for line in sorted(lines, key=lambda line: line["line"])]
+    return predictions(work, "check", rows)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def test_translate_writes_cloudformation_without_serverless_types(tmp_path: Path
 def test_a_failed_demo_step_is_reported_and_exits_non_zero(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def fail(template: Path, summary: Path) -> None:
+    def fail(template: Path, summary: Path, **options: object) -> None:
         raise demo.DemoFailedError("expected one run, got none")
 
     monkeypatch.setattr(demo, "run", fail)

@@ -65,7 +65,7 @@ def test_the_canary_without_a_timeline_is_named_in_words_not_plotted(page: str) 
 
 
 def test_a_rollback_names_the_seconds_from_alarm_to_weight_zero(page: str) -> None:
-    assert "rolled back, weight 0 12.5 s after the alarm" in page
+    assert "rolled back: its weight was 0 12.5 s after the alarm" in page
 
 
 def test_the_tables_list_every_step_execution_model_and_finding(page: str) -> None:
