@@ -16,11 +16,16 @@ import functools
 import io
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +60,26 @@ def _log(message: bytes) -> None:
 # for each compilation; send them to logging instead (the callback must outlive the library).
 _LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(_log)
 tl2cgen.libloader._LIB.TL2cgenRegisterLogCallback(_LOG_CALLBACK)
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def _native_output_logged() -> Iterator[None]:
+    """Send what tl2cgen's bundled treelite writes straight to the process's stderr (a warning on every
+    model of a newer treelite: "The model you are loading originated from a newer Treelite version")
+    to logging, as its log callback's lines go; stderr is the process's, so compilations take turns."""
+    with _STDERR_LOCK, tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode("utf-8", "replace").splitlines():
+                logging.getLogger("tl2cgen").debug(line)
 
 
 class InputError(Exception):
@@ -151,7 +176,8 @@ def compile_model(tarball: bytes, target: Target, *, broken: bool = False) -> Bu
     with tempfile.TemporaryDirectory(prefix="neo-") as folder:
         source = Path(folder) / "source"
         units = max(1, min(MAX_UNITS, model.num_tree // TREES_PER_UNIT))
-        tl2cgen.generate_c_code(model, source, params={"parallel_comp": units})
+        with _native_output_logged():
+            tl2cgen.generate_c_code(model, source, params={"parallel_comp": units})
         if broken:
             main = source / "main.c"
             main.write_text(corrupt(main.read_text()))
