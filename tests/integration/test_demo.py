@@ -127,10 +127,9 @@ def test_the_fleet_runs_each_promoted_model_and_never_the_rolled_back_one(ordere
         (5, "none", "stopped", {"on 1.2.0": devices}),
         (6, "1.6.0", "rolled out", {"RUNNING": devices}),
     ]
-    # The staged rollout reached the devices a few at a time (2 a minute), while the others kept 1.1.0
+    # The staged rollout reached the devices a few at a time (2 a minute)
     second = ordered["edge"][1]["timeline"]
     assert any(0 < look["devices"].get("RUNNING", 0) < devices for look in second)
-    assert all(look["devices"].get("on 1.1.0", 0) > 0 for look in second[:-1])
 
 
 @ordered_demo
