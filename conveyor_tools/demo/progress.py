@@ -89,12 +89,14 @@ class _Line:
 
     def __rich__(self) -> Text:
         stack = (self.progress.clock.now() - self.stack_began) / timedelta(seconds=1)
-        return Text.assemble(
-            (f"step {self.step.number}: {self.step.title}", "bold"),
+        line = Text.assemble(
+            (f"step {self.step.number}", "bold"),
             f"  {time.monotonic() - self.began:5.1f} s",
             (f"  stack time +{_clock(stack)}", "dim"),
             f"  (demo {self.progress.seconds:5.1f} s)",
         )
+        line.no_wrap, line.overflow = True, "ellipsis"
+        return line
 
 
 def _clock(seconds: float) -> str:

@@ -287,9 +287,10 @@ class Story:
             self.pause()
         expect(status == "SUCCEEDED", f"run {run_id} ended {status}")
         [model] = [m for m in observe.models(self.cloud) if m["run_id"] == run_id]
+        against = "no champion yet" if model["champion_value"] is None else f"champion {model['champion_value']}"
         self.progress.detail(
             f"{run_id}: model {model['version']}, {model['metric']} {model['value']} "
-            f"(champion on the same rows: {model['champion_value']}, floor {model['floor']}) -> {model['decision']}"
+            f"({against} on the same rows, floor {model['floor']}) -> {model['decision']}"
         )
         for reason in model["reasons"]:
             self.progress.detail(f"  {reason}")
