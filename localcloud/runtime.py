@@ -82,10 +82,13 @@ class RoutedStream(io.TextIOBase):
     def __init__(self, passthrough: TextIO) -> None:
         self.passthrough = passthrough
         self.capture: io.StringIO | None = None
+        self.owner: int | None = None
+        """The thread of the invocation capturing: what other threads print (the process's own
+        output, while a handler runs on a workflow's thread) is not the function's."""
 
     def write(self, text: str) -> int:
-        target = self.capture if self.capture is not None else self.passthrough
-        return target.write(text)
+        mine = self.capture is not None and self.owner == threading.get_ident()
+        return (self.capture if mine and self.capture is not None else self.passthrough).write(text)
 
     def flush(self) -> None:
         self.passthrough.flush()
@@ -170,13 +173,13 @@ class LambdaRuntime:
         if stream is None:
             yield buffer
             return
-        outer = stream.capture
-        stream.capture = buffer
+        outer = stream.capture, stream.owner
+        stream.capture, stream.owner = buffer, threading.get_ident()
         try:
             with redirect_stdout(stream):
                 yield buffer
         finally:
-            stream.capture = outer
+            stream.capture, stream.owner = outer
 
     def _handler(self, function: Any) -> Any:
         s3_key = function.code.get("S3Key", "")

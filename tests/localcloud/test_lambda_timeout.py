@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -47,3 +48,20 @@ def test_a_handler_within_its_timeout_finishes_and_sees_its_remaining_time(cloud
     assert not errored
     assert marker.read_text() == "finished"
     assert 2000 < int(str(answer["remaining_ms"])) < 2900
+
+
+def test_what_other_threads_print_while_a_handler_runs_is_not_in_its_logs(cloud: LocalCloud, tmp_path: Path) -> None:
+    # Given a function invoked on another thread (as a workflow's task invokes one), working for a while
+    cloud.deploy_function("slow", FIXTURES / "functions" / "slow", timeout=3)
+    payload = {"seconds": 0.5, "marker": str(tmp_path / "finished")}
+    worker = threading.Thread(target=invoke, args=(cloud, "slow", payload))
+    worker.start()
+    # When this thread prints while it runs
+    while worker.is_alive():
+        print("the process's own line")
+        time.sleep(0.05)
+    worker.join()
+    # Then the function's logs hold what it printed, and nothing of this thread's
+    [invocation] = [i for i in cloud.runtime.invocations if i.function_name == "slow"]
+    assert "working for 0.5 s" in invocation.logs
+    assert "the process's own line" not in invocation.logs
