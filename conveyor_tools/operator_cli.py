@@ -78,46 +78,43 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="conveyor", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--stack-name",
-        "--stack",
-        dest="stack_name",
-        metavar="NAME",
-        default="conveyor-dev",
-        help="the CloudFormation stack name (default conveyor-dev)",
-    )
-    parser.add_argument("--region", help="the stack's region (default: the AWS configuration's)")
-    parser.add_argument(
-        "--endpoint-url", metavar="URL", help="send every AWS call to this endpoint (default: AWS's own)"
-    )
+    _stack_options(parser, {"stack_name": "conveyor-dev", "region": None, "endpoint_url": None})
+    # The same options after the command too (`conveyor status --endpoint-url URL`), where given there.
+    stack = argparse.ArgumentParser(add_help=False)
+    _stack_options(stack, dict.fromkeys(("stack_name", "region", "endpoint_url"), argparse.SUPPRESS))
     commands = parser.add_subparsers(dest="command", required=True)
-    status = commands.add_parser("status", help="what the stack is doing: runs, champion, canary, edge, freeze")
+
+    def command(name: str, **options: Any) -> argparse.ArgumentParser:
+        made: argparse.ArgumentParser = commands.add_parser(name, parents=[stack], **options)
+        return made
+
+    status = command("status", help="what the stack is doing: runs, champion, canary, edge, freeze")
     status.add_argument(
         "--limit", metavar="N", type=_positive, default=DEFAULT_LIMIT, help="executions per workflow (default 5)"
     )
     status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
-    for command, decision in (("approve", "Approved"), ("reject", "Rejected")):
-        sub = commands.add_parser(command, help=f"mark a model package {decision}, recording who and why")
+    for verb, decision in (("approve", "Approved"), ("reject", "Rejected")):
+        sub = command(verb, help=f"mark a model package {decision}, recording who and why")
         sub.add_argument("package", help="model package ARN, or version number in the stack's group")
         sub.add_argument("--reason", required=True, help="why; recorded in the package's ApprovalDescription")
         sub.set_defaults(decision=decision)
-    freeze = commands.add_parser("freeze", help="freeze releases by hand, recording who and why")
+    freeze = command("freeze", help="freeze releases by hand, recording who and why")
     freeze.add_argument("--reason", required=True, help="why; recorded on the freeze")
-    unfreeze = commands.add_parser("unfreeze", help="acknowledge a finding, or lift a freeze set by hand")
+    unfreeze = command("unfreeze", help="acknowledge a finding, or lift a freeze set by hand")
     unfreeze.add_argument(
         "--finding", metavar="ID", help="the finding to acknowledge (the alert names it); none: a freeze by hand"
     )
     unfreeze.add_argument("--reason", required=True, help="what you found and why releasing is safe")
-    tear = commands.add_parser(
+    tear = command(
         "teardown", help="before `sam delete`: empty the buckets it must delete, keep what DeletionPolicy Retain keeps"
     )
     tear.add_argument("--yes", action="store_true", help="empty without asking for the stack's name (for scripts)")
-    demo = commands.add_parser("demo", help="the whole loop on a local cloud (no AWS account), on your data if given")
+    demo = command("demo", help="the whole loop on a local cloud (no AWS account), on your data if given")
     demo.add_argument("--dataset", type=Path, metavar="DATA.csv", help="a binary-classification CSV of your own")
     demo.add_argument("--schema", type=Path, metavar="SCHEMA.json", help="its schema (`conveyor schema infer`)")
     demo.add_argument("--summary", type=Path, default=Path("build/demo/summary.json"), help="where the summary goes")
     demo.add_argument("--template", type=Path, default=Path("template.yaml"), help="the stack's SAM template")
-    schema = commands.add_parser("schema", help="feature schemas").add_subparsers(dest="schema_command", required=True)
+    schema = command("schema", help="feature schemas").add_subparsers(dest="schema_command", required=True)
     diff = schema.add_parser("diff", help="what deploying schema NEW over OLD does to the data already in the stack")
     diff.add_argument("old", help="the schema in force: a name, or a path to a .json file")
     diff.add_argument("new", help="the schema to deploy: a name, or a path to a .json file")
@@ -136,8 +133,10 @@ def _parser() -> argparse.ArgumentParser:
         "--output", metavar="PATH", help="where to write the schema (default: <name>.json in this directory)"
     )
     infer.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
-    local = commands.add_parser("local", help="the local cloud").add_subparsers(dest="local_command", required=True)
-    up = local.add_parser("up", help="deploy template.yaml into a local cloud and serve it over HTTP until Ctrl-C")
+    local = command("local", help="the local cloud").add_subparsers(dest="local_command", required=True)
+    up = local.add_parser(
+        "up", parents=[stack], help="deploy template.yaml into a local cloud and serve it over HTTP until Ctrl-C"
+    )
     up.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
     up.add_argument("--port", type=int, default=4566, help="the port to listen on (default 4566; 0: a free one)")
     up.add_argument("--template", type=Path, default=Path("template.yaml"), help="the SAM template to deploy")
@@ -162,6 +161,26 @@ def _parameter(text: str) -> tuple[str, str]:
     if not (key and equals):
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
     return key, value
+
+
+def _stack_options(parser: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+    parser.add_argument(
+        "--stack-name",
+        "--stack",
+        dest="stack_name",
+        metavar="NAME",
+        default=defaults["stack_name"],
+        help="the CloudFormation stack name (default conveyor-dev)",
+    )
+    parser.add_argument(
+        "--region", default=defaults["region"], help="the stack's region (default: the AWS configuration's)"
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        default=defaults["endpoint_url"],
+        help="send every AWS call to this endpoint (default: AWS's own)",
+    )
 
 
 def _positive(text: str) -> int:

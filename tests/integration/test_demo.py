@@ -53,7 +53,7 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Played:
         summary = demo.play(cloud, summary_path)
         out = io.StringIO()
         with redirect_stdout(out):
-            exited = conveyor(["--endpoint-url", url, "--stack-name", cloud.stack_name, "status", "--json"])
+            exited = conveyor(["status", "--json", "--endpoint-url", url, "--stack-name", cloud.stack_name])
         assert exited == 0
     return Played(summary, summary_path.with_name("report.html"), json.loads(out.getvalue()))
 

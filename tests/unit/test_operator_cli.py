@@ -73,3 +73,27 @@ def test_the_stack_is_named_by_stack_name_or_its_older_spelling(option: str) -> 
     with pytest.raises(ConnectedError):
         main([option, "conveyor-prod", "--region", "eu-west-1", "status"], connect=connect)
     assert asked == [("conveyor-prod", "eu-west-1")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["status", "--stack-name", "conveyor-prod", "--region", "eu-west-1"], ("conveyor-prod", "eu-west-1")),
+        (
+            ["--region", "eu-west-1", "freeze", "--reason", "why", "--stack", "conveyor-prod"],
+            ("conveyor-prod", "eu-west-1"),
+        ),
+        (["--stack-name", "conveyor-prod", "unfreeze", "--reason", "why"], ("conveyor-prod", None)),
+        (["teardown"], ("conveyor-dev", None)),
+    ],
+)
+def test_the_stack_options_go_before_or_after_the_command(argv: list[str], expected: tuple[str, str | None]) -> None:
+    asked: list[tuple[str, str | None]] = []
+
+    def connect(name: str, region: str | None) -> Stack:
+        asked.append((name, region))
+        raise ConnectedError
+
+    with pytest.raises(ConnectedError):
+        main(argv, connect=connect)
+    assert asked == [expected]
