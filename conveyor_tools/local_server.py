@@ -174,10 +174,16 @@ class _Server(ThreadedMotoServer):
         super().__init__(ip_address=host, port=port, verbose=False)
         self._door = door
 
-    def _server_entry(self) -> None:
-        self._server = make_server(self._ip_address, self._port, self._door, True, request_handler=_QuietHandler)
+    def start(self) -> None:
+        """Listen here, so that a port in use raises OSError to the caller (moto's start, binding in
+        its thread, would wait forever for a server that never started), then serve on a thread."""
+        try:
+            self._server = make_server(self._ip_address, self._port, self._door, True, request_handler=_QuietHandler)
+        except SystemExit as error:  # Werkzeug prints why it cannot listen, then exits
+            raise OSError("the port is taken (see above)") from error
         self._server_ready_event.set()
-        self._server.serve_forever()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
 
 
 class _QuietHandler(MotoRequestHandler):

@@ -150,6 +150,8 @@ def _parser() -> argparse.ArgumentParser:
         help="a template parameter (repeatable)",
     )
     up.add_argument("--demo", action="store_true", help="run the demo's story in the served cloud first")
+    up.add_argument("--dataset", type=Path, metavar="DATA.csv", help="with --demo: a binary-classification CSV")
+    up.add_argument("--schema", type=Path, metavar="SCHEMA.json", help="with --demo: its schema")
     up.add_argument(
         "--summary", type=Path, default=Path("build/demo/summary.json"), help="where --demo writes its summary"
     )
@@ -278,19 +280,34 @@ def _local_up(args: argparse.Namespace) -> int:
     if args.region not in (None, REGION):
         print(f"conveyor local up: the local cloud has one region, {REGION}, not {args.region}", file=sys.stderr)
         return 1
-    parameters = {**(demo.PARAMETERS if args.demo else {}), **dict(args.parameters)}
+    if (args.dataset or args.schema) and not (args.demo and args.dataset and args.schema):
+        print("conveyor local up: --dataset and --schema go together, with --demo", file=sys.stderr)
+        return 2
+    try:
+        data = demo.load_data(args.dataset, args.schema) if args.demo else None
+    except demo.DemoDataError as error:
+        print(f"conveyor local up: {error}", file=sys.stderr)
+        return 2
+    parameters = {**(demo.parameters(data) if args.demo else {}), **dict(args.parameters)}
     cloud = LocalCloud.from_template(args.template, parameters=parameters, stack_name=args.stack_name)
     try:
         with cloud, local_server.serving(cloud, args.host, args.port) as url:
             if args.demo:
                 print(f"Serving at {url}; the demo's story first", flush=True)
                 try:
-                    demo.play(cloud, args.summary)
+                    played = demo.play(cloud, args.summary, data)
+                    demo.check_report(args.summary.with_name("report.html"), demo.report.plots(played))
                 except demo.DemoFailedError as error:
                     print(f"conveyor local up: the demo failed, serving what it left: {error}", file=sys.stderr)
             print("\n".join(local_server.instructions(cloud, url)), flush=True)
             with local_server.keeping_time(cloud):
                 local_server.wait_for_stop()
+    except OSError as error:
+        print(
+            f"conveyor local up: cannot serve on {args.host}:{args.port}: {error} (--port 0 picks a free port)",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("conveyor local up: interrupted before serving; the local cloud is closed", file=sys.stderr)
         return 130

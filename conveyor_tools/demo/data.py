@@ -89,12 +89,18 @@ class Generated:
 
 @dataclass
 class FromCsv:
-    """Rows drawn, with replacement and seeded, from the user's CSV: each round a fresh sample."""
+    """Rows of the user's CSV, taken in a shuffled order round after round: each row once until the
+    file is used up, then again."""
 
     schema: FeatureSchema
     path: Path
     rows: list[Record]
     left_out: int
+    order: list[Record] = field(init=False)
+    taken: int = 0
+
+    def __post_init__(self) -> None:
+        self.order = random.Random(0).sample(self.rows, len(self.rows))
 
     @classmethod
     def load(cls, path: Path, schema_path: Path) -> FromCsv:
@@ -102,6 +108,11 @@ class FromCsv:
             schema = FeatureSchema.model_validate_json(schema_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise DemoDataError(f"{schema_path}: not a feature schema: {error}") from error
+        if sorted(schema.label.values) != [0, 1]:
+            raise DemoDataError(
+                f"{schema_path}: label {schema.label.name!r} takes {schema.label.values}; the demo trains a binary"
+                " classifier (XGBoost's binary:logistic), whose labels are 0 and 1: map your classes to them"
+            )
         rows, left_out = _read_rows(path, schema)
         labels = {row[schema.label.name] for row in rows}
         if len(rows) < 50 or len(labels) < 2:
@@ -112,10 +123,14 @@ class FromCsv:
 
     def describe(self) -> str:
         left = f"; {self.left_out} rows outside the schema left out" if self.left_out else ""
-        return f"{len(self.rows)} rows of {self.path}, drawn with replacement for each round{left}"
+        return f"{len(self.rows)} rows of {self.path}, taken in a shuffled order, each once until all are used{left}"
 
     def fresh(self, count: int, seed: int) -> list[Record]:
-        return random.Random(seed).choices(self.rows, k=count)
+        """The next ``count`` rows of the file, in an order shuffled once: rounds hold different rows
+        until the file is used up, and then its rows again, in the same order (``seed`` is not needed)."""
+        taken = [self.order[(self.taken + i) % len(self.order)] for i in range(count)]
+        self.taken += count
+        return taken
 
     def shuffled(self, count: int, seed: int) -> list[Record]:
         rows = self.fresh(count, seed)
@@ -138,9 +153,10 @@ class FromCsv:
 def _read_rows(path: Path, schema: FeatureSchema) -> tuple[list[Record], int]:
     """The CSV's rows as records of the schema's columns (numbers parsed); rows that do not fit are counted."""
     try:
-        with path.open(newline="", encoding="utf-8") as stream:
+        with path.open(newline="", encoding="utf-8-sig") as stream:
             reader = csv.DictReader(stream)
-            missing = [c for c in schema.columns if c not in (reader.fieldnames or [])]
+            needed = [*schema.columns, *(meta.name for meta in schema.metadata)]
+            missing = [c for c in needed if c not in (reader.fieldnames or [])]
             if missing:
                 raise DemoDataError(f"{path}: line 1: no column {missing[0]!r} of schema {schema.name!r}")
             rows, left_out = [], 0
@@ -157,7 +173,10 @@ def _read_rows(path: Path, schema: FeatureSchema) -> tuple[list[Record], int]:
 
 def _record(line: dict[str, str], schema: FeatureSchema) -> Record | None:
     try:
-        row: Record = {schema.label.name: int(line[schema.label.name])}
+        label = float(line[schema.label.name])
+        if not label.is_integer():
+            return None
+        row: Record = {schema.label.name: int(label)}
         for feature in schema.features:
             value = float(line[feature.name])
             if not math.isfinite(value) or (feature.min is not None and value < feature.min):

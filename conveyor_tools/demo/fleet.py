@@ -79,6 +79,14 @@ class Fleet:
         for thing, (architecture, _) in devices().items():
             cloud.fleet.add(thing, architecture=architecture, thing_group=GROUP)
 
+    def summary(self) -> dict[str, Any]:
+        """The fleet: each device's architecture, the targets compiled, and what this machine lacked."""
+        return {
+            "devices": {thing: architecture for thing, (architecture, _) in devices().items()},
+            "targets": parameters()["EdgeTargets"].split(","),
+            "missing": missing_tools(),
+        }
+
     def describe(self) -> str:
         listed = ", ".join(f"{thing} ({arch})" for thing, (arch, _) in devices().items())
         missing = missing_tools()
@@ -97,9 +105,7 @@ class Fleet:
                 break
             self.cloud.advance(minutes=1)
         else:
-            raise AssertionError(
-                f"the edge release of package {version} is still running after {ROLLOUT_MINUTES} minutes"
-            )
+            raise DemoFailedError(f"the edge release of package {version} still runs after {ROLLOUT_MINUTES} minutes")
         self.cloud.deliveries.settle()
         component_version = self.new_version(version)
         release = {

@@ -47,7 +47,7 @@ def models(cloud: LocalCloud) -> list[dict[str, Any]]:
                 "metric": objective["name"],
                 "value": round(objective["value"], 4),
                 "champion_value": _rounded((report.get("champion") or {}).get("value")),
-                "floor": float(cloud.parameters.get("MetricFloor", "0.70")),
+                "floor": float(cloud.parameters["MetricFloor"]),
                 "decision": report.get("decision", package["ModelApprovalStatus"]),
                 "status": package["ModelApprovalStatus"],
                 "reasons": report["reasons"],

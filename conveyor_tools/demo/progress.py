@@ -60,18 +60,22 @@ class Progress:
         self.console.print(f"\n[bold cyan]{number}.[/bold cyan] [bold]{title}[/bold]")
         began, stack_began = time.monotonic(), self.clock.now()
         line = _Line(step, began, stack_began, self)
-        with Live(Spinner("dots", text=line), console=self.console, refresh_per_second=8, transient=True):
-            try:
+        try:
+            with Live(Spinner("dots", text=line), console=self.console, refresh_per_second=8, transient=True):
                 yield step
-            finally:
-                step.seconds = time.monotonic() - began
-                step.stack_seconds = (self.clock.now() - stack_began).total_seconds()
-        step.ok = bool(step.outcome)
-        mark = "[green]✓[/green]" if step.ok else "[red]✗[/red]"
-        self.console.print(
-            f"    {mark} {step.outcome or 'no outcome'} "
-            f"[dim]({step.seconds:.1f} s; stack time +{_clock(step.stack_seconds)})[/dim]"
-        )
+        except Exception as error:
+            step.outcome = f"failed: {error}"
+            raise
+        else:
+            step.ok = bool(step.outcome)
+        finally:
+            step.seconds = time.monotonic() - began
+            step.stack_seconds = (self.clock.now() - stack_began).total_seconds()
+            mark = "[green]✓[/green]" if step.ok else "[red]✗[/red]"
+            self.console.print(
+                f"    {mark} {step.outcome or 'no outcome'} "
+                f"[dim]({step.seconds:.1f} s; stack time +{_clock(step.stack_seconds)})[/dim]"
+            )
 
     @property
     def seconds(self) -> float:

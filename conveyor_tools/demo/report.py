@@ -55,6 +55,14 @@ def render(summary: dict[str, Any]) -> str:
     )
 
 
+def plots(summary: dict[str, Any]) -> int:
+    """How many plots the report of ``summary`` shows: the models', and one per canary, edge release
+    and drift run with a timeline or scores to draw."""
+    report = DemoSummary.model_validate(summary)
+    drawn = [*(c.timeline for c in report.canary), *(r.timeline for r in report.edge), *(d.psi for d in report.drift)]
+    return bool(report.models) + sum(bool(item) for item in drawn)
+
+
 def write(summary: dict[str, Any], path: Path) -> Path:
     """Write the report of ``summary`` to ``path`` (its folder made if missing); the path."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -234,3 +235,28 @@ def test_local_up_serves_until_interrupted() -> None:
     out = "".join(printed) + rest
     assert f"export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID={ADMIN_ACCESS_KEY}" in out
     assert out.rstrip().endswith("Stopped: the local cloud is closed")
+
+
+def test_local_up_on_a_port_in_use_says_so_and_exits() -> None:
+    # Given a port another server holds
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        # When `conveyor local up` is asked to serve there
+        command = [sys.executable, "-c", "from conveyor_tools.operator_cli import main; raise SystemExit(main())"]
+        arguments = ["local", "up", "--port", str(port), "--template", str(TEMPLATE)]
+        done = subprocess.run(
+            [*command, *arguments],
+            check=False,
+            cwd=ROOT,
+            env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    # Then it stops at once, naming the port and the way out
+    assert done.returncode == 1
+    assert f"Port {port} is in use" in done.stderr
+    assert f"cannot serve on 127.0.0.1:{port}: the port is taken" in done.stderr
+    assert "--port 0 picks a free port" in done.stderr

@@ -35,12 +35,13 @@ def rows(count: int) -> list[str]:
 
 
 def test_rows_are_read_under_the_schema_and_those_outside_it_are_counted(tmp_path: Path) -> None:
-    outside = ["south,600,1,0", "east,nan,1,1", "west,12,x,0", "west,12,1,7", "west,,1,0"]
-    data = FromCsv.load(*written(tmp_path, rows(60) + outside))
-    assert (len(data.rows), data.left_out) == (60, 5)
+    outside = ["south,600,1,0", "east,nan,1,1", "west,12,x,0", "west,12,1,7", "west,,1,0", "west,12,1,0.5"]
+    data = FromCsv.load(*written(tmp_path, [*rows(60), "south,12,1,1.0", *outside]))
+    assert (len(data.rows), data.left_out) == (61, 6)
+    assert data.rows[-1]["defaulted"] == 1
     assert data.rows[1] == {"defaulted": 1, "income_k": 41.5, "late": 1, "region": "north"}
-    assert "60 rows of" in data.describe()
-    assert "5 rows outside the schema left out" in data.describe()
+    assert "61 rows of" in data.describe()
+    assert "6 rows outside the schema left out" in data.describe()
 
 
 @pytest.mark.parametrize(
@@ -50,6 +51,8 @@ def test_rows_are_read_under_the_schema_and_those_outside_it_are_counted(tmp_pat
         (["north,1,1"], SCHEMA | {"features": [{"name": "debt"}]}, "line 1: no column 'debt' of schema 'loans'"),
         (rows(49), SCHEMA, "49 usable rows"),
         ([f"north,{i}.0,1,0" for i in range(60)], SCHEMA, "labels [0]"),
+        (rows(60), SCHEMA | {"label": {"name": "defaulted", "values": [1, 2]}}, "takes [1, 2]"),
+        (["north,1,1"], SCHEMA | {"metadata": [{"name": "branch"}]}, "no column 'branch'"),
     ],
 )
 def test_a_file_the_demo_cannot_use_is_refused_with_what_is_wrong(
@@ -59,16 +62,19 @@ def test_a_file_the_demo_cannot_use_is_refused_with_what_is_wrong(
         FromCsv.load(*written(tmp_path, lines, schema))
 
 
-def test_rounds_are_drawn_with_replacement_and_shuffling_keeps_the_labels(tmp_path: Path) -> None:
-    data = FromCsv.load(*written(tmp_path, rows(60)))
-    fresh = data.fresh(500, seed=1)
-    assert len(fresh) == 500
-    assert fresh == data.fresh(500, seed=1) != data.fresh(500, seed=2)
-    shuffled = data.shuffled(500, seed=1)
-    labels = Counter(row["defaulted"] for row in fresh)
-    assert Counter(row["defaulted"] for row in shuffled) == labels
-    assert [row["defaulted"] for row in shuffled] != [row["defaulted"] for row in fresh]
+def test_rounds_take_each_row_once_until_all_are_used_and_shuffling_keeps_the_labels(tmp_path: Path) -> None:
+    data, again = (FromCsv.load(*written(tmp_path, rows(60))) for _ in range(2))
+    # Rounds take the file's rows in one shuffled order: each once until all are used, then again
+    first, second = data.fresh(40, seed=1), data.fresh(40, seed=2)
+    assert [*first, *second] == data.order + data.order[:20]
+    assert sorted(map(str, data.order)) == sorted(map(str, data.rows)) != list(map(str, data.order))
+    assert again.fresh(40, seed=9) == first
+    # Shuffling the labels keeps each row's features and the labels' counts, not their places
+    plain, labels_shuffled = (FromCsv.load(*written(tmp_path, rows(60))) for _ in range(2))
+    fresh, shuffled = plain.fresh(60, seed=1), labels_shuffled.shuffled(60, seed=1)
     assert [row["income_k"] for row in shuffled] == [row["income_k"] for row in fresh]
+    assert Counter(row["defaulted"] for row in shuffled) == Counter(row["defaulted"] for row in fresh)
+    assert [row["defaulted"] for row in shuffled] != [row["defaulted"] for row in fresh]
 
 
 def test_the_drifted_round_keeps_the_top_of_the_feature_with_the_most_values(tmp_path: Path) -> None:
@@ -97,6 +103,12 @@ def test_the_generated_data_drifts_in_torque() -> None:
     fresh = Generated().fresh(50, seed=3)
     assert feature == "torque_nm"
     assert [row["torque_nm"] for row in drifted] == [round(float(row["torque_nm"]) * 1.6, 1) for row in fresh]
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    data, schema = written(tmp_path, rows(60))
+    data.write_bytes("\ufeff".encode() + data.read_bytes())
+    assert len(FromCsv.load(data, schema).rows) == 60
 
 
 def test_the_schema_goes_beside_the_stacks_schemas_once(tmp_path: Path) -> None:
