@@ -61,13 +61,17 @@ def _log(message: bytes) -> None:
 _LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(_log)
 tl2cgen.libloader._LIB.TL2cgenRegisterLogCallback(_LOG_CALLBACK)
 _STDERR_LOCK = threading.Lock()
+_TREELITE_NOTICE = re.compile(
+    r"newer Treelite version|Currently running Treelite version|model checkpoint was generated from Treelite"
+)
 
 
 @contextmanager
 def _native_output_logged() -> Iterator[None]:
-    """Send what tl2cgen's bundled treelite writes straight to the process's stderr (a warning on every
-    model of a newer treelite: "The model you are loading originated from a newer Treelite version")
-    to logging, as its log callback's lines go; stderr is the process's, so compilations take turns."""
+    """Send the notice tl2cgen's bundled treelite writes straight to the process's stderr on every model
+    of a newer treelite ("The model you are loading originated from a newer Treelite version") to
+    logging, as its log callback's lines go. Stderr is the process's: compilations take turns, and what
+    other threads write meanwhile is passed on after."""
     with _STDERR_LOCK, tempfile.TemporaryFile() as captured:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -78,8 +82,14 @@ def _native_output_logged() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
-            for line in captured.read().decode("utf-8", "replace").splitlines():
-                logging.getLogger("tl2cgen").debug(line)
+            others = []
+            for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if _TREELITE_NOTICE.search(line):
+                    logging.getLogger("tl2cgen").debug(line.rstrip())
+                else:
+                    others.append(line)
+            # What another thread wrote meanwhile is its own: it goes on to stderr, only later.
+            sys.stderr.write("".join(others))
 
 
 class InputError(Exception):

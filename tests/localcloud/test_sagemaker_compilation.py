@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from conveyor_tools.synthetic import packaged_model
 from localcloud import LocalCloud
 from localcloud.adapters.sagemaker_compilation import sagemaker_compilation
 from localcloud.compilation import CompiledModel, CompiledModelError, emulation
-from localcloud.compilation.compiler import output_uri
+from localcloud.compilation.compiler import compile_model, output_uri
 from localcloud.compilation.targets import ARM64, ARM_EABIHF, X86_64, elf_architecture, resolve
 from tests.localcloud.compilation_stack import (
     BUCKET,
@@ -30,6 +33,7 @@ from tests.localcloud.compilation_stack import (
     describe,
     feature_matrix,
     member,
+    model_tarball,
     xgboost_predictions,
 )
 
@@ -329,3 +333,20 @@ def test_a_broken_build_compiles_but_predicts_wrongly(cloud: LocalCloud, tmp_pat
     fixed = create_job(cloud, "compile-2")
     predictions = CompiledModel.from_artifact(artifact(cloud, fixed), tmp_path / "fixed").predict(rows)
     np.testing.assert_allclose(predictions, xgboost_predictions(rows), rtol=0, atol=1e-5)
+
+
+def test_treelites_version_notice_is_logged_and_other_threads_stderr_kept(capfd: pytest.CaptureFixture[str]) -> None:
+    # Given another thread writing to stderr while a model (of a newer treelite than tl2cgen's) compiles
+    def chatter() -> None:
+        for line in range(10):
+            print(f"another thread's line {line}", file=sys.stderr, flush=True)
+            time.sleep(0.01)
+
+    other = threading.Thread(target=chatter)
+    other.start()
+    compile_model(model_tarball(), resolve({"TargetPlatform": {"Os": "LINUX", "Arch": "X86_64"}}))
+    other.join()
+    # Then stderr holds every line of the other thread's, and none of treelite's notice
+    err = capfd.readouterr().err
+    assert [f"another thread's line {line}" in err for line in range(10)] == [True] * 10
+    assert "Treelite version" not in err
