@@ -117,7 +117,6 @@ class Story:
 
     def first_model(self) -> str:
         model = self.gated("run-000001", "Approved")
-        self.summary["champion"] = model["package"]
         return f"run-000001 trained on its own; model {model['version']} approved ({model['metric']} {model['value']})"
 
     def serve(self) -> str:
@@ -209,30 +208,11 @@ class Story:
         expect(ledger.unstarted_runs() == [] and self.latest_run() == "run-000005", "a run started while frozen")
         self.progress.detail(f"{MIN_NEW_ROWS} new rows uploaded while frozen: no run, nothing released")
         [finding] = findings
-        with redirect_stdout(io.StringIO()) as said:
-            exited = conveyor(
-                [
-                    "--stack-name",
-                    self.cloud.stack_name,
-                    "unfreeze",
-                    "--finding",
-                    finding["finding_id"],
-                    "--reason",
-                    "demo: the public access block is back; nothing was read",
-                ],
-                connect=lambda name, region: self.cloud,
-            )
-        self.progress.detail(f"$ conveyor unfreeze --finding {finding['finding_id']} --reason ...")
-        for line in said.getvalue().splitlines():
-            self.progress.detail(f"  {line}")
-        state = freeze_state(self.table, dynamodb=self.dynamodb)
-        expect(exited == 0 and not state.frozen, f"conveyor unfreeze exited {exited}; frozen {state.frozen}")
-        finding |= {"unfrozen_by": state.lifted_by, "reason": state.lift_reason}
+        finding |= self.unfreeze(finding["finding_id"], "demo: the public access block is back; nothing was read")
         self.summary["findings"] = findings
-        self.cloud.client("lambda").invoke(
-            FunctionName=self.cloud.outputs["ScheduleRetrainingFunctionName"],
-            Payload=b'{"source": "conveyor.schedule"}',
-        )
+        self.progress.detail("the retraining schedule's next tick (RetrainSchedule) claims the rows that waited")
+        schedule = self.cloud.outputs["ScheduleRetrainingFunctionName"]
+        self.cloud.client("lambda").invoke(FunctionName=schedule, Payload=b'{"source": "conveyor.schedule"}')
         model = self.gated("run-000006", "Approved")
         canary = self.canary(6)
         release = self.fleet.roll_out(6, self.requests(5))
@@ -241,6 +221,18 @@ class Story:
             f"{finding['kind']} undone ({', '.join(finding['remediated'])}); after `conveyor unfreeze`, the next "
             f"run's model {model['version']} was canaried, promoted and rolled out"
         )
+
+    def unfreeze(self, finding_id: str, reason: str) -> dict[str, Any]:
+        """`conveyor unfreeze --finding ID --reason ...`, as an operator runs it: who lifted the freeze, and why."""
+        argv = ["--stack-name", self.cloud.stack_name, "unfreeze", "--finding", finding_id, "--reason", reason]
+        with redirect_stdout(io.StringIO()) as said:
+            exited = conveyor(argv, connect=lambda name, region: self.cloud)
+        self.progress.detail(f"$ conveyor unfreeze --finding {finding_id} --reason {reason!r}")
+        for line in said.getvalue().splitlines():
+            self.progress.detail(f"  {line}")
+        state = freeze_state(self.table, dynamodb=self.dynamodb)
+        expect(exited == 0 and not state.frozen, f"conveyor unfreeze exited {exited}; frozen {state.frozen}")
+        return {"unfrozen_by": state.lifted_by, "reason": state.lift_reason}
 
     # -- what the steps share ----------------------------------------------------------------------
 
