@@ -218,9 +218,7 @@ def _demo(args: argparse.Namespace) -> int:
     if (args.dataset is None) != (args.schema is None):
         print("conveyor demo: --dataset and --schema go together", file=sys.stderr)
         return 2
-    # Imported here: the demo's story runs `conveyor unfreeze` (this module), and the rest of the
-    # commands need no local cloud.
-    from conveyor_tools import demo  # noqa: PLC0415
+    from conveyor_tools import demo  # noqa: PLC0415 - moto takes seconds to import; only the demo needs it
 
     return demo.command(args.template, args.summary, args.dataset, args.schema)
 

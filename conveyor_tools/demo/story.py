@@ -9,11 +9,9 @@ operator acknowledges it. Any step that does not end as described raises :class:
 from __future__ import annotations
 
 import base64
-import io
 import json
 import time
 from collections.abc import Callable
-from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,13 +20,12 @@ from conveyor.state.canary import CanaryState, get_canary
 from conveyor.state.control import freeze_state
 from conveyor.state.findings import list_findings
 from conveyor.state.ledger import Ledger
-from conveyor_tools import stack
+from conveyor_tools import freezing, stack
 from conveyor_tools.demo import observe
 from conveyor_tools.demo.data import DemoData, bad_records, bad_rows, csv_body
 from conveyor_tools.demo.errors import expect
 from conveyor_tools.demo.fleet import Fleet
 from conveyor_tools.demo.progress import Progress
-from conveyor_tools.operator_cli import main as conveyor
 from localcloud.cloud import LocalCloud
 
 MIN_NEW_ROWS = 3000
@@ -223,15 +220,12 @@ class Story:
         )
 
     def unfreeze(self, finding_id: str, reason: str) -> dict[str, Any]:
-        """`conveyor unfreeze --finding ID --reason ...`, as an operator runs it: who lifted the freeze, and why."""
-        argv = ["--stack-name", self.cloud.stack_name, "unfreeze", "--finding", finding_id, "--reason", reason]
-        with redirect_stdout(io.StringIO()) as said:
-            exited = conveyor(argv, connect=lambda name, region: self.cloud)
+        """What `conveyor unfreeze --finding ID --reason ...` does (its own code): who lifted the freeze, and why."""
         self.progress.detail(f"$ conveyor unfreeze --finding {finding_id} --reason {reason!r}")
-        for line in said.getvalue().splitlines():
+        for line in json.dumps(freezing.acknowledge(self.cloud, finding_id, reason), indent=2).splitlines():
             self.progress.detail(f"  {line}")
         state = freeze_state(self.table, dynamodb=self.dynamodb)
-        expect(exited == 0 and not state.frozen, f"conveyor unfreeze exited {exited}; frozen {state.frozen}")
+        expect(not state.frozen, f"conveyor unfreeze left releases frozen: {state}")
         return {"unfrozen_by": state.lifted_by, "reason": state.lift_reason}
 
     # -- what the steps share ----------------------------------------------------------------------
