@@ -59,10 +59,9 @@ scan: install $(TRANSLATED)
 	@# Suppressions, each with its reason, are in .cfnlintrc.yaml and .checkov.yaml.
 	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- $(TRANSLATED)
 
-# The tests run on every core (pytest-xdist); each worker deploys its own local clouds. Tests that
-# share one long fixture (the demo played once) are grouped onto one worker (xdist_group).
+# The tests run on every core (pytest-xdist); each worker deploys its own local clouds.
 test: lint scan
-	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=term --durations=15
+	$(BIN)/pytest -n auto --cov --cov-report=term --durations=15
 
 test-fast: $(BIN)/.installed
 	$(BIN)/pytest -x -q

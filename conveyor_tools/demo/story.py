@@ -30,7 +30,7 @@ from localcloud.cloud import LocalCloud
 
 MIN_NEW_ROWS = 3000
 # Traffic while a canary bakes, and how often the demo looks at the endpoint and its alarms.
-REQUESTS_PER_SECOND = 2
+REQUESTS_PER_SECOND = 1
 LOOK_EVERY_SECONDS = 20
 BAKE_MINUTES = 6
 # A challenger that fails in service: a fifth of its requests answer with an error.

@@ -4,6 +4,7 @@ events arrive; `conveyor demo` plays it on a dataset and schema of the user's ow
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import math
@@ -33,10 +34,6 @@ STEPS = [(number, True) for number in range(1, 10)]
 RELEASED = ["package-1", "package-2", "package-5", "package-6"]
 
 
-# The tests of the one ordered demo run on one worker, which plays it once.
-ordered_demo = pytest.mark.xdist_group("ordered-demo")
-
-
 @dataclass
 class Played:
     summary: dict[str, Any]
@@ -45,26 +42,35 @@ class Played:
     """What `conveyor status --json --endpoint-url` printed for the served stack after the demo."""
 
 
-@pytest.fixture(scope="module")
-def played(tmp_path_factory: pytest.TempPathFactory) -> Played:
+@pytest.fixture(scope="session")
+def played(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Played:
     """The demo played in a local cloud served over HTTP (as `conveyor local up --demo` serves it), every
-    event delivered once and in order; then the operator's status of it, read over HTTP."""
-    summary_path = tmp_path_factory.mktemp("ordered") / "summary.json"
-    with LocalCloud.from_template(TEMPLATE, parameters=demo.PARAMETERS) as cloud, serving(cloud) as url:
-        summary = demo.play(cloud, summary_path)
-        out = io.StringIO()
-        with redirect_stdout(out):
-            exited = conveyor(["status", "--json", "--endpoint-url", url, "--stack-name", cloud.stack_name])
-        assert exited == 0
-    return Played(summary, summary_path.with_name("report.html"), json.loads(out.getvalue()))
+    event delivered once and in order; then the operator's status of it, read over HTTP.
+
+    Played once per test run: the first worker to need it plays it under a lock, the others read what
+    it kept (each pytest-xdist worker has a session of its own).
+    """
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    summary_path, status_path = shared / "ordered-demo" / "summary.json", shared / "ordered-demo" / "status.json"
+    with (shared / "ordered-demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not status_path.exists():
+            with LocalCloud.from_template(TEMPLATE, parameters=demo.PARAMETERS) as cloud, serving(cloud) as url:
+                demo.play(cloud, summary_path)
+                out = io.StringIO()
+                with redirect_stdout(out):
+                    exited = conveyor(["status", "--json", "--endpoint-url", url, "--stack-name", cloud.stack_name])
+                assert exited == 0
+            status_path.write_text(out.getvalue())
+    summary = json.loads(summary_path.read_text())
+    return Played(summary, summary_path.with_name("report.html"), json.loads(status_path.read_text()))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ordered(played: Played) -> dict[str, Any]:
     return played.summary
 
 
-@ordered_demo
 def test_every_step_of_the_story_ends_as_told(ordered: dict[str, Any]) -> None:
     assert [(step["number"], step["ok"]) for step in ordered["steps"]] == STEPS
     runs = [f"run-00000{n}" for n in range(1, 7)]
@@ -89,7 +95,6 @@ def test_every_step_of_the_story_ends_as_told(ordered: dict[str, Any]) -> None:
     assert shuffled["value"] < shuffled["floor"] < ordered["models"][1]["value"]
 
 
-@ordered_demo
 def test_the_canaries_promote_the_healthy_models_and_the_alarm_rolls_back_the_failing_one(
     ordered: dict[str, Any],
 ) -> None:
@@ -117,7 +122,6 @@ def test_the_canaries_promote_the_healthy_models_and_the_alarm_rolls_back_the_fa
     assert rolled_back["timeline"][-1]["seconds"] < demo.story.BAKE_MINUTES * 60
 
 
-@ordered_demo
 def test_the_fleet_runs_each_promoted_model_and_never_the_rolled_back_one(ordered: dict[str, Any]) -> None:
     if fleet.missing_tools():
         pytest.skip(f"the ARM devices need the cross compilers and qemu-user: {fleet.missing_tools()[0]}")
@@ -134,7 +138,6 @@ def test_the_fleet_runs_each_promoted_model_and_never_the_rolled_back_one(ordere
     assert any(0 < look["devices"].get("RUNNING", 0) < devices for look in second)
 
 
-@ordered_demo
 def test_drift_names_the_recalibrated_sensor_and_tampering_is_undone_and_acknowledged(
     ordered: dict[str, Any],
 ) -> None:
@@ -154,7 +157,6 @@ def test_drift_names_the_recalibrated_sensor_and_tampering_is_undone_and_acknowl
     assert finding["reason"].startswith("demo:")
 
 
-@ordered_demo
 def test_conveyor_status_over_http_shows_what_the_summary_reports(played: Played) -> None:
     status, summary = played.status, played.summary
     # The champion is the last model promoted, and the canary holding the endpoint is its own
@@ -178,7 +180,6 @@ def test_conveyor_status_over_http_shows_what_the_summary_reports(played: Played
         assert sorted(e["name"] for e in listed) == sorted(newest), workflow
 
 
-@ordered_demo
 def test_the_report_shows_every_plot_in_a_browser_and_logs_no_error(played: Played) -> None:
     try:
         browser.find_browser()
@@ -201,7 +202,6 @@ def dataset(summary: dict[str, Any]) -> list[tuple[str, int]]:
     )
 
 
-@ordered_demo
 def test_delivered_at_least_once_the_demo_ends_the_same(ordered: dict[str, Any], tmp_path: Path) -> None:
     # When the demo's data is delivered as AWS may: some events twice, some late, DynamoDB throttling
     at_least_once = demo.run(TEMPLATE, tmp_path / "summary.json", delivery=AtLeastOnce(seed=11))
