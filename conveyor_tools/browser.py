@@ -23,7 +23,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +137,11 @@ def check_page(path: Path, screenshot: Path, *, timeout: float = DEFAULT_TIMEOUT
             session.close()
 
 
+def _the_page_in_the_main_frame(params: dict[str, Any]) -> bool:
+    frame: dict[str, Any] = params.get("frame", {})
+    return "parentId" not in frame and frame.get("url", "about:blank") != "about:blank"
+
+
 @contextmanager
 def running_browser(binary: str, deadline: float) -> Iterator[str]:
     """A headless browser with a fresh profile, for the block; its DevTools WebSocket URL."""
@@ -243,7 +248,10 @@ class DevTools:
         navigated = self.send("Page.navigate", {"url": page_url})
         if "errorText" in navigated:
             raise BrowserError(f"could not open {page_url}: {navigated['errorText']}")
-        self.wait_for("Page.loadEventFired", after=before)
+        # The page's own load: after its main frame navigated to it (about:blank loads first, and may
+        # report its load late).
+        landed = self.wait_for("Page.frameNavigated", after=before, where=_the_page_in_the_main_frame)
+        self.wait_for("Page.loadEventFired", after=landed)
         found = self.send(
             "Runtime.evaluate", {"expression": IMAGES_SCRIPT, "awaitPromise": True, "returnByValue": True}
         )
@@ -311,9 +319,15 @@ class DevTools:
             if "method" in received:
                 self.events.append(received)
 
-    def wait_for(self, method: str, *, after: int) -> None:
-        """Wait for the page's event ``method`` after the first ``after`` events (kept with the others)."""
-        while not any(e["method"] == method and e.get("sessionId") == self.session_id for e in self.events[after:]):
+    def wait_for(self, method: str, *, after: int, where: Callable[[dict[str, Any]], bool] = lambda _: True) -> int:
+        """Wait for the page's event ``method`` (whose parameters satisfy ``where``) after the first ``after``
+        events (kept with the others); its index among them."""
+        while True:
+            for index in range(after, len(self.events)):
+                event = self.events[index]
+                mine = event["method"] == method and event.get("sessionId") == self.session_id
+                if mine and where(event.get("params", {})):
+                    return index
             received = self.receive(method)
             if "method" in received:
                 self.events.append(received)
